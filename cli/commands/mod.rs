@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub(crate) mod sops;
+mod sops_edit;
+mod sops_keys;

@@ -1,0 +1,510 @@
+//! `tollgate sops …`: the sops command line (same flag names, same exit codes) over the
+//! `tollgate-sops` library.
+
+use super::{sops_edit, sops_keys};
+use crate::output;
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use tollgate_sops::config::Config;
+use tollgate_sops::error::{Error, ErrorKind, Result};
+use tollgate_sops::file;
+use tollgate_sops::fsio::write_atomic;
+use tollgate_sops::keys::Keyring;
+use tollgate_sops::metadata::Metadata;
+use tollgate_sops::selector::Selector;
+use tollgate_sops::stores::Format;
+use tollgate_sops::{tree::Plaintext, treepath};
+
+#[derive(Args)]
+pub(crate) struct SopsArgs {
+    #[command(subcommand)]
+    command: SopsCommand,
+}
+
+#[derive(Subcommand)]
+enum SopsCommand {
+    /// Encrypt a file (stdout, --output, or -i in place).
+    Encrypt(EncryptArgs),
+    /// Decrypt a file, verifying its MAC.
+    Decrypt(DecryptArgs),
+    /// Decrypt into $SOPS_EDITOR/$EDITOR and re-encrypt, keeping unchanged values byte-identical.
+    Edit(EditArgs),
+    /// New data key (values keep their IVs); add or remove age recipients.
+    Rotate(sops_keys::RotateArgs),
+    /// Re-wrap data keys for the recipients .sops.yaml names now; values and MAC unchanged.
+    Updatekeys(sops_keys::UpdatekeysArgs),
+    /// Set one value: `set FILE '["key"]["sub"]' '"json value"'`.
+    Set(SetArgs),
+    /// Remove one key: `unset FILE '["key"]'`.
+    Unset(UnsetArgs),
+    /// Print `{"encrypted":true|false}` for a file.
+    Status(StatusArgs),
+}
+
+/// Flags shared by the commands that read a file.
+#[derive(Args, Clone)]
+pub(crate) struct InputArgs {
+    /// Store of the input: yaml, json, dotenv, ini, binary (default: from the extension).
+    #[arg(long, value_name = "TYPE")]
+    pub(crate) input_type: Option<String>,
+    /// Store of the output (default: the input's).
+    #[arg(long, value_name = "TYPE")]
+    pub(crate) output_type: Option<String>,
+    /// Use this path for format detection and .sops.yaml matching (useful with stdin).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) filename_override: Option<PathBuf>,
+    /// The .sops.yaml to use instead of searching upwards from the working directory.
+    #[arg(long, env = "SOPS_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Indentation of YAML/JSON output.
+    #[arg(long, value_name = "N")]
+    pub(crate) indent: Option<usize>,
+}
+
+/// The partial-encryption selectors; at most one may be given.
+#[derive(Args, Clone, Default)]
+pub(crate) struct SelectorArgs {
+    /// Leave values under keys ending with this suffix unencrypted.
+    #[arg(long, value_name = "SUFFIX")]
+    unencrypted_suffix: Option<String>,
+    /// Encrypt only values under keys ending with this suffix.
+    #[arg(long, value_name = "SUFFIX")]
+    encrypted_suffix: Option<String>,
+    /// Leave values under keys matching this regex unencrypted.
+    #[arg(long, value_name = "REGEX")]
+    unencrypted_regex: Option<String>,
+    /// Encrypt only values under keys matching this regex (e.g. '^(data|stringData)$').
+    #[arg(long, value_name = "REGEX")]
+    encrypted_regex: Option<String>,
+    /// Leave values after a comment matching this regex unencrypted.
+    #[arg(long, value_name = "REGEX")]
+    unencrypted_comment_regex: Option<String>,
+    /// Encrypt only values after a comment matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    encrypted_comment_regex: Option<String>,
+}
+
+impl SelectorArgs {
+    fn selector(&self) -> Result<Option<Selector>> {
+        let fields = [
+            ("unencrypted_suffix", &self.unencrypted_suffix),
+            ("encrypted_suffix", &self.encrypted_suffix),
+            ("unencrypted_regex", &self.unencrypted_regex),
+            ("encrypted_regex", &self.encrypted_regex),
+            ("unencrypted_comment_regex", &self.unencrypted_comment_regex),
+            ("encrypted_comment_regex", &self.encrypted_comment_regex),
+        ];
+        Selector::from_fields(
+            fields
+                .iter()
+                .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))),
+        )
+    }
+}
+
+#[derive(Args)]
+struct EncryptArgs {
+    /// The file to encrypt; `-` or nothing reads stdin.
+    file: Option<PathBuf>,
+    /// age recipients, comma-separated (age1… or "ssh-ed25519 AAAA…"); overrides .sops.yaml.
+    #[arg(short, long, env = "SOPS_AGE_RECIPIENTS", value_name = "RECIPIENTS")]
+    age: Option<String>,
+    /// Write the result over the input file.
+    #[arg(short, long)]
+    in_place: bool,
+    /// Write the result to this file.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Hash only the encrypted values into the MAC, so plaintext values may change freely.
+    #[arg(long)]
+    mac_only_encrypted: bool,
+    /// Key groups needed to recover the data key (Shamir), overriding .sops.yaml.
+    #[arg(long, value_name = "N")]
+    shamir_secret_sharing_threshold: Option<usize>,
+    #[command(flatten)]
+    selectors: SelectorArgs,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+#[derive(Args)]
+struct DecryptArgs {
+    /// The file to decrypt; `-` or nothing reads stdin.
+    file: Option<PathBuf>,
+    /// Write the plaintext over the input file.
+    #[arg(short, long)]
+    in_place: bool,
+    /// Write the plaintext to this file (created 0600).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Print one value, e.g. '["stringData"]["password"]' (first document only, as sops).
+    #[arg(long, value_name = "PATH")]
+    extract: Option<String>,
+    /// Decrypt even when the MAC does not match.
+    #[arg(long)]
+    ignore_mac: bool,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct EditArgs {
+    /// The encrypted file.
+    pub(crate) file: PathBuf,
+    /// Open even when the MAC does not match.
+    #[arg(long)]
+    pub(crate) ignore_mac: bool,
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+}
+
+#[derive(Args)]
+struct SetArgs {
+    /// The encrypted file (changed in place).
+    file: PathBuf,
+    /// Where: '["key"]["sub"]' or '["list"][0]'.
+    path: String,
+    /// The value as JSON ('"text"', 42, {"a": 1}); omit with --value-file or --value-stdin.
+    value: Option<String>,
+    /// Read the JSON value from this file.
+    #[arg(long, value_name = "FILE")]
+    value_file: Option<PathBuf>,
+    /// Read the JSON value from stdin.
+    #[arg(long)]
+    value_stdin: bool,
+    /// Do not rewrite the file when the value is already set.
+    #[arg(long)]
+    idempotent: bool,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+#[derive(Args)]
+struct UnsetArgs {
+    /// The encrypted file (changed in place).
+    file: PathBuf,
+    /// The key to remove: '["key"]["sub"]'.
+    path: String,
+    /// Succeed when the key is already absent.
+    #[arg(long)]
+    idempotent: bool,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// The file to inspect.
+    file: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+pub(crate) fn run(args: SopsArgs) -> Result<u8> {
+    match args.command {
+        SopsCommand::Encrypt(a) => encrypt(a),
+        SopsCommand::Decrypt(a) => decrypt(a),
+        SopsCommand::Edit(a) => sops_edit::run(a),
+        SopsCommand::Rotate(a) => sops_keys::rotate(a),
+        SopsCommand::Updatekeys(a) => sops_keys::updatekeys(a),
+        SopsCommand::Set(a) => set(a),
+        SopsCommand::Unset(a) => unset(a),
+        SopsCommand::Status(a) => status(a),
+    }
+    .map(|()| 0)
+}
+
+fn is_stdin(file: Option<&Path>) -> bool {
+    file.is_none_or(|f| f.as_os_str() == "-")
+}
+
+/// The path used for format detection and rule matching.
+pub(crate) fn logical_path(file: Option<&Path>, input: &InputArgs) -> PathBuf {
+    input
+        .filename_override
+        .clone()
+        .or_else(|| file.filter(|f| f.as_os_str() != "-").map(Path::to_path_buf))
+        .unwrap_or_default()
+}
+
+pub(crate) fn formats(file: Option<&Path>, input: &InputArgs) -> Result<(Format, Format)> {
+    let path = logical_path(file, input);
+    let inp = match &input.input_type {
+        Some(t) => Format::from_name(t)?,
+        None => Format::from_path(&path),
+    };
+    let out = match &input.output_type {
+        Some(t) => Format::from_name(t)?,
+        None => inp,
+    };
+    Ok((inp, out))
+}
+
+pub(crate) fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
+    if is_stdin(file) {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map_err(|e| {
+            Error::new(
+                ErrorKind::CouldNotReadInput,
+                format!("cannot read stdin: {e}"),
+            )
+        })?;
+        return Ok(buf);
+    }
+    let path = file.unwrap_or(Path::new("-"));
+    std::fs::read(path).map_err(|e| {
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            ErrorKind::NoFileSpecified
+        } else {
+            ErrorKind::CouldNotReadInput
+        };
+        Error::new(kind, format!("{}: {e}", path.display()))
+    })
+}
+
+pub(crate) fn load_config(input: &InputArgs) -> Result<Option<Config>> {
+    let path = match &input.config {
+        Some(p) => Some(p.clone()),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|d| tollgate_sops::config::find(&d)),
+    };
+    path.map(|p| Config::load(&p)).transpose()
+}
+
+pub(crate) fn indent_for(
+    format: Format,
+    input: &InputArgs,
+    config: Option<&Config>,
+) -> Option<usize> {
+    input.indent.or_else(|| match format {
+        Format::Yaml => config.and_then(|c| c.yaml_indent),
+        Format::Json | Format::Binary => config.and_then(|c| c.json_indent),
+        _ => None,
+    })
+}
+
+/// Where results go: stdout, `--output`, or the input file itself.
+pub(crate) fn emit(
+    bytes: &[u8],
+    file: Option<&Path>,
+    in_place: bool,
+    output: Option<&Path>,
+    new_mode: u32,
+) -> Result<()> {
+    if in_place && output.is_some() {
+        return Err(Error::new(
+            ErrorKind::ConflictingParameters,
+            "--in-place and --output cannot be used together",
+        ));
+    }
+    if in_place {
+        if is_stdin(file) {
+            return Err(Error::new(
+                ErrorKind::NoFileSpecified,
+                "--in-place needs a file, not stdin",
+            ));
+        }
+        return write_atomic(file.unwrap_or(Path::new("-")), bytes, new_mode);
+    }
+    match output {
+        Some(p) => write_atomic(p, bytes, new_mode),
+        None => output::stdout(bytes),
+    }
+}
+
+fn encrypt(a: EncryptArgs) -> Result<()> {
+    let file = a.file.as_deref();
+    let (inp, out) = formats(file, &a.input)?;
+    let bytes = read_input(file)?;
+    let ctx = |e: Error| e.context(logical_path(file, &a.input).display());
+    let docs = inp.read_plain(&bytes).map_err(ctx)?;
+    let config = load_config(&a.input)?;
+    let path = logical_path(file, &a.input);
+    let rule = match (&a.age, &config) {
+        (None, Some(c)) => Some(c.require_rule(&path)?.clone()),
+        (None, None) => {
+            return Err(Error::new(
+                ErrorKind::Generic,
+                "no recipients: pass --age or add a .sops.yaml creation rule",
+            )
+            .with_hint("e.g. tollgate sops encrypt --age age1… FILE"));
+        }
+        _ => None,
+    };
+    let recipients: Vec<Vec<String>> = match &a.age {
+        Some(list) => vec![list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()],
+        None => rule
+            .as_ref()
+            .map(|r| r.key_groups.clone())
+            .unwrap_or_default(),
+    };
+    let selector = match a.selectors.selector()? {
+        Some(s) => s,
+        None => rule
+            .as_ref()
+            .and_then(|r| r.selector.clone())
+            .unwrap_or_default(),
+    };
+    let threshold = a
+        .shamir_secret_sharing_threshold
+        .or(rule.as_ref().map(|r| r.shamir_threshold))
+        .unwrap_or(0);
+    let mac_only = a.mac_only_encrypted || rule.as_ref().is_some_and(|r| r.mac_only_encrypted);
+    let groups = file::groups_from(&recipients)?;
+    let threshold = if groups.len() > 1 { threshold } else { 0 };
+    let meta = Metadata::new(groups, threshold, selector, mac_only);
+    let sealed = file::encrypt_new(inp, docs, meta).map_err(ctx)?;
+    let text = out.write_encrypted(&sealed, indent_for(out, &a.input, config.as_ref()))?;
+    emit(&text, file, a.in_place, a.output.as_deref(), 0o644)
+}
+
+/// Reads, parses and decrypts the file named by `file` (or stdin).
+pub(crate) fn open(
+    file: Option<&Path>,
+    input: &InputArgs,
+    ignore_mac: bool,
+) -> Result<(file::Opened, Format, Format)> {
+    let (inp, out) = formats(file, input)?;
+    let bytes = read_input(file)?;
+    let shown = logical_path(file, input);
+    let ctx = |e: Error| {
+        e.context(if shown.as_os_str().is_empty() {
+            "stdin".into()
+        } else {
+            shown.display().to_string()
+        })
+    };
+    let sealed = file::read_sealed(&bytes, inp).map_err(ctx)?;
+    let keyring = Keyring::from_env();
+    let opened = file::open(sealed, &keyring, ignore_mac).map_err(|e| {
+        if e.exit_code() == 128 {
+            for w in &keyring.warnings {
+                output::warn(w);
+            }
+        }
+        ctx(e)
+    })?;
+    for w in &opened.warnings {
+        output::warn(w);
+    }
+    Ok((opened, inp, out))
+}
+
+fn decrypt(a: DecryptArgs) -> Result<()> {
+    let file = a.file.as_deref();
+    let (opened, _, out) = open(file, &a.input, a.ignore_mac)?;
+    let indent = indent_for(out, &a.input, None);
+    let bytes = match &a.extract {
+        Some(p) => {
+            let path = treepath::parse(p)?;
+            let first = opened
+                .plain
+                .0
+                .first()
+                .ok_or_else(|| Error::new(ErrorKind::Generic, "the file has no document"))?;
+            let node = treepath::get(first, &path).ok_or_else(|| {
+                Error::new(ErrorKind::Generic, format!("component {p} not found"))
+            })?;
+            out.write_value(node, indent)?
+        }
+        None => out.write_plain(&opened.plain.0, indent)?,
+    };
+    let bytes = zeroize::Zeroizing::new(bytes);
+    emit(&bytes, file, a.in_place, a.output.as_deref(), 0o600)
+}
+
+/// Re-encrypts an opened file in place, keeping the IVs of unchanged values.
+pub(crate) fn write_back(
+    path: &Path,
+    mut opened: file::Opened,
+    format: Format,
+    input: &InputArgs,
+) -> Result<()> {
+    let docs = std::mem::take(&mut opened.plain.0);
+    let plain = Plaintext(docs);
+    let sealed = file::seal(
+        format,
+        plain.0.clone(),
+        &mut opened.metadata,
+        &opened.key,
+        &opened.stash,
+    )?;
+    let config = load_config(input).ok().flatten();
+    let bytes = format.write_encrypted(&sealed, indent_for(format, input, config.as_ref()))?;
+    write_atomic(path, &bytes, 0o644)
+}
+
+fn set(a: SetArgs) -> Result<()> {
+    let path = treepath::parse(&a.path)?;
+    let raw = match (&a.value, &a.value_file, a.value_stdin) {
+        (Some(v), None, false) => zeroize::Zeroizing::new(v.clone()),
+        (None, Some(f), false) => {
+            zeroize::Zeroizing::new(std::fs::read_to_string(f).map_err(|e| {
+                Error::new(
+                    ErrorKind::CouldNotReadInput,
+                    format!("{}: {e}", f.display()),
+                )
+            })?)
+        }
+        (None, None, true) => {
+            zeroize::Zeroizing::new(String::from_utf8_lossy(&read_input(None)?).into_owned())
+        }
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidSetFormat,
+                "give the value once: as an argument, --value-file or --value-stdin",
+            ))
+        }
+    };
+    let value: serde_json::Value = serde_json::from_str(&raw).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidSetFormat,
+            format!("the value is not valid JSON: {e}"),
+        )
+        .with_hint("strings need quotes: '\"text\"'")
+    })?;
+    let (mut opened, format, _) = open(Some(&a.file), &a.input, false)?;
+    let first = opened
+        .plain
+        .0
+        .first_mut()
+        .ok_or_else(|| Error::new(ErrorKind::Generic, "the file has no document"))?;
+    let changed = treepath::set(first, &path, tollgate_sops::stores::json_value(value))?;
+    if !changed && a.idempotent {
+        return Ok(());
+    }
+    write_back(&a.file, opened, format, &a.input)
+}
+
+fn unset(a: UnsetArgs) -> Result<()> {
+    let path = treepath::parse(&a.path)?;
+    let (mut opened, format, _) = open(Some(&a.file), &a.input, false)?;
+    let first = opened
+        .plain
+        .0
+        .first_mut()
+        .ok_or_else(|| Error::new(ErrorKind::Generic, "the file has no document"))?;
+    if !treepath::unset(first, &path)? {
+        if a.idempotent {
+            return Ok(());
+        }
+        return Err(Error::new(
+            ErrorKind::Generic,
+            format!("key not found: {}", a.path),
+        ));
+    }
+    write_back(&a.file, opened, format, &a.input)
+}
+
+fn status(a: StatusArgs) -> Result<()> {
+    let (inp, _) = formats(Some(&a.file), &a.input)?;
+    let bytes = read_input(Some(&a.file))?;
+    let encrypted = file::read_sealed(&bytes, inp).is_ok_and(|s| !s.metadata.mac.is_empty());
+    output::stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())
+}

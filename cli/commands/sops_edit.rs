@@ -1,0 +1,145 @@
+//! `tollgate sops edit`: decrypt into a private temporary file, run the editor, re-encrypt
+//! with the old IVs so unchanged values stay byte-identical, and write atomically.
+
+use super::sops::{indent_for, load_config, open, write_back, EditArgs};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tollgate_sops::error::{Error, ErrorKind, Result};
+use tollgate_sops::keys::split_command;
+
+/// A private directory that is removed, with the plaintext in it, when dropped.
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    fn new() -> Result<Self> {
+        let base = std::env::temp_dir();
+        for n in 0..100u32 {
+            let p = base.join(format!("tollgate-edit-{}-{n}", std::process::id()));
+            let mut b = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            if b.create(&p).is_ok() {
+                return Ok(PrivateDir(p));
+            }
+        }
+        Err(Error::new(
+            ErrorKind::CouldNotWriteOutput,
+            "cannot create a private temporary directory",
+        ))
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        // Overwrite before unlinking so the plaintext does not linger in the page cache's file.
+        if let Ok(rd) = std::fs::read_dir(&self.0) {
+            for e in rd.flatten() {
+                if let Ok(len) = e.metadata().map(|m| m.len()) {
+                    let _ = std::fs::write(e.path(), vec![0u8; usize::try_from(len).unwrap_or(0)]);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn editor() -> Result<Vec<String>> {
+    for var in ["SOPS_EDITOR", "EDITOR"] {
+        if let Ok(v) = std::env::var(var) {
+            let words = split_command(&v);
+            if !words.is_empty() {
+                return Ok(words);
+            }
+        }
+    }
+    for candidate in ["vim", "nano", "vi"] {
+        let found = std::env::var_os("PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths).any(|d| d.join(candidate).is_file())
+        });
+        if found {
+            return Ok(vec![candidate.to_owned()]);
+        }
+    }
+    Err(Error::new(ErrorKind::NoEditorFound, "no editor found")
+        .with_hint("set SOPS_EDITOR or EDITOR"))
+}
+
+pub(crate) fn run(a: EditArgs) -> Result<()> {
+    let file = a.file.as_path();
+    if !file.exists() {
+        return Err(Error::new(
+            ErrorKind::NoFileSpecified,
+            format!("{}: no such file", file.display()),
+        )
+        .with_hint("create it with `tollgate sops encrypt`"));
+    }
+    let (mut opened, format, _) = open(Some(file), &a.input, a.ignore_mac)?;
+    let config = load_config(&a.input).ok().flatten();
+    let indent = indent_for(format, &a.input, config.as_ref());
+    let before = zeroize::Zeroizing::new(format.write_plain(&opened.plain.0, indent)?);
+    let dir = PrivateDir::new()?;
+    let name = file
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.0.join(name);
+    write_private(&tmp, &before)?;
+    let words = editor()?;
+    let status = std::process::Command::new(&words[0])
+        .args(&words[1..])
+        .arg(&tmp)
+        .status()
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::NoEditorFound,
+                format!("cannot run {}: {e}", words[0]),
+            )
+        })?;
+    if !status.success() {
+        return Err(Error::new(
+            ErrorKind::Generic,
+            format!("the editor exited with {status}; the file is unchanged"),
+        ));
+    }
+    let after = zeroize::Zeroizing::new(std::fs::read(&tmp).map_err(|e| {
+        Error::new(
+            ErrorKind::CouldNotReadInput,
+            format!("cannot read the edited file: {e}"),
+        )
+    })?);
+    if *after == *before {
+        return Err(Error::new(
+            ErrorKind::FileNotModified,
+            "file has not changed, exiting",
+        ));
+    }
+    let docs = format
+        .read_plain(&after)
+        .map_err(|e| e.context("the edited file is invalid; nothing was written"))?;
+    if tollgate_sops::metadata::has_metadata(format, &docs) {
+        return Err(Error::new(
+            ErrorKind::Generic,
+            "the edited file contains a `sops` key; nothing was written",
+        ));
+    }
+    opened.plain.0 = docs;
+    write_back(file, opened, format, &a.input)
+}
+
+fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(path).map_err(|e| {
+        Error::new(
+            ErrorKind::CouldNotWriteOutput,
+            format!("cannot create the temporary file: {e}"),
+        )
+    })?;
+    f.write_all(data).map_err(|e| {
+        Error::new(
+            ErrorKind::CouldNotWriteOutput,
+            format!("cannot write the temporary file: {e}"),
+        )
+    })
+}

@@ -1,0 +1,219 @@
+//! `tollgate sops rotate` and `updatekeys`: on one file, or on every SOPS file below
+//! directories in parallel, with a dry run that lists recipient changes per file.
+
+use super::sops::{emit, formats, indent_for, load_config, read_input, InputArgs};
+use crate::output;
+use clap::Args;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use tollgate_sops::bulk::{self, Outcome, Report};
+use tollgate_sops::error::{Error, ErrorKind, Result};
+use tollgate_sops::keys::Keyring;
+
+#[derive(Args)]
+pub(crate) struct RotateArgs {
+    /// Files, or directories with --recursive; `-` or nothing reads stdin.
+    paths: Vec<PathBuf>,
+    /// Write over the input file (always on for directories).
+    #[arg(short, long)]
+    in_place: bool,
+    /// Write the result to this file.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Add age recipients (comma-separated) to the first key group.
+    #[arg(long, value_name = "RECIPIENTS")]
+    add_age: Option<String>,
+    /// Remove age recipients (comma-separated).
+    #[arg(long, value_name = "RECIPIENTS")]
+    rm_age: Option<String>,
+    /// Walk directories and rotate every SOPS file in them.
+    #[arg(short, long)]
+    recursive: bool,
+    /// Print what would change and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct UpdatekeysArgs {
+    /// Files, or directories with --recursive.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    yes: bool,
+    /// Walk directories and update every file a creation rule matches.
+    #[arg(short, long)]
+    recursive: bool,
+    /// Print per file which recipients would be added and removed; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+fn split(list: Option<&String>) -> Vec<String> {
+    list.map(|l| {
+        l.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn files(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
+    for p in paths {
+        if p.is_dir() && !recursive {
+            return Err(Error::new(
+                ErrorKind::Generic,
+                format!("{} is a directory", p.display()),
+            )
+            .with_hint("pass --recursive"));
+        }
+        if !p.exists() {
+            return Err(Error::new(
+                ErrorKind::NoFileSpecified,
+                format!("{}: no such file or directory", p.display()),
+            ));
+        }
+    }
+    Ok(bulk::walk(paths))
+}
+
+/// Prints one line per file; returns the exit code of the first failure, if any.
+fn print(reports: &[Report], dry_run: bool, explicit: bool) -> Result<()> {
+    let mut out = String::new();
+    let mut failure: Option<&Error> = None;
+    for r in reports {
+        let p = r.path.display();
+        match &r.outcome {
+            Outcome::Unchanged => out.push_str(&format!("{p}: already up to date\n")),
+            Outcome::Changed { added, removed } => {
+                let verb = if dry_run { "would change" } else { "updated" };
+                out.push_str(&format!("{p}: {verb}\n"));
+                for a in added {
+                    out.push_str(&format!("  + {a}\n"));
+                }
+                for rm in removed {
+                    out.push_str(&format!("  - {rm}\n"));
+                }
+            }
+            Outcome::Skipped(why) if explicit => out.push_str(&format!("{p}: skipped ({why})\n")),
+            Outcome::Skipped(_) => {}
+            Outcome::Failed(e) => {
+                output::warn(&format!("{p}: {}", e.message()));
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    output::stdout(out.as_bytes())?;
+    match failure {
+        Some(e) => Err(e.clone()),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn rotate(a: RotateArgs) -> Result<()> {
+    let add = split(a.add_age.as_ref());
+    let rm = split(a.rm_age.as_ref());
+    let keyring = Keyring::from_env();
+    let config = load_config(&a.input).ok().flatten();
+    let single_stream = a.paths.len() <= 1
+        && !a.paths.first().is_some_and(|p| p.is_dir())
+        && !a.in_place
+        && !a.dry_run;
+    if single_stream {
+        let file = a.paths.first().map(PathBuf::as_path);
+        let (inp, out) = formats(file, &a.input)?;
+        if inp != out {
+            return Err(Error::new(
+                ErrorKind::Generic,
+                "rotate keeps the file's format; drop --output-type",
+            ));
+        }
+        let bytes = read_input(file)?;
+        let rotated = bulk::rotate_bytes(
+            &bytes,
+            inp,
+            &keyring,
+            &add,
+            &rm,
+            indent_for(inp, &a.input, config.as_ref()),
+        )?;
+        return emit(&rotated, file, false, a.output.as_deref(), 0o644);
+    }
+    if a.output.is_some() {
+        return Err(Error::new(
+            ErrorKind::ConflictingParameters,
+            "--output takes a single file",
+        ));
+    }
+    let files = files(&a.paths, a.recursive)?;
+    let format = a
+        .input
+        .input_type
+        .as_deref()
+        .map(tollgate_sops::Format::from_name)
+        .transpose()?;
+    let reports = bulk::for_each(&files, |p| {
+        bulk::rotate(p, &keyring, &add, &rm, config.as_ref(), format, a.dry_run)
+    });
+    print(&reports, a.dry_run, !a.recursive)
+}
+
+fn confirm(reports: &[Report]) -> Result<bool> {
+    let pending = reports
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Changed { .. }));
+    if !pending {
+        return Ok(false);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            Error::new(ErrorKind::Generic, "updatekeys needs confirmation")
+                .with_hint("pass -y to apply the changes above"),
+        );
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "Apply these changes? (y/n) ");
+    let _ = err.flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::new(ErrorKind::CouldNotReadInput, e.to_string()))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+pub(crate) fn updatekeys(a: UpdatekeysArgs) -> Result<()> {
+    let config = load_config(&a.input)?.ok_or_else(|| {
+        Error::new(ErrorKind::Generic, "no .sops.yaml found")
+            .with_hint("updatekeys takes its recipients from .sops.yaml; pass --config")
+    })?;
+    let keyring = Keyring::from_env();
+    let files = files(&a.paths, a.recursive)?;
+    let format = a
+        .input
+        .input_type
+        .as_deref()
+        .map(tollgate_sops::Format::from_name)
+        .transpose()?;
+    let explicit = !a.recursive;
+    if a.dry_run || !a.yes {
+        let plan = bulk::for_each(&files, |p| {
+            bulk::updatekeys(p, &config, &keyring, format, true)
+        });
+        print(&plan, true, explicit)?;
+        if a.dry_run || !confirm(&plan)? {
+            return Ok(());
+        }
+    }
+    let reports = bulk::for_each(&files, |p| {
+        bulk::updatekeys(p, &config, &keyring, format, false)
+    });
+    print(&reports, false, explicit)
+}

@@ -1,0 +1,263 @@
+//! Key work on one file or on every SOPS file of a repository, in parallel: `updatekeys` from
+//! `.sops.yaml` and `rotate`, with a dry run that says per file what would change.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::file::{self, recipient_sets};
+use crate::fsio::write_atomic;
+use crate::keys::{self, Keyring};
+use crate::metadata::{self, AgeEntry, KeyGroup};
+use crate::stores::Format;
+use crate::tree::Plaintext;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// What happened to one file.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Its keys already match.
+    Unchanged,
+    /// Recipients were (or, in a dry run, would be) added and removed.
+    Changed {
+        /// Recipients added.
+        added: Vec<String>,
+        /// Recipients removed.
+        removed: Vec<String>,
+    },
+    /// Not a SOPS file, or no rule applies.
+    Skipped(String),
+    /// The operation failed; the file is untouched.
+    Failed(Error),
+}
+
+/// The outcome for one path.
+#[derive(Debug)]
+pub struct Report {
+    /// The file.
+    pub path: PathBuf,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// Every regular file below `roots` (hidden directories such as `.git` skipped), sorted.
+pub fn walk(roots: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = roots.to_vec();
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.is_dir() {
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.') && n != "." && n != "..");
+            if hidden && !roots.contains(&p) {
+                continue;
+            }
+            if let Ok(rd) = std::fs::read_dir(&p) {
+                stack.extend(rd.filter_map(|e| e.ok().map(|e| e.path())));
+            }
+        } else if meta.is_file() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Runs `f` on every file in parallel; reports come back in path order.
+pub fn for_each<F>(files: &[PathBuf], f: F) -> Vec<Report>
+where
+    F: Fn(&Path) -> Outcome + Sync,
+{
+    files
+        .par_iter()
+        .map(|p| Report {
+            path: p.clone(),
+            outcome: f(p),
+        })
+        .collect()
+}
+
+fn diff(before: &[Vec<String>], after: &[Vec<String>]) -> (Vec<String>, Vec<String>) {
+    let b: Vec<&String> = before.iter().flatten().collect();
+    let a: Vec<&String> = after.iter().flatten().collect();
+    let added = a
+        .iter()
+        .filter(|r| !b.contains(r))
+        .map(|r| (*r).clone())
+        .collect();
+    let removed = b
+        .iter()
+        .filter(|r| !a.contains(r))
+        .map(|r| (*r).clone())
+        .collect();
+    (added, removed)
+}
+
+fn indent(config: Option<&Config>, format: Format) -> Option<usize> {
+    let c = config?;
+    match format {
+        Format::Yaml => c.yaml_indent,
+        Format::Json | Format::Binary => c.json_indent,
+        _ => None,
+    }
+}
+
+fn sealed_or_skip(path: &Path, format: Format) -> std::result::Result<file::Sealed, Outcome> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Outcome::Failed(Error::new(
+            crate::ErrorKind::CouldNotReadInput,
+            format!("cannot read: {e}"),
+        ))
+    })?;
+    match file::read_sealed(&bytes, format) {
+        Ok(s) => Ok(s),
+        Err(e) if e.message() == "sops metadata not found" => {
+            Err(Outcome::Skipped("not encrypted".into()))
+        }
+        Err(e) => Err(Outcome::Failed(e)),
+    }
+}
+
+/// `updatekeys`: re-wraps the data key of `path` for the recipients its creation rule names.
+/// Values, MAC and `lastmodified` stay as they are.
+pub fn updatekeys(
+    path: &Path,
+    config: &Config,
+    keyring: &Keyring,
+    format: Option<Format>,
+    dry_run: bool,
+) -> Outcome {
+    let Some(rule) = config.rule_for(path) else {
+        return Outcome::Skipped("no creation rule matches".into());
+    };
+    let format = format.unwrap_or_else(|| Format::from_path(path));
+    let mut sealed = match sealed_or_skip(path, format) {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    let before = recipient_sets(&sealed.metadata.key_groups);
+    let after: Vec<Vec<String>> = rule.key_groups.clone();
+    let threshold = if after.len() > 1 {
+        rule.shamir_threshold
+    } else {
+        0
+    };
+    let current_threshold = if before.len() > 1 {
+        sealed.metadata.shamir_threshold
+    } else {
+        0
+    };
+    if before == after && threshold == current_threshold {
+        return Outcome::Unchanged;
+    }
+    let (added, removed) = diff(&before, &after);
+    if dry_run {
+        return Outcome::Changed { added, removed };
+    }
+    let result: Result<()> = (|| {
+        let key = keyring.data_key(
+            &sealed.metadata.key_groups,
+            sealed.metadata.shamir_threshold,
+        )?;
+        let mut groups = file::groups_from(&after)?;
+        keys::wrap_groups(&key, &mut groups, threshold)?;
+        sealed.metadata.key_groups = groups;
+        sealed.metadata.shamir_threshold = threshold;
+        let mut docs = std::mem::take(&mut sealed.docs);
+        metadata::attach(format, &mut docs, &sealed.metadata);
+        let out = format.write_encrypted(&docs, indent(Some(config), format))?;
+        write_atomic(path, &out, 0o644)
+    })();
+    match result {
+        Ok(()) => Outcome::Changed { added, removed },
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+/// The recipients after adding `add` to the first group and removing `remove` from all.
+fn rotated_sets(before: &[Vec<String>], add: &[String], remove: &[String]) -> Vec<Vec<String>> {
+    let mut after = before.to_vec();
+    if after.is_empty() {
+        after.push(Vec::new());
+    }
+    for r in add {
+        if !after.iter().flatten().any(|x| x == r) {
+            after[0].push(r.clone());
+        }
+    }
+    for g in &mut after {
+        g.retain(|r| !remove.contains(r));
+    }
+    after
+}
+
+/// Rotates the data key of `input` and returns the new file (values keep their IVs).
+pub fn rotate_bytes(
+    input: &[u8],
+    format: Format,
+    keyring: &Keyring,
+    add: &[String],
+    remove: &[String],
+    indent: Option<usize>,
+) -> Result<Vec<u8>> {
+    let sealed = file::read_sealed(input, format)?;
+    let after = rotated_sets(&recipient_sets(&sealed.metadata.key_groups), add, remove);
+    let opened = file::open(sealed, keyring, false)?;
+    let mut meta = opened.metadata;
+    let mut groups: Vec<KeyGroup> = file::groups_from(&after)?;
+    for (g, old) in groups.iter_mut().zip(meta.key_groups.iter()) {
+        g.other.clone_from(&old.other);
+    }
+    let key = crate::cipher::DataKey::generate();
+    keys::wrap_groups(&key, &mut groups, meta.shamir_threshold)?;
+    meta.key_groups = groups;
+    let docs = Plaintext(opened.plain.0.clone());
+    let sealed_docs = file::seal(format, docs.0.clone(), &mut meta, &key, &opened.stash)?;
+    format.write_encrypted(&sealed_docs, indent)
+}
+
+/// `rotate` in place: a new data key for `path`, with recipients added to the first group and
+/// removed from every group.
+pub fn rotate(
+    path: &Path,
+    keyring: &Keyring,
+    add: &[String],
+    remove: &[String],
+    config: Option<&Config>,
+    format: Option<Format>,
+    dry_run: bool,
+) -> Outcome {
+    let format = format.unwrap_or_else(|| Format::from_path(path));
+    let sealed = match sealed_or_skip(path, format) {
+        Ok(s) => s,
+        Err(o) => return o,
+    };
+    let before = recipient_sets(&sealed.metadata.key_groups);
+    let (added, removed) = diff(&before, &rotated_sets(&before, add, remove));
+    if dry_run {
+        return Outcome::Changed { added, removed };
+    }
+    let result = std::fs::read(path)
+        .map_err(|e| {
+            Error::new(
+                crate::ErrorKind::CouldNotReadInput,
+                format!("cannot read: {e}"),
+            )
+        })
+        .and_then(|bytes| {
+            rotate_bytes(&bytes, format, keyring, add, remove, indent(config, format))
+        })
+        .and_then(|out| write_atomic(path, &out, 0o644));
+    match result {
+        Ok(()) => Outcome::Changed { added, removed },
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+/// Turns age entries into their recipients (for status output).
+pub fn recipients_of(entries: &[AgeEntry]) -> Vec<&str> {
+    entries.iter().map(|a| a.recipient.as_str()).collect()
+}

@@ -1,0 +1,255 @@
+//! `.sops.yaml`: found upwards from the working directory like sops does, creation rules
+//! matched against the path relative to the config's directory, first match wins.
+
+use crate::error::{err, Error, Result};
+use crate::selector::{Selector, FIELDS};
+use crate::stores::yaml_read;
+use crate::tree::{Entry, Node, Scalar};
+use regex::Regex;
+use std::path::{Path, PathBuf};
+
+/// A parsed `.sops.yaml`.
+#[derive(Debug)]
+pub struct Config {
+    /// Where it was read from.
+    pub path: PathBuf,
+    dir: PathBuf,
+    rules: Vec<CreationRule>,
+    /// `stores.yaml.indent`.
+    pub yaml_indent: Option<usize>,
+    /// `stores.json.indent`.
+    pub json_indent: Option<usize>,
+}
+
+/// One `creation_rules` entry.
+#[derive(Debug, Clone)]
+pub struct CreationRule {
+    /// Its position in the file, for messages.
+    pub index: usize,
+    path_regex: Option<Regex>,
+    /// age recipients per key group.
+    pub key_groups: Vec<Vec<String>>,
+    /// Groups needed to recover the key.
+    pub shamir_threshold: usize,
+    /// The selector, if the rule sets one.
+    pub selector: Option<Selector>,
+    /// `mac_only_encrypted`.
+    pub mac_only_encrypted: bool,
+}
+
+/// Looks for `.sops.yaml` from `start` upwards (at most 100 parents).
+pub fn find(start: &Path) -> Option<PathBuf> {
+    let mut dir = Some(start);
+    for _ in 0..=100 {
+        let d = dir?;
+        let candidate = d.join(".sops.yaml");
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+fn list_of_strings(node: &Node, what: &str) -> Result<Vec<String>> {
+    match node {
+        Node::Scalar(Scalar::Str(s)) => Ok(s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()),
+        Node::Scalar(Scalar::Null) => Ok(Vec::new()),
+        Node::List(items) => items
+            .iter()
+            .filter(|i| !matches!(i, Node::Comment(_)))
+            .map(|i| {
+                i.as_str()
+                    .map(|s| s.trim().to_owned())
+                    .ok_or_else(|| err!(Generic, "`{what}` must list strings"))
+            })
+            .collect(),
+        _ => Err(err!(Generic, "`{what}` must be a string or a list")),
+    }
+}
+
+const UNSUPPORTED_KEYS: [&str; 7] = [
+    "pgp",
+    "kms",
+    "gcp_kms",
+    "azure_keyvault",
+    "hc_vault_transit_uri",
+    "hc_vault",
+    "hckms",
+];
+
+fn group_recipients(node: &Node, depth: usize) -> Result<Vec<String>> {
+    if depth > 16 {
+        return Err(err!(Generic, "`merge` nests too deeply"));
+    }
+    let Node::Map(entries) = node else {
+        return Err(err!(Generic, "a key group must be a mapping"));
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let Entry::Pair(k, v) = e else { continue };
+        match k.as_str() {
+            "age" => out.extend(list_of_strings(v, "age")?),
+            "merge" => {
+                if let Node::List(items) = v {
+                    for g in items.iter().filter(|i| !matches!(i, Node::Comment(_))) {
+                        out.extend(group_recipients(g, depth + 1)?);
+                    }
+                }
+            }
+            k if UNSUPPORTED_KEYS.contains(&k) => {
+                return Err(err!(
+                    Generic,
+                    "key type `{k}` is not supported; tollgate uses age and SSH keys"
+                ));
+            }
+            _ => {}
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|r| seen.insert(r.clone()));
+    Ok(out)
+}
+
+fn rule(index: usize, node: &Node) -> Result<CreationRule> {
+    let Node::Map(entries) = node else {
+        return Err(err!(Generic, "a creation rule must be a mapping"));
+    };
+    let mut r = CreationRule {
+        index,
+        path_regex: None,
+        key_groups: Vec::new(),
+        shamir_threshold: 0,
+        selector: None,
+        mac_only_encrypted: false,
+    };
+    let mut flat_age = Vec::new();
+    let mut selectors = Vec::new();
+    for e in entries {
+        let Entry::Pair(k, v) = e else { continue };
+        let s = || v.as_str().map(str::to_owned).unwrap_or_default();
+        match k.as_str() {
+            "path_regex" => {
+                let p = s();
+                if !p.is_empty() {
+                    r.path_regex = Some(
+                        Regex::new(&p)
+                            .map_err(|e| err!(Generic, "invalid path_regex `{p}`: {e}"))?,
+                    );
+                }
+            }
+            "age" => flat_age = list_of_strings(v, "age")?,
+            "key_groups" => {
+                if let Node::List(items) = v {
+                    for g in items.iter().filter(|i| !matches!(i, Node::Comment(_))) {
+                        r.key_groups.push(group_recipients(g, 0)?);
+                    }
+                }
+            }
+            "shamir_threshold" => {
+                r.shamir_threshold = match v {
+                    Node::Scalar(Scalar::Int(i)) => usize::try_from(*i).unwrap_or(0),
+                    _ => s()
+                        .parse()
+                        .map_err(|_| err!(Generic, "shamir_threshold must be a number"))?,
+                }
+            }
+            "mac_only_encrypted" => {
+                r.mac_only_encrypted = matches!(v, Node::Scalar(Scalar::Bool(true)))
+            }
+            k if FIELDS.contains(&k) => selectors.push((k.to_owned(), s())),
+            k if UNSUPPORTED_KEYS.contains(&k) && !matches!(v, Node::Scalar(Scalar::Null)) => {
+                let empty = matches!(v, Node::Scalar(Scalar::Str(s)) if s.is_empty())
+                    || matches!(v, Node::List(l) if l.is_empty());
+                if !empty {
+                    return Err(err!(
+                        Generic,
+                        "key type `{k}` is not supported; tollgate uses age and SSH keys"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if r.key_groups.is_empty() {
+        r.key_groups.push(flat_age);
+    }
+    r.selector = Selector::from_fields(selectors.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    Ok(r)
+}
+
+fn indent_of(root: &Node, store: &str) -> Option<usize> {
+    match root.get("stores")?.get(store)?.get("indent")? {
+        Node::Scalar(Scalar::Int(i)) => usize::try_from(*i).ok(),
+        _ => None,
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let ctx = |e: Error| e.context(path.display());
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ctx(err!(ErrorReadingConfig, "cannot read the config: {e}")))?;
+        let docs = yaml_read::read(&text)
+            .map_err(|e| ctx(Error::new(crate::error::ErrorKind::Generic, e.message())))?;
+        let root = docs.into_iter().next().unwrap_or(Node::Map(Vec::new()));
+        let mut rules = Vec::new();
+        if let Some(Node::List(items)) = root.get("creation_rules") {
+            for (i, item) in items
+                .iter()
+                .filter(|i| !matches!(i, Node::Comment(_)))
+                .enumerate()
+            {
+                rules.push(
+                    rule(i, item).map_err(|e| ctx(e.context(format!("creation_rules[{i}]"))))?,
+                );
+            }
+        }
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(Config {
+            path: path.to_path_buf(),
+            dir,
+            rules,
+            yaml_indent: indent_of(&root, "yaml"),
+            json_indent: indent_of(&root, "json"),
+        })
+    }
+
+    /// The path sops matches `path_regex` against: relative to the config's directory.
+    pub fn relative(&self, file: &Path) -> String {
+        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        let s = abs.to_string_lossy().into_owned();
+        let prefix = format!("{}{}", self.dir.display(), std::path::MAIN_SEPARATOR);
+        s.strip_prefix(&prefix).map_or(s.clone(), str::to_owned)
+    }
+
+    /// The first rule matching `file`, if any.
+    pub fn rule_for(&self, file: &Path) -> Option<&CreationRule> {
+        let rel = self.relative(file);
+        self.rules
+            .iter()
+            .find(|r| r.path_regex.as_ref().is_none_or(|re| re.is_match(&rel)))
+    }
+
+    /// The rule for `file`, or sops's "no matching creation rules" error.
+    pub fn require_rule(&self, file: &Path) -> Result<&CreationRule> {
+        self.rule_for(file).ok_or_else(|| {
+            err!(
+                Generic,
+                "no matching creation rules found for {}",
+                self.relative(file)
+            )
+            .with_hint(format!(
+                "add a creation rule to {} or pass --age",
+                self.path.display()
+            ))
+        })
+    }
+}

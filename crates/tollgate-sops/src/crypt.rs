@@ -1,0 +1,366 @@
+//! Walks documents in sops order to encrypt or decrypt every selected value and to compute
+//! the MAC in the same pass, with the IV stash that keeps unchanged values byte-identical.
+
+use crate::cipher::{self, DataKey};
+use crate::error::{err, Result};
+use crate::selector::Selector;
+use crate::tree::{Entry, Node, Scalar};
+use sha2::{Digest, Sha256, Sha512};
+use std::collections::HashMap;
+
+/// `sha256("sops")`: the MAC prefix that marks `mac_only_encrypted` files.
+const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
+    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
+    0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
+];
+
+/// IVs of the values seen while decrypting, by (path, type, plaintext), so re-encryption of an
+/// unchanged value reuses its IV and ciphertext (minimal git diffs, as sops does). Keys are
+/// digests: the stash never holds plaintext.
+#[derive(Default)]
+pub struct Stash(HashMap<[u8; 32], [u8; 32]>);
+
+impl Stash {
+    fn key(aad: &[u8], type_name: &str, plain: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(aad);
+        h.update([0]);
+        h.update(type_name.as_bytes());
+        h.update([0]);
+        h.update(plain);
+        h.finalize().into()
+    }
+
+    fn remember(&mut self, aad: &[u8], type_name: &str, plain: &[u8], iv: &[u8]) {
+        if let Ok(iv) = <[u8; 32]>::try_from(iv) {
+            self.0.insert(Self::key(aad, type_name, plain), iv);
+        }
+    }
+
+    fn iv_for(&self, aad: &[u8], type_name: &str, plain: &[u8]) -> [u8; 32] {
+        self.0
+            .get(&Self::key(aad, type_name, plain))
+            .copied()
+            .unwrap_or_else(cipher::random_iv)
+    }
+}
+
+/// How values are selected and hashed.
+#[derive(Clone, Copy)]
+pub struct Rules<'a> {
+    /// The partial-encryption selector.
+    pub selector: &'a Selector,
+    /// Hash only encrypted values (with the `sha256("sops")` prefix).
+    pub mac_only_encrypted: bool,
+}
+
+enum Mode<'a> {
+    Encrypt {
+        key: &'a DataKey,
+        stash: &'a Stash,
+    },
+    Decrypt {
+        key: &'a DataKey,
+        stash: &'a mut Stash,
+        warnings: &'a mut Vec<String>,
+    },
+    Hash,
+}
+
+struct Walker<'a> {
+    rules: Rules<'a>,
+    mode: Mode<'a>,
+    hash: Sha512,
+    path: Vec<String>,
+    comments: Vec<Vec<String>>,
+}
+
+fn aad(path: &[String]) -> Vec<u8> {
+    let mut s = path.join(":");
+    s.push(':');
+    s.into_bytes()
+}
+
+impl Walker<'_> {
+    fn new<'a>(rules: Rules<'a>, mode: Mode<'a>) -> Walker<'a> {
+        let mut hash = Sha512::new();
+        if rules.mac_only_encrypted {
+            hash.update(MAC_ONLY_ENCRYPTED_PREFIX);
+        }
+        Walker {
+            rules,
+            mode,
+            hash,
+            path: Vec::new(),
+            comments: Vec::new(),
+        }
+    }
+
+    fn finish(self) -> String {
+        hex_upper(&self.hash.finalize())
+    }
+
+    fn map(&mut self, entries: &mut [Entry]) -> Result<()> {
+        self.comments.push(Vec::new());
+        for entry in entries.iter_mut() {
+            match entry {
+                Entry::Comment(text) => {
+                    self.push_comment(text);
+                    if let Some(new) = self.comment(text)? {
+                        *text = new;
+                    }
+                }
+                Entry::Pair(key, value) => {
+                    self.path.push(key.clone());
+                    let r = self.value(value);
+                    self.path.pop();
+                    r?;
+                    self.clear_comments();
+                }
+            }
+        }
+        self.comments.pop();
+        Ok(())
+    }
+
+    fn list(&mut self, items: &mut [Node]) -> Result<()> {
+        self.comments.push(Vec::new());
+        for item in items.iter_mut() {
+            let is_comment = matches!(item, Node::Comment(_));
+            if let Node::Comment(text) = item {
+                let t = text.clone();
+                self.push_comment(&t);
+            }
+            self.value(item)?;
+            if !is_comment {
+                self.clear_comments();
+            }
+        }
+        self.comments.pop();
+        Ok(())
+    }
+
+    fn push_comment(&mut self, text: &str) {
+        if let Some(top) = self.comments.last_mut() {
+            top.push(text.to_owned());
+        }
+    }
+
+    fn clear_comments(&mut self) {
+        if let Some(top) = self.comments.last_mut() {
+            top.clear();
+        }
+    }
+
+    /// A comment item of a mapping; returns its new text when it changes.
+    fn comment(&mut self, text: &str) -> Result<Option<String>> {
+        let selected = self
+            .rules
+            .selector
+            .should_encrypt(&self.path, &self.comments, true);
+        if !selected {
+            return Ok(None);
+        }
+        let aad = aad(&self.path);
+        match &mut self.mode {
+            Mode::Hash => Ok(None),
+            Mode::Encrypt { key, stash } => {
+                let iv = stash.iv_for(&aad, "comment", text.as_bytes());
+                cipher::encrypt(key, text.as_bytes(), &aad, "comment", &iv).map(Some)
+            }
+            Mode::Decrypt {
+                key,
+                stash,
+                warnings,
+            } => match cipher::decrypt(key, text, &aad) {
+                Ok(d) => match d.node {
+                    Node::Comment(plain) => {
+                        stash.remember(&aad, "comment", plain.as_bytes(), &d.iv);
+                        Ok(Some(plain))
+                    }
+                    _ => Err(err!(
+                        ErrorDecryptingTree,
+                        "an encrypted comment holds a value, not a comment"
+                    )),
+                },
+                Err(_) => {
+                    // sops keeps comments it cannot decrypt: files may carry plaintext comments.
+                    warnings.push(format!(
+                        "kept a comment that is not encrypted at `{}`",
+                        String::from_utf8_lossy(&aad)
+                    ));
+                    Ok(None)
+                }
+            },
+        }
+    }
+
+    fn value(&mut self, node: &mut Node) -> Result<()> {
+        match node {
+            Node::Map(entries) => self.map(entries),
+            Node::List(items) => self.list(items),
+            Node::Scalar(Scalar::Null) => Ok(()),
+            Node::Comment(_) | Node::Scalar(_) => self.leaf(node),
+        }
+    }
+
+    fn leaf(&mut self, node: &mut Node) -> Result<()> {
+        let is_comment = matches!(node, Node::Comment(_));
+        let selected = self
+            .rules
+            .selector
+            .should_encrypt(&self.path, &self.comments, is_comment);
+        let hashed = !self.rules.mac_only_encrypted || selected;
+        let aad = aad(&self.path);
+        match &mut self.mode {
+            Mode::Hash => {
+                if hashed {
+                    if let Node::Scalar(s) = node {
+                        self.hash.update(s.to_bytes());
+                    }
+                }
+            }
+            Mode::Encrypt { key, stash } => {
+                let (bytes, type_name) = match node {
+                    Node::Scalar(s) => (zeroize::Zeroizing::new(s.to_bytes()), s.type_name()),
+                    Node::Comment(c) => (zeroize::Zeroizing::new(c.as_bytes().to_vec()), "comment"),
+                    _ => return Ok(()),
+                };
+                if hashed && type_name != "comment" {
+                    self.hash.update(&*bytes);
+                }
+                if selected && !bytes.is_empty() {
+                    let iv = stash.iv_for(&aad, type_name, &bytes);
+                    *node = Node::str(cipher::encrypt(key, &bytes, &aad, type_name, &iv)?);
+                }
+            }
+            Mode::Decrypt { key, stash, .. } => {
+                if selected {
+                    match node {
+                        Node::Scalar(Scalar::Str(s)) if s.is_empty() => {}
+                        Node::Scalar(Scalar::Str(s)) => {
+                            let d = cipher::decrypt(key, s, &aad).map_err(|e| {
+                                e.context(format!("at `{}`", display_path(&self.path)))
+                            })?;
+                            let (bytes, type_name) = match &d.node {
+                                Node::Scalar(v) => (v.to_bytes(), v.type_name()),
+                                Node::Comment(c) => (c.as_bytes().to_vec(), "comment"),
+                                _ => (Vec::new(), "str"),
+                            };
+                            stash.remember(&aad, type_name, &bytes, &d.iv);
+                            *node = d.node;
+                        }
+                        _ => {
+                            return Err(err!(
+                                ErrorDecryptingTree,
+                                "the value at `{}` should be encrypted but is not",
+                                display_path(&self.path)
+                            )
+                            .with_hint("the file was edited by hand; restore it or re-encrypt it"))
+                        }
+                    }
+                }
+                if hashed {
+                    if let Node::Scalar(s) = node {
+                        self.hash.update(s.to_bytes());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn display_path(path: &[String]) -> String {
+    path.join(".")
+}
+
+/// Uppercase hex, as Go's `%X`.
+pub fn hex_upper(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// Encrypts every selected value of `docs` in place and returns the MAC of the plaintext.
+pub fn encrypt(
+    docs: &mut [Node],
+    rules: Rules<'_>,
+    key: &DataKey,
+    stash: &Stash,
+) -> Result<String> {
+    let mut w = Walker::new(rules, Mode::Encrypt { key, stash });
+    for doc in docs.iter_mut() {
+        w.value(doc)?;
+    }
+    Ok(w.finish())
+}
+
+/// Decrypts every selected value of `docs` in place; returns the MAC of the plaintext, the IV
+/// stash, and warnings (comments kept as they were).
+pub fn decrypt(
+    docs: &mut [Node],
+    rules: Rules<'_>,
+    key: &DataKey,
+) -> Result<(String, Stash, Vec<String>)> {
+    let mut stash = Stash::default();
+    let mut warnings = Vec::new();
+    let mut w = Walker::new(
+        rules,
+        Mode::Decrypt {
+            key,
+            stash: &mut stash,
+            warnings: &mut warnings,
+        },
+    );
+    for doc in docs.iter_mut() {
+        w.value(doc)?;
+    }
+    let mac = w.finish();
+    Ok((mac, stash, warnings))
+}
+
+/// The MAC of plaintext documents, without encrypting anything.
+pub fn mac_of(docs: &[Node], rules: Rules<'_>) -> Result<String> {
+    let mut copy = docs.to_vec();
+    let mut w = Walker::new(rules, Mode::Hash);
+    for doc in &mut copy {
+        w.value(doc)?;
+    }
+    Ok(w.finish())
+}
+
+/// Encrypts the MAC with `lastmodified` (canonical form) as AAD.
+pub fn encrypt_mac(key: &DataKey, mac: &str, lastmodified: &str, stash: &Stash) -> Result<String> {
+    let iv = stash.iv_for(lastmodified.as_bytes(), "str", mac.as_bytes());
+    cipher::encrypt(key, mac.as_bytes(), lastmodified.as_bytes(), "str", &iv)
+        .map_err(|e| err!(ErrorEncryptingMac, "could not encrypt the MAC: {e}"))
+}
+
+/// Decrypts the stored MAC; `lastmodified` must already be canonical.
+pub fn decrypt_mac(
+    key: &DataKey,
+    enc: &str,
+    lastmodified: &str,
+    stash: &mut Stash,
+) -> Result<String> {
+    if enc.is_empty() {
+        return Err(err!(MacMismatch, "the file has no MAC"));
+    }
+    let d = cipher::decrypt(key, enc, lastmodified.as_bytes()).map_err(|_| {
+        err!(MacMismatch, "cannot decrypt the MAC").with_hint(
+            "`sops.lastmodified` or `sops.mac` was changed; the file is not as sops wrote it",
+        )
+    })?;
+    match d.node {
+        Node::Scalar(Scalar::Str(s)) => {
+            stash.remember(lastmodified.as_bytes(), "str", s.as_bytes(), &d.iv);
+            Ok(s)
+        }
+        _ => Err(err!(MacMismatch, "the MAC is not a string")),
+    }
+}

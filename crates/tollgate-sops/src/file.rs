@@ -1,0 +1,173 @@
+//! The operations on one SOPS file, shared by every command: open (decrypt with the MAC
+//! verified), seal (encrypt with IV reuse), and re-key.
+
+use crate::cipher::DataKey;
+use crate::crypt::{self, Rules, Stash};
+use crate::error::{err, Result};
+use crate::keys::{self, Keyring};
+use crate::metadata::{self, KeyGroup, Metadata};
+use crate::stores::Format;
+use crate::time::Timestamp;
+use crate::tree::{Node, Plaintext};
+
+/// An encrypted file as read: documents still encrypted, metadata taken out.
+pub struct Sealed {
+    /// The store it was read with.
+    pub format: Format,
+    /// Encrypted documents without the `sops` key.
+    pub docs: Vec<Node>,
+    /// Its metadata.
+    pub metadata: Metadata,
+}
+
+/// A decrypted file with what is needed to write it back with minimal changes.
+pub struct Opened {
+    /// The plaintext documents.
+    pub plain: Plaintext,
+    /// Its metadata.
+    pub metadata: Metadata,
+    /// The data key.
+    pub key: DataKey,
+    /// IVs of the values as they were.
+    pub stash: Stash,
+    /// Non-fatal notes (comments that were not encrypted).
+    pub warnings: Vec<String>,
+}
+
+/// Reads an encrypted file.
+pub fn read_sealed(input: &[u8], format: Format) -> Result<Sealed> {
+    if input.iter().all(u8::is_ascii_whitespace) {
+        return Err(err!(
+            NeedAtLeastOneDocument,
+            "the file is empty: need at least one document"
+        ));
+    }
+    // The binary store's encrypted form is a JSON envelope.
+    let mut docs = format.read_encrypted(input)?;
+    if docs.is_empty() {
+        return Err(err!(NeedAtLeastOneDocument, "the file holds no document"));
+    }
+    let metadata = metadata::extract(format, &mut docs)?.ok_or_else(|| {
+        err!(Generic, "sops metadata not found")
+            .with_hint("the file is not encrypted; use `tollgate sops encrypt`")
+    })?;
+    Ok(Sealed {
+        format,
+        docs,
+        metadata,
+    })
+}
+
+fn rules(m: &Metadata) -> Rules<'_> {
+    Rules {
+        selector: &m.selector,
+        mac_only_encrypted: m.mac_only_encrypted,
+    }
+}
+
+/// Decrypts a sealed file; the MAC is verified unless `ignore_mac`.
+pub fn open(sealed: Sealed, keyring: &Keyring, ignore_mac: bool) -> Result<Opened> {
+    let Sealed {
+        mut docs, metadata, ..
+    } = sealed;
+    let key = keyring.data_key(&metadata.key_groups, metadata.shamir_threshold)?;
+    let (computed, mut stash, warnings) = crypt::decrypt(&mut docs, rules(&metadata), &key)?;
+    let plain = Plaintext(docs);
+    if !ignore_mac {
+        let lm = metadata.canonical_lastmodified()?;
+        let stored = crypt::decrypt_mac(&key, &metadata.mac, &lm, &mut stash)?;
+        if stored != computed {
+            return Err(err!(
+                MacMismatch,
+                "MAC mismatch. File has {stored}, computed {computed}"
+            )
+            .with_hint("a value was changed outside sops; use --ignore-mac to read it anyway"));
+        }
+    }
+    Ok(Opened {
+        plain,
+        metadata,
+        key,
+        stash,
+        warnings,
+    })
+}
+
+/// Encrypts `docs` with `key`, sets `lastmodified` and the MAC, and returns the documents with
+/// the metadata attached, ready to write.
+pub fn seal(
+    format: Format,
+    mut docs: Vec<Node>,
+    metadata: &mut Metadata,
+    key: &DataKey,
+    stash: &Stash,
+) -> Result<Vec<Node>> {
+    let mac = crypt::encrypt(&mut docs, rules(metadata), key, stash)?;
+    metadata.lastmodified = Timestamp::now_utc().rfc3339();
+    metadata.mac = crypt::encrypt_mac(key, &mac, &metadata.lastmodified, stash)?;
+    metadata::attach(format, &mut docs, metadata);
+    Ok(docs)
+}
+
+/// Checks what sops refuses to encrypt.
+pub fn check_plain(format: Format, docs: &[Node]) -> Result<()> {
+    if docs.is_empty() {
+        return Err(err!(
+            NeedAtLeastOneDocument,
+            "the file is empty: need at least one document"
+        ));
+    }
+    if metadata::has_metadata(format, docs) {
+        return Err(err!(
+            FileAlreadyEncrypted,
+            "the file is already encrypted (it has sops metadata)"
+        )
+        .with_hint("use `tollgate sops rotate` or `updatekeys` to change its keys"));
+    }
+    Ok(())
+}
+
+/// Builds key groups (data key not yet wrapped) from recipient lists.
+pub fn groups_from(recipients: &[Vec<String>]) -> Result<Vec<KeyGroup>> {
+    let groups: Vec<KeyGroup> = recipients
+        .iter()
+        .map(|g| KeyGroup {
+            age: g
+                .iter()
+                .map(|r| metadata::AgeEntry {
+                    recipient: r.clone(),
+                    enc: String::new(),
+                })
+                .collect(),
+            other: Vec::new(),
+        })
+        .collect();
+    if groups.iter().all(|g| g.age.is_empty()) {
+        return Err(err!(Generic, "no age recipients to encrypt for")
+            .with_hint("pass --age age1… or add a creation rule with `age:` to .sops.yaml"));
+    }
+    for g in &groups {
+        for a in &g.age {
+            keys::Recipient::parse(&a.recipient)?;
+        }
+    }
+    Ok(groups)
+}
+
+/// Encrypts a plaintext file for new metadata (fresh data key).
+pub fn encrypt_new(format: Format, docs: Vec<Node>, mut metadata: Metadata) -> Result<Vec<Node>> {
+    check_plain(format, &docs)?;
+    let key = DataKey::generate();
+    keys::wrap_groups(&key, &mut metadata.key_groups, metadata.shamir_threshold)?;
+    let plain = Plaintext(docs);
+    let docs = plain.0.clone();
+    seal(format, docs, &mut metadata, &key, &Stash::default())
+}
+
+/// The recipient sets of each group, for comparing key changes.
+pub fn recipient_sets(groups: &[KeyGroup]) -> Vec<Vec<String>> {
+    groups
+        .iter()
+        .map(|g| g.age.iter().map(|a| a.recipient.clone()).collect())
+        .collect()
+}

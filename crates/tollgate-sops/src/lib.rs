@@ -1,0 +1,23 @@
+//! The SOPS format, compatible with Go sops in both directions: documents and stores, the
+//! AES-256-GCM value cipher, the MAC, metadata, age/SSH keys with Shamir key groups, and
+//! `.sops.yaml` creation rules. No CLI, no async: the binary and other crates call into this.
+
+#![forbid(unsafe_code)]
+
+pub mod bulk;
+pub mod cipher;
+pub mod config;
+pub mod crypt;
+pub mod error;
+pub mod file;
+pub mod fsio;
+pub mod keys;
+pub mod metadata;
+pub mod selector;
+pub mod stores;
+pub mod time;
+pub mod tree;
+pub mod treepath;
+
+pub use error::{Error, ErrorKind, Result};
+pub use stores::Format;

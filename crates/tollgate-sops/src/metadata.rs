@@ -1,0 +1,423 @@
+//! The `sops` metadata block: a typed model of what we use, with every other field kept as it
+//! was so a round trip never drops another tool's keys.
+
+use crate::error::{err, Result};
+use crate::selector::{Selector, FIELDS};
+use crate::stores::{flatten, unflatten, Format};
+use crate::time::parse_rfc3339;
+use crate::tree::{Entry, Node, Scalar};
+
+/// The sops version whose format we write.
+pub const SOPS_VERSION: &str = "3.11.0";
+
+/// Key types sops knows besides age; kept verbatim, never used by us.
+const OTHER_KEY_TYPES: [&str; 6] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp"];
+
+/// One age recipient and the data key (or Shamir share) wrapped for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgeEntry {
+    /// The recipient as given (`age1…` or `ssh-ed25519 AAAA…`).
+    pub recipient: String,
+    /// The ASCII-armored age file.
+    pub enc: String,
+}
+
+/// A key group: every key in it wraps the same data key or share.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyGroup {
+    /// age recipients.
+    pub age: Vec<AgeEntry>,
+    /// Other key types (pgp, kms, …) as they were in the file.
+    pub other: Vec<(String, Node)>,
+}
+
+/// The sops metadata of a file.
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    /// Key groups; one group unless Shamir is used.
+    pub key_groups: Vec<KeyGroup>,
+    /// Groups needed to recover the key (0: all of them).
+    pub shamir_threshold: usize,
+    /// `lastmodified` as written.
+    pub lastmodified: String,
+    /// The encrypted MAC.
+    pub mac: String,
+    /// The partial-encryption selector.
+    pub selector: Selector,
+    /// Whether the selector was written in the file (sops writes the default explicitly).
+    pub selector_written: bool,
+    /// Hash only encrypted values.
+    pub mac_only_encrypted: bool,
+    /// `version` as written.
+    pub version: String,
+    /// Fields we do not model, in file order.
+    pub unknown: Vec<(String, Node)>,
+}
+
+fn text(node: &Node) -> Option<String> {
+    match node {
+        Node::Scalar(Scalar::Str(s)) => Some(s.clone()),
+        Node::Scalar(Scalar::Time(t)) => Some(t.rfc3339()),
+        Node::Scalar(Scalar::Int(i)) => Some(i.to_string()),
+        Node::Scalar(Scalar::Float(f)) => Some(crate::tree::go_format_f(*f)),
+        Node::Scalar(Scalar::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn age_list(node: &Node) -> Result<Vec<AgeEntry>> {
+    let Node::List(items) = node else {
+        return Err(err!(Generic, "`sops.age` must be a list"));
+    };
+    items
+        .iter()
+        .filter(|i| !matches!(i, Node::Comment(_)))
+        .map(|item| {
+            let recipient = item.get("recipient").and_then(text).unwrap_or_default();
+            let enc = item.get("enc").and_then(text).unwrap_or_default();
+            if recipient.is_empty() || enc.is_empty() {
+                return Err(err!(
+                    Generic,
+                    "an age entry of the metadata lacks `recipient` or `enc`"
+                ));
+            }
+            Ok(AgeEntry {
+                recipient: recipient.trim().to_owned(),
+                enc,
+            })
+        })
+        .collect()
+}
+
+fn group_from(node: &Node) -> Result<KeyGroup> {
+    let mut g = KeyGroup::default();
+    if let Node::Map(entries) = node {
+        for e in entries {
+            if let Entry::Pair(k, v) = e {
+                if k == "age" {
+                    g.age = age_list(v)?;
+                } else {
+                    g.other.push((k.clone(), v.clone()));
+                }
+            }
+        }
+    }
+    Ok(g)
+}
+
+fn non_empty(node: &Node) -> bool {
+    matches!(node, Node::List(items) if !items.is_empty())
+}
+
+impl Metadata {
+    /// Metadata for a new file.
+    pub fn new(
+        key_groups: Vec<KeyGroup>,
+        shamir_threshold: usize,
+        selector: Selector,
+        mac_only_encrypted: bool,
+    ) -> Self {
+        Metadata {
+            key_groups,
+            shamir_threshold,
+            lastmodified: String::new(),
+            mac: String::new(),
+            selector,
+            selector_written: true,
+            mac_only_encrypted,
+            version: SOPS_VERSION.into(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// Reads the `sops` mapping.
+    pub fn from_node(node: &Node) -> Result<Self> {
+        let Node::Map(entries) = node else {
+            return Err(err!(Generic, "the `sops` metadata is not a mapping"));
+        };
+        let mut top_group = KeyGroup::default();
+        let mut groups = Vec::new();
+        let mut unknown = Vec::new();
+        let mut selector_fields: Vec<(String, String)> = Vec::new();
+        let (mut lastmodified, mut mac, mut version) = (None, String::new(), String::new());
+        let mut threshold = 0usize;
+        let mut mac_only = false;
+        for e in entries {
+            let Entry::Pair(k, v) = e else { continue };
+            match k.as_str() {
+                "age" => top_group.age = age_list(v)?,
+                k if OTHER_KEY_TYPES.contains(&k) => {
+                    top_group.other.push((k.to_owned(), v.clone()))
+                }
+                "key_groups" => {
+                    if let Node::List(items) = v {
+                        for item in items.iter().filter(|i| !matches!(i, Node::Comment(_))) {
+                            groups.push(group_from(item)?);
+                        }
+                    }
+                }
+                "shamir_threshold" => {
+                    threshold = text(v)
+                        .and_then(|t| t.parse().ok())
+                        .ok_or_else(|| err!(Generic, "`sops.shamir_threshold` is not a number"))?;
+                }
+                "lastmodified" => lastmodified = text(v),
+                "mac" => mac = text(v).unwrap_or_default(),
+                "version" => version = text(v).unwrap_or_default(),
+                "mac_only_encrypted" => {
+                    mac_only = matches!(v, Node::Scalar(Scalar::Bool(true)))
+                        || text(v).as_deref() == Some("true");
+                }
+                k if FIELDS.contains(&k) => {
+                    selector_fields.push((k.to_owned(), text(v).unwrap_or_default()))
+                }
+                _ => unknown.push((k.clone(), v.clone())),
+            }
+        }
+        let has_top_keys =
+            !top_group.age.is_empty() || top_group.other.iter().any(|(_, v)| non_empty(v));
+        let key_groups = if has_top_keys || groups.is_empty() {
+            vec![top_group]
+        } else {
+            groups
+        };
+        let lastmodified =
+            lastmodified.ok_or_else(|| err!(Generic, "the metadata has no `lastmodified`"))?;
+        if version.is_empty() {
+            return Err(err!(Generic, "Version string empty")
+                .with_hint("sops refuses files whose metadata has no `version`"));
+        }
+        let selector = Selector::from_fields(
+            selector_fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )?;
+        Ok(Metadata {
+            key_groups,
+            shamir_threshold: threshold,
+            lastmodified,
+            mac,
+            selector_written: selector.is_some(),
+            selector: selector.unwrap_or_default(),
+            mac_only_encrypted: mac_only,
+            version,
+            unknown,
+        })
+    }
+
+    /// `lastmodified` in the canonical form used as the MAC's AAD (Go parses and re-formats it).
+    pub fn canonical_lastmodified(&self) -> Result<String> {
+        parse_rfc3339(&self.lastmodified)
+            .map(|t| t.rfc3339())
+            .ok_or_else(|| {
+                err!(
+                    Generic,
+                    "`sops.lastmodified` is not an RFC 3339 time: `{}`",
+                    self.lastmodified
+                )
+            })
+    }
+
+    /// Every age recipient of every group.
+    pub fn recipients(&self) -> impl Iterator<Item = &str> {
+        self.key_groups
+            .iter()
+            .flat_map(|g| g.age.iter().map(|a| a.recipient.as_str()))
+    }
+
+    /// The `sops` mapping in sops's field order.
+    pub fn to_node(&self, format: Format) -> Node {
+        let mut e = Vec::new();
+        let pair = |k: &str, v: Node| Entry::Pair(k.into(), v);
+        if self.shamir_threshold > 0 && self.key_groups.len() > 1 {
+            e.push(pair(
+                "shamir_threshold",
+                Node::Scalar(Scalar::Int(
+                    i64::try_from(self.shamir_threshold).unwrap_or(0),
+                )),
+            ));
+        }
+        if self.key_groups.len() > 1 {
+            let groups = self.key_groups.iter().map(group_node).collect();
+            e.push(pair("key_groups", Node::List(groups)));
+        } else if let Some(g) = self.key_groups.first() {
+            for t in ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault"] {
+                if let Some((_, v)) = g.other.iter().find(|(k, v)| k == t && non_empty(v)) {
+                    e.push(pair(t, v.clone()));
+                }
+            }
+            if !g.age.is_empty() {
+                e.push(pair("age", age_node(&g.age)));
+            }
+        }
+        e.push(pair("lastmodified", Node::str(self.lastmodified.clone())));
+        e.push(pair("mac", Node::str(self.mac.clone())));
+        if self.key_groups.len() == 1 {
+            if let Some((_, v)) = self.key_groups[0]
+                .other
+                .iter()
+                .find(|(k, v)| k == "pgp" && non_empty(v))
+            {
+                e.push(pair("pgp", v.clone()));
+            }
+        }
+        // sops does not write a selector for binary files.
+        if self.selector_written && format != Format::Binary {
+            let (k, v) = self.selector.field();
+            e.push(pair(k, Node::str(v)));
+        }
+        if self.mac_only_encrypted {
+            e.push(pair("mac_only_encrypted", Node::Scalar(Scalar::Bool(true))));
+        }
+        e.push(pair("version", Node::str(self.version.clone())));
+        for (k, v) in &self.unknown {
+            e.push(pair(k, v.clone()));
+        }
+        Node::Map(e)
+    }
+}
+
+fn age_node(age: &[AgeEntry]) -> Node {
+    Node::List(
+        age.iter()
+            .map(|a| {
+                Node::Map(vec![
+                    Entry::Pair("recipient".into(), Node::str(a.recipient.clone())),
+                    Entry::Pair("enc".into(), Node::str(a.enc.clone())),
+                ])
+            })
+            .collect(),
+    )
+}
+
+fn group_node(g: &KeyGroup) -> Node {
+    let mut e = Vec::new();
+    for t in ["pgp", "kms", "gcp_kms", "hckms", "azure_kv"] {
+        if let Some((_, v)) = g.other.iter().find(|(k, v)| k == t && non_empty(v)) {
+            e.push(Entry::Pair(t.into(), v.clone()));
+        }
+    }
+    let vault = g
+        .other
+        .iter()
+        .find(|(k, _)| k == "hc_vault")
+        .map_or(Node::List(Vec::new()), |(_, v)| v.clone());
+    e.push(Entry::Pair("hc_vault".into(), vault));
+    e.push(Entry::Pair("age".into(), age_node(&g.age)));
+    Node::Map(e)
+}
+
+/// Takes the metadata out of freshly read documents (`None` when the file is not encrypted).
+pub fn extract(format: Format, docs: &mut [Node]) -> Result<Option<Metadata>> {
+    let node = match format {
+        Format::Dotenv => {
+            let Some(Node::Map(entries)) = docs.first_mut() else {
+                return Ok(None);
+            };
+            let mut pairs = Vec::new();
+            entries.retain(|e| match e {
+                Entry::Pair(k, v) if k.starts_with("sops_") => {
+                    pairs.push((k["sops_".len()..].to_owned(), text(v).unwrap_or_default()));
+                    false
+                }
+                _ => true,
+            });
+            if pairs.is_empty() {
+                return Ok(None);
+            }
+            unflatten(&pairs)
+        }
+        Format::Ini => {
+            let Some(Node::Map(entries)) = docs.first_mut() else {
+                return Ok(None);
+            };
+            let Some(pos) = entries
+                .iter()
+                .position(|e| matches!(e, Entry::Pair(k, _) if k == "sops"))
+            else {
+                return Ok(None);
+            };
+            let Entry::Pair(_, Node::Map(section)) = entries.remove(pos) else {
+                return Ok(None);
+            };
+            let pairs: Vec<_> = section
+                .iter()
+                .filter_map(|e| {
+                    if let Entry::Pair(k, v) = e {
+                        Some((k.clone(), text(v).unwrap_or_default()))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            unflatten(&pairs)
+        }
+        _ => {
+            let mut found = None;
+            for (i, doc) in docs.iter_mut().enumerate() {
+                if let Node::Map(entries) = doc {
+                    if let Some(pos) = entries
+                        .iter()
+                        .position(|e| matches!(e, Entry::Pair(k, _) if k == "sops"))
+                    {
+                        if let Entry::Pair(_, v) = entries.remove(pos) {
+                            // sops reads the metadata of the first document and strips it from all.
+                            if i == 0 {
+                                found = Some(v);
+                            }
+                        }
+                    }
+                }
+            }
+            match found {
+                Some(v) => v,
+                None => return Ok(None),
+            }
+        }
+    };
+    Metadata::from_node(&node).map(Some)
+}
+
+/// Appends the metadata to documents about to be written.
+pub fn attach(format: Format, docs: &mut [Node], meta: &Metadata) {
+    let node = meta.to_node(format);
+    match format {
+        Format::Dotenv => {
+            if let Some(Node::Map(entries)) = docs.first_mut() {
+                for (k, v) in flatten(&node) {
+                    entries.push(Entry::Pair(format!("sops_{k}"), Node::str(v)));
+                }
+            }
+        }
+        Format::Ini => {
+            if let Some(Node::Map(entries)) = docs.first_mut() {
+                let section = flatten(&node)
+                    .into_iter()
+                    .map(|(k, v)| Entry::Pair(k, Node::str(v)))
+                    .collect();
+                entries.push(Entry::Pair("sops".into(), Node::Map(section)));
+            }
+        }
+        _ => {
+            for doc in docs.iter_mut() {
+                if let Node::Map(entries) = doc {
+                    entries.push(Entry::Pair("sops".into(), node.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Whether a document already carries sops metadata.
+pub fn has_metadata(format: Format, docs: &[Node]) -> bool {
+    docs.iter().any(|d| match d {
+        Node::Map(entries) => entries.iter().any(|e| match e {
+            Entry::Pair(k, _) => match format {
+                Format::Dotenv => k.starts_with("sops_"),
+                _ => k == "sops",
+            },
+            Entry::Comment(_) => false,
+        }),
+        _ => false,
+    })
+}

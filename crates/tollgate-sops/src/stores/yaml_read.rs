@@ -1,0 +1,578 @@
+//! Reads YAML streams into the sops tree the way Go sops (yaml.v3) does: comments become items
+//! before the node they describe, aliases are expanded, plain scalars are typed by yaml.v3's rules.
+
+use crate::error::{err, Error, Result};
+use crate::time::parse_yaml_timestamp;
+use crate::tree::{Entry, Node, Scalar};
+use base64::Engine as _;
+use granit_parser::{Event, Options, Parser, Placement, ScalarStyle, Tag};
+use std::collections::{HashMap, HashSet};
+
+/// Deepest nesting accepted; beyond it a clear error beats a stack overflow.
+pub const MAX_DEPTH: usize = 1000;
+/// Nodes that alias expansion may add beyond the nodes written in the file (alias bombs).
+const ALIAS_BUDGET: usize = 1_000_000;
+
+enum Kind {
+    Map {
+        entries: Vec<Entry>,
+        key: Option<String>,
+        seen: HashSet<String>,
+    },
+    List {
+        items: Vec<Node>,
+    },
+}
+
+struct Frame {
+    kind: Kind,
+    anchor: usize,
+    /// Line of the last item started here, and where it begins, for same-line comments.
+    item_line: usize,
+    item_index: usize,
+    right_comments: usize,
+    nodes: usize,
+}
+
+impl Frame {
+    fn len(&self) -> usize {
+        match &self.kind {
+            Kind::Map { entries, .. } => entries.len(),
+            Kind::List { items } => items.len(),
+        }
+    }
+
+    fn expects_key(&self) -> bool {
+        matches!(&self.kind, Kind::Map { key: None, .. })
+    }
+
+    fn push_comment(&mut self, text: String) {
+        match &mut self.kind {
+            Kind::Map { entries, .. } => entries.push(Entry::Comment(text)),
+            Kind::List { items } => items.push(Node::Comment(text)),
+        }
+    }
+
+    fn insert_comment(&mut self, at: usize, text: String) {
+        match &mut self.kind {
+            Kind::Map { entries, .. } => entries.insert(at, Entry::Comment(text)),
+            Kind::List { items } => items.insert(at, Node::Comment(text)),
+        }
+    }
+}
+
+struct Reader {
+    docs: Vec<Node>,
+    stack: Vec<Frame>,
+    pending: Vec<String>,
+    anchors: HashMap<usize, (Node, usize)>,
+    alias_nodes: usize,
+    doc_index: usize,
+    doc_root: Option<Node>,
+}
+
+/// Parses a YAML stream into one mapping per document.
+pub fn read(src: &str) -> Result<Vec<Node>> {
+    let mut opts = Options::default();
+    opts.block_nesting_limit = MAX_DEPTH;
+    opts.flow_nesting_limit = MAX_DEPTH;
+    let mut r = Reader {
+        docs: Vec::new(),
+        stack: Vec::new(),
+        pending: Vec::new(),
+        anchors: HashMap::new(),
+        alias_nodes: 0,
+        doc_index: 0,
+        doc_root: None,
+    };
+    let mut in_doc = false;
+    for ev in Parser::new_from_str_with_options(src, opts) {
+        let (ev, span) = ev.map_err(|e| {
+            let m = e.marker();
+            err!(
+                CouldNotReadInput,
+                "invalid YAML at line {} column {}: {}",
+                m.line(),
+                m.col() + 1,
+                e.info()
+            )
+        })?;
+        let line = span.start.line();
+        let at = |e: Error| e.context(format!("line {line}"));
+        match ev {
+            Event::StreamStart | Event::StreamEnd => {}
+            Event::DocumentStart(..) => {
+                in_doc = true;
+                r.doc_root = None;
+            }
+            Event::DocumentEnd => {
+                r.end_document().map_err(at)?;
+                in_doc = false;
+            }
+            Event::Comment(text, placement) => r.comment(text.into_owned(), placement, line),
+            Event::Scalar(value, style, anchor, tag) => {
+                let node = r.scalar(&value, style, tag.as_deref()).map_err(at)?;
+                r.node(node, anchor, line).map_err(at)?;
+            }
+            Event::Alias(id) => {
+                let (node, count) = r
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| at(err!(CouldNotReadInput, "alias to an unknown anchor")))?;
+                r.alias_nodes = r.alias_nodes.saturating_add(count);
+                if r.alias_nodes > ALIAS_BUDGET {
+                    return Err(at(err!(
+                        CouldNotReadInput,
+                        "aliases expand to more than {ALIAS_BUDGET} nodes"
+                    ))
+                    .with_hint(
+                        "the file looks like a YAML alias bomb; expand the aliases by hand",
+                    ));
+                }
+                r.node(node, 0, line).map_err(at)?;
+            }
+            Event::UnresolvedAlias(name) => {
+                return Err(at(err!(CouldNotReadInput, "alias *{name} has no anchor")));
+            }
+            Event::Anchor(..) => {}
+            Event::MappingStart(_, anchor, _) => {
+                r.start(
+                    Kind::Map {
+                        entries: Vec::new(),
+                        key: None,
+                        seen: HashSet::new(),
+                    },
+                    anchor,
+                    line,
+                )
+                .map_err(at)?;
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                r.start(Kind::List { items: Vec::new() }, anchor, line)
+                    .map_err(at)?;
+            }
+            Event::MappingEnd | Event::SequenceEnd => r.end(line).map_err(at)?,
+            // Events added by later parser versions carry no data we use.
+            _ => {}
+        }
+    }
+    if in_doc {
+        r.end_document()?;
+    }
+    if !r.pending.is_empty() {
+        let comments = std::mem::take(&mut r.pending);
+        match r.docs.last_mut() {
+            Some(Node::Map(entries)) => entries.extend(comments.into_iter().map(Entry::Comment)),
+            _ => r.docs.push(Node::Map(
+                comments.into_iter().map(Entry::Comment).collect(),
+            )),
+        }
+    }
+    Ok(r.docs)
+}
+
+impl Reader {
+    fn comment(&mut self, text: String, placement: Placement, line: usize) {
+        if placement == Placement::Right {
+            for frame in self.stack.iter_mut().rev() {
+                if frame.item_line == line && frame.len() > frame.item_index {
+                    let at = frame.item_index + frame.right_comments;
+                    frame.insert_comment(at, text);
+                    frame.right_comments += 1;
+                    return;
+                }
+                if frame.item_line == line && frame.len() == frame.item_index {
+                    // The item is still open (a key waiting for its value): the comment leads it.
+                    frame.push_comment(text);
+                    frame.item_index += 1;
+                    return;
+                }
+            }
+        }
+        self.pending.push(text);
+    }
+
+    /// Called before a node event: flushes pending comments when the node starts a new item.
+    fn begin_item(&mut self, line: usize) {
+        let Some(top) = self.stack.last_mut() else {
+            return;
+        };
+        let new_item = match &top.kind {
+            Kind::Map { key, .. } => key.is_none(),
+            Kind::List { .. } => true,
+        };
+        if !new_item {
+            return;
+        }
+        for c in self.pending.drain(..) {
+            top.push_comment(c);
+        }
+        top.item_line = line;
+        top.item_index = top.len();
+        top.right_comments = 0;
+    }
+
+    fn start(&mut self, kind: Kind, anchor: usize, line: usize) -> Result<()> {
+        if self.stack.last().is_some_and(Frame::expects_key) {
+            return Err(err!(
+                ErrorEncryptingTree,
+                "mapping keys must be strings, found a collection"
+            ));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(err!(
+                CouldNotReadInput,
+                "nesting deeper than {MAX_DEPTH} levels"
+            ));
+        }
+        self.begin_item(line);
+        self.stack.push(Frame {
+            kind,
+            anchor,
+            item_line: 0,
+            item_index: 0,
+            right_comments: 0,
+            nodes: 1,
+        });
+        Ok(())
+    }
+
+    fn end(&mut self, _line: usize) -> Result<()> {
+        let frame = self
+            .stack
+            .pop()
+            .ok_or_else(|| err!(CouldNotReadInput, "unbalanced YAML collection"))?;
+        let node = match frame.kind {
+            Kind::Map {
+                entries, key: None, ..
+            } => Node::Map(entries),
+            Kind::Map { key: Some(k), .. } => {
+                return Err(err!(CouldNotReadInput, "mapping key `{k}` has no value"));
+            }
+            Kind::List { items } => Node::List(items),
+        };
+        if frame.anchor != 0 {
+            self.anchors
+                .insert(frame.anchor, (node.clone(), frame.nodes));
+        }
+        self.attach(node, frame.nodes)
+    }
+
+    fn node(&mut self, node: Node, anchor: usize, line: usize) -> Result<()> {
+        self.begin_item(line);
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), count(&node)));
+        }
+        let n = count(&node);
+        self.attach(node, n)
+    }
+
+    fn attach(&mut self, node: Node, nodes: usize) -> Result<()> {
+        let Some(top) = self.stack.last_mut() else {
+            if self.doc_root.is_some() {
+                return Err(err!(
+                    CouldNotReadInput,
+                    "more than one root node in a document"
+                ));
+            }
+            self.doc_root = Some(node);
+            return Ok(());
+        };
+        top.nodes = top.nodes.saturating_add(nodes);
+        match &mut top.kind {
+            Kind::List { items } => items.push(node),
+            Kind::Map { entries, key, seen } => match key.take() {
+                None => {
+                    let k = match node {
+                        Node::Scalar(Scalar::Str(s)) => s,
+                        other => {
+                            return Err(err!(
+                                ErrorEncryptingTree,
+                                "mapping keys must be strings, found {}",
+                                describe(&other)
+                            )
+                            .with_hint("quote the key"))
+                        }
+                    };
+                    if !seen.insert(k.clone()) {
+                        return Err(err!(CouldNotReadInput, "duplicate key `{k}`"));
+                    }
+                    *key = Some(k);
+                }
+                Some(k) => entries.push(Entry::Pair(k, node)),
+            },
+        }
+        Ok(())
+    }
+
+    fn end_document(&mut self) -> Result<()> {
+        let index = self.doc_index;
+        self.doc_index += 1;
+        let root = self.doc_root.take();
+        let mut doc = match root {
+            None | Some(Node::Scalar(Scalar::Null)) => Node::Map(Vec::new()),
+            Some(map @ Node::Map(_)) => map,
+            Some(other) => {
+                return Err(err!(
+                    CouldNotReadInput,
+                    "document {} is {}, but sops files must hold a mapping in every document",
+                    index + 1,
+                    describe(&other)
+                ))
+            }
+        };
+        if let Node::Map(entries) = &mut doc {
+            entries.extend(self.pending.drain(..).map(Entry::Comment));
+        }
+        self.docs.push(doc);
+        Ok(())
+    }
+
+    fn scalar(&self, value: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Node> {
+        let is_key = self.stack.last().is_some_and(Frame::expects_key);
+        if let Some(tag) = tag {
+            if tag.is_yaml_core_schema() || tag.handle() == "tag:yaml.org,2002:" {
+                return tagged(value, tag.suffix(), is_key);
+            }
+            // Custom tags (`!Ref`) are dropped; the value stays a string, as in sops.
+            return Ok(Node::str(value));
+        }
+        if style != ScalarStyle::Plain {
+            return Ok(Node::str(value));
+        }
+        if is_key && value == "<<" {
+            return Ok(Node::str(value));
+        }
+        Ok(Node::Scalar(resolve_plain(value)))
+    }
+}
+
+fn tagged(value: &str, suffix: &str, is_key: bool) -> Result<Node> {
+    let bad = || err!(CouldNotReadInput, "`{value}` is not a valid !!{suffix}");
+    Ok(Node::Scalar(match suffix {
+        "str" | "merge" => Scalar::Str(value.to_owned()),
+        "binary" => {
+            let clean: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(clean)
+                .map_err(|_| bad())?;
+            match String::from_utf8(bytes) {
+                Ok(s) => Scalar::Str(s),
+                Err(e) => Scalar::Bytes(e.into_bytes()),
+            }
+        }
+        "timestamp" => Scalar::Time(parse_yaml_timestamp(value).ok_or_else(bad)?),
+        "null" => Scalar::Null,
+        "bool" | "int" | "float" => {
+            let s = resolve_plain(value);
+            match (&s, suffix) {
+                (Scalar::Bool(_), "bool")
+                | (Scalar::Int(_), "int")
+                | (Scalar::Float(_), "float") => s,
+                (Scalar::Int(i), "float") =>
+                {
+                    #[allow(clippy::cast_precision_loss)]
+                    Scalar::Float(*i as f64)
+                }
+                _ => return Err(bad()),
+            }
+        }
+        _ if is_key => Scalar::Str(value.to_owned()),
+        _ => Scalar::Str(value.to_owned()),
+    }))
+}
+
+fn describe(n: &Node) -> &'static str {
+    match n {
+        Node::Map(_) => "a mapping",
+        Node::List(_) => "a list",
+        Node::Comment(_) => "a comment",
+        Node::Scalar(Scalar::Null) => "null",
+        Node::Scalar(Scalar::Str(_)) => "a string",
+        Node::Scalar(Scalar::Int(_)) => "an integer",
+        Node::Scalar(Scalar::Float(_)) => "a float",
+        Node::Scalar(Scalar::Bool(_)) => "a boolean",
+        Node::Scalar(Scalar::Time(_)) => "a timestamp",
+        Node::Scalar(Scalar::Bytes(_)) => "binary data",
+    }
+}
+
+fn count(n: &Node) -> usize {
+    match n {
+        Node::Map(e) => {
+            1 + e
+                .iter()
+                .map(|e| {
+                    if let Entry::Pair(_, v) = e {
+                        count(v)
+                    } else {
+                        1
+                    }
+                })
+                .sum::<usize>()
+        }
+        Node::List(items) => 1 + items.iter().map(count).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// Types an untagged plain scalar as yaml.v3 does.
+pub fn resolve_plain(s: &str) -> Scalar {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
+        "true" | "True" | "TRUE" => return Scalar::Bool(true),
+        "false" | "False" | "FALSE" => return Scalar::Bool(false),
+        ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Scalar::Float(f64::INFINITY)
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    if first == b'.' {
+        if let Some(f) = go_parse_float(s) {
+            return Scalar::Float(f);
+        }
+        return Scalar::Str(s.to_owned());
+    }
+    if !(first.is_ascii_digit() || first == b'+' || first == b'-') {
+        return Scalar::Str(s.to_owned());
+    }
+    if let Some(t) = parse_yaml_timestamp(s) {
+        return Scalar::Time(t);
+    }
+    let plain = s.replace('_', "");
+    if let Some(i) = go_parse_int(&plain) {
+        return Scalar::Int(i);
+    }
+    if go_parse_uint(&plain).is_some() {
+        // yaml.v3 gives a uint64 here, which sops cannot encrypt; keep the text as sops would fail.
+        return Scalar::Str(s.to_owned());
+    }
+    if is_yaml_float(&plain) {
+        if let Ok(f) = plain.parse::<f64>() {
+            return Scalar::Float(f);
+        }
+    }
+    Scalar::Str(s.to_owned())
+}
+
+fn split_sign(s: &str) -> (bool, &str) {
+    match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    }
+}
+
+/// Go `strconv.ParseUint(s, 0, 64)` without the sign.
+fn go_parse_uint(s: &str) -> Option<u64> {
+    let lower = s.to_ascii_lowercase();
+    let (digits, radix) = if let Some(h) = lower.strip_prefix("0x") {
+        (h.to_owned(), 16)
+    } else if let Some(o) = lower.strip_prefix("0o") {
+        (o.to_owned(), 8)
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        (b.to_owned(), 2)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (lower[1..].to_owned(), 8)
+    } else {
+        (lower, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(&digits, radix).ok()
+}
+
+/// Go `strconv.ParseInt(s, 0, 64)`.
+fn go_parse_int(s: &str) -> Option<i64> {
+    let (neg, rest) = split_sign(s);
+    let u = go_parse_uint(rest)?;
+    if neg {
+        if u == 1u64 << 63 {
+            Some(i64::MIN)
+        } else {
+            i64::try_from(u).ok().map(|v| -v)
+        }
+    } else {
+        i64::try_from(u).ok()
+    }
+}
+
+fn go_parse_float(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// yaml.v3's float pattern: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn is_yaml_float(s: &str) -> bool {
+    let (_, rest) = split_sign(s);
+    let (mantissa, exp) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let mantissa_ok = if let Some(frac) = mantissa.strip_prefix('.') {
+        !frac.is_empty() && frac.bytes().all(|c| c.is_ascii_digit())
+    } else {
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        !int.is_empty()
+            && int.bytes().all(|c| c.is_ascii_digit())
+            && frac.bytes().all(|c| c.is_ascii_digit())
+    };
+    let exp_ok = exp.is_none_or(|e| {
+        let (_, d) = split_sign(e);
+        !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit())
+    });
+    mantissa_ok && exp_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_scalars_typed_like_yaml_v3() {
+        assert_eq!(resolve_plain("0x1F"), Scalar::Int(31));
+        assert_eq!(resolve_plain("0o17"), Scalar::Int(15));
+        assert_eq!(resolve_plain("0755"), Scalar::Int(493));
+        assert_eq!(resolve_plain("08"), Scalar::Float(8.0));
+        assert_eq!(resolve_plain("1e3"), Scalar::Float(1000.0));
+        assert_eq!(resolve_plain("yes"), Scalar::Str("yes".into()));
+        assert_eq!(resolve_plain("1_000"), Scalar::Int(1000));
+        assert!(matches!(resolve_plain("2024-01-01"), Scalar::Time(_)));
+        assert_eq!(resolve_plain("-"), Scalar::Str("-".into()));
+        assert_eq!(resolve_plain("1.2.3"), Scalar::Str("1.2.3".into()));
+    }
+
+    #[test]
+    fn comments_go_before_their_item() {
+        let docs =
+            read("# top\na: 1 # right\nb:\n  # inner\n  c: [x, y]\nl:\n  - p\n  - q # on q\n")
+                .unwrap();
+        let Node::Map(e) = &docs[0] else { panic!() };
+        assert_eq!(e[0], Entry::Comment(" top".into()));
+        assert_eq!(e[1], Entry::Comment(" right".into()));
+        assert!(matches!(&e[2], Entry::Pair(k, _) if k == "a"));
+        let Some(Node::Map(inner)) = docs[0].get("b") else {
+            panic!()
+        };
+        assert_eq!(inner[0], Entry::Comment(" inner".into()));
+        let Some(Node::List(items)) = docs[0].get("l") else {
+            panic!()
+        };
+        assert_eq!(items[1], Node::Comment(" on q".into()));
+    }
+
+    #[test]
+    fn rejects_bad_shapes() {
+        assert_eq!(read("- a\n- b\n").unwrap_err().exit_code(), 2);
+        assert_eq!(read("a: 1\na: 2\n").unwrap_err().exit_code(), 2);
+        assert_eq!(read("1: x\n").unwrap_err().exit_code(), 23);
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+        assert_eq!(read(bomb).unwrap_err().exit_code(), 2);
+        let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+        assert_eq!(read(&format!("a: {deep}\n")).unwrap_err().exit_code(), 2);
+    }
+}

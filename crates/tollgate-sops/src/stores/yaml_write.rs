@@ -1,0 +1,412 @@
+//! Writes the sops tree as YAML the way Go sops (yaml.v3) does: block style, configurable
+//! indent (4 by default), comments on their own lines, quoting only where YAML would misread.
+
+use super::yaml_read::resolve_plain;
+use crate::tree::{go_format_g, Entry, Node, Scalar};
+use base64::Engine as _;
+
+/// Emits documents separated by `---`.
+pub fn write(docs: &[Node], indent: usize) -> String {
+    let mut w = Writer {
+        out: String::new(),
+        step: indent.max(1),
+    };
+    for (i, doc) in docs.iter().enumerate() {
+        if i > 0 {
+            w.out.push_str("---\n");
+        }
+        match doc {
+            Node::Map(entries) if !entries.is_empty() => w.map(entries, 0),
+            Node::Map(_) => w.out.push_str("{}\n"),
+            other => {
+                w.value_inline(other, 0, false);
+                w.out.push('\n');
+            }
+        }
+    }
+    w.out
+}
+
+/// Emits one value on its own, as `sops decrypt --extract` prints a subtree.
+pub fn write_value(node: &Node, indent: usize) -> String {
+    match node {
+        Node::Map(_) | Node::List(_) => write(std::slice::from_ref(node), indent),
+        other => {
+            let mut w = Writer {
+                out: String::new(),
+                step: indent.max(1),
+            };
+            w.value_inline(other, 0, false);
+            w.out.push('\n');
+            w.out
+        }
+    }
+}
+
+struct Writer {
+    out: String,
+    step: usize,
+}
+
+impl Writer {
+    /// yaml.v3 aligns nested block indentation to the next multiple of the indent.
+    fn next(&self, indent: usize) -> usize {
+        self.step * ((indent + self.step) / self.step)
+    }
+
+    fn pad(&mut self, n: usize) {
+        self.out.extend(std::iter::repeat_n(' ', n));
+    }
+
+    fn comment(&mut self, text: &str, col: usize) {
+        self.pad(col);
+        self.out.push('#');
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    fn map(&mut self, entries: &[Entry], col: usize) {
+        let mut first = true;
+        for e in entries {
+            // The first entry of a map inside a list item continues the `- ` line.
+            let c = if first && self.out.ends_with("- ") {
+                0
+            } else {
+                col
+            };
+            first = false;
+            match e {
+                Entry::Comment(t) => {
+                    if c == 0 && col != 0 {
+                        self.out.push('#');
+                        self.out.push_str(t);
+                        self.out.push('\n');
+                    } else {
+                        self.comment(t, c);
+                    }
+                }
+                Entry::Pair(k, v) => {
+                    self.pad(c);
+                    if k == "<<" {
+                        self.out.push_str("!!merge <<");
+                    } else {
+                        self.out.push_str(&scalar_text(k, true));
+                    }
+                    self.out.push(':');
+                    self.child(v, col, false);
+                }
+            }
+        }
+    }
+
+    fn list(&mut self, items: &[Node], col: usize) {
+        let mut first = true;
+        for item in items {
+            let c = if first && self.out.ends_with("- ") {
+                0
+            } else {
+                col
+            };
+            first = false;
+            match item {
+                Node::Comment(t) => {
+                    if c == 0 && col != 0 {
+                        self.out.push('#');
+                        self.out.push_str(t);
+                        self.out.push('\n');
+                    } else {
+                        self.comment(t, c);
+                    }
+                }
+                Node::Map(e) if !e.is_empty() => {
+                    self.pad(c);
+                    self.out.push_str("- ");
+                    self.map(e, col + 2);
+                }
+                Node::List(l) if !l.is_empty() => {
+                    self.pad(c);
+                    self.out.push_str("- ");
+                    self.list(l, col + 2);
+                }
+                other => {
+                    self.pad(c);
+                    self.out.push('-');
+                    self.out.push(' ');
+                    self.value_inline(other, col, true);
+                    self.out.push('\n');
+                }
+            }
+        }
+    }
+
+    /// The value of a map key at `col`.
+    fn child(&mut self, v: &Node, col: usize, in_seq: bool) {
+        match v {
+            Node::Map(e) if !e.is_empty() => {
+                self.out.push('\n');
+                let n = self.next(col);
+                self.map(e, n);
+            }
+            Node::List(l) if !l.is_empty() => {
+                self.out.push('\n');
+                let n = self.next(col);
+                self.list(l, n);
+            }
+            other => {
+                self.out.push(' ');
+                self.value_inline(other, col, in_seq);
+                self.out.push('\n');
+            }
+        }
+    }
+
+    /// A scalar or empty collection after `key: ` or `- `; `col` is the owner's indentation.
+    fn value_inline(&mut self, v: &Node, col: usize, in_seq: bool) {
+        match v {
+            Node::Map(_) => self.out.push_str("{}"),
+            Node::List(_) => self.out.push_str("[]"),
+            Node::Comment(t) => {
+                self.out.push('#');
+                self.out.push_str(t);
+            }
+            Node::Scalar(s) => match s {
+                Scalar::Null => self.out.push_str("null"),
+                Scalar::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+                Scalar::Int(i) => self.out.push_str(&i.to_string()),
+                Scalar::Float(f) => self.out.push_str(&yaml_float(*f)),
+                Scalar::Time(t) => self.out.push_str(&t.rfc3339_nano()),
+                Scalar::Bytes(b) => {
+                    self.out.push_str("!!binary ");
+                    self.out
+                        .push_str(&base64::engine::general_purpose::STANDARD.encode(b));
+                }
+                Scalar::Str(s) => {
+                    let content = if in_seq { col + 2 } else { self.next(col) };
+                    match literal_block(s, content, self.step) {
+                        Some(block) => {
+                            self.out.push_str(&block);
+                            // literal_block ends with a newline that the caller adds again.
+                            self.out.pop();
+                        }
+                        None => self.out.push_str(&scalar_text(s, false)),
+                    }
+                }
+            },
+        }
+    }
+}
+
+fn yaml_float(f: f64) -> String {
+    if f.is_nan() {
+        ".nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        }
+    } else {
+        go_format_g(f)
+    }
+}
+
+/// libyaml's printable set (tab is not printable, so tabs force double quotes).
+fn printable(c: char) -> bool {
+    matches!(c, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+        && c != '\u{FEFF}'
+}
+
+fn is_old_bool(s: &str) -> bool {
+    matches!(
+        s,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "on"
+            | "On"
+            | "ON"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "off"
+            | "Off"
+            | "OFF"
+    )
+}
+
+/// yaml.v3's `isBase60Float`: `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.
+fn is_base60_float(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (main, frac) = s.split_once('.').unwrap_or((s, ""));
+    if !frac.bytes().all(|c| c.is_ascii_digit() || c == b'_') {
+        return false;
+    }
+    let mut parts = main.split(':');
+    let Some(head) = parts.next() else {
+        return false;
+    };
+    let head_ok = head.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && head.bytes().all(|c| c.is_ascii_digit() || c == b'_');
+    let mut n = 0;
+    for p in parts {
+        n += 1;
+        let b = p.as_bytes();
+        let ok = match b.len() {
+            1 => b[0].is_ascii_digit(),
+            2 => (b'0'..=b'5').contains(&b[0]) && b[1].is_ascii_digit(),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    head_ok && n > 0
+}
+
+/// Whether libyaml would accept `s` as a plain scalar in block context.
+fn plain_allowed(s: &str) -> bool {
+    if s.is_empty() || s.starts_with(' ') || s.ends_with(' ') {
+        return false;
+    }
+    if s.starts_with("---") || s.starts_with("...") {
+        return false;
+    }
+    let chars: Vec<char> = s.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !printable(c) || c == '\n' {
+            return false;
+        }
+        let next_blank = chars.get(i + 1).is_none_or(|n| *n == ' ' || *n == '\n');
+        if i == 0 {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => return false,
+                '?' | ':' | '-' if next_blank => return false,
+                _ => {}
+            }
+        } else {
+            if c == ':' && next_blank {
+                return false;
+            }
+            if c == '#' && chars[i - 1] == ' ' {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// How yaml.v3 writes a single-line string (or a key): plain when it would read back as the same
+/// string, else single quotes, else double quotes.
+fn scalar_text(s: &str, _is_key: bool) -> String {
+    let reads_back =
+        matches!(resolve_plain(s), Scalar::Str(_)) && !is_old_bool(s) && !is_base60_float(s);
+    if reads_back && plain_allowed(s) {
+        return s.to_owned();
+    }
+    if reads_back && single_allowed(s) {
+        return format!("'{}'", s.replace('\'', "''"));
+    }
+    double_quoted(s)
+}
+
+fn single_allowed(s: &str) -> bool {
+    !s.chars().any(|c| !printable(c) || c == '\n')
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{B}' => out.push_str("\\v"),
+            '\u{C}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            '\u{1B}' => out.push_str("\\e"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{A0}' => out.push_str("\\_"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if printable(c) => out.push(c),
+            c if (c as u32) <= 0xFF => out.push_str(&format!("\\x{:02X}", c as u32)),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A literal block (`|`) for a multi-line string, or `None` when libyaml would not allow one.
+fn literal_block(s: &str, content_indent: usize, step: usize) -> Option<String> {
+    if !s.contains('\n') {
+        return None;
+    }
+    if s.chars().any(|c| !printable(c)) || s.ends_with(' ') || s.contains(" \n") {
+        return None;
+    }
+    let mut head = String::from("|");
+    if s.starts_with(' ') || s.starts_with('\n') {
+        head.push_str(&step.to_string());
+    }
+    if !s.ends_with('\n') {
+        head.push('-');
+    } else if s == "\n" || s.ends_with("\n\n") {
+        head.push('+');
+    }
+    head.push('\n');
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            head.extend(std::iter::repeat_n(' ', content_indent));
+            head.push_str(line);
+        }
+        head.push('\n');
+    }
+    Some(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_like_yaml_v3() {
+        assert_eq!(scalar_text("yes", false), "\"yes\"");
+        assert_eq!(scalar_text("42", false), "\"42\"");
+        assert_eq!(scalar_text("", false), "\"\"");
+        assert_eq!(scalar_text("y", true), "\"y\"");
+        assert_eq!(
+            scalar_text("2026-11-21T22:55:09Z", false),
+            "\"2026-11-21T22:55:09Z\""
+        );
+        assert_eq!(scalar_text("s3cr3t-P@ss", false), "s3cr3t-P@ss");
+        assert_eq!(scalar_text("- x", false), "'- x'");
+        assert_eq!(scalar_text("a: b", false), "'a: b'");
+        assert_eq!(scalar_text("tab\there", false), "\"tab\\there\"");
+        assert_eq!(scalar_text("key:with:colons", true), "key:with:colons");
+        assert_eq!(scalar_text("1:20", false), "\"1:20\"");
+    }
+
+    #[test]
+    fn block_layout() {
+        let docs = super::super::yaml_read::read(
+            "a:\n  b: [1, 2]\n  c:\n  - name: x\n    v: |\n      l1\n      l2\n",
+        )
+        .unwrap();
+        assert_eq!(
+            write(&docs, 4),
+            "a:\n    b:\n        - 1\n        - 2\n    c:\n        - name: x\n          v: |\n            l1\n            l2\n"
+        );
+    }
+}
