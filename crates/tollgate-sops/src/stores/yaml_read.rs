@@ -89,12 +89,19 @@ pub fn read(src: &str) -> Result<Vec<Node>> {
     for ev in Parser::new_from_str_with_options(src, opts) {
         let (ev, span) = ev.map_err(|e| {
             let m = e.marker();
+            let info = e.info();
+            if info.contains("recursion limit") {
+                return err!(
+                    CouldNotReadInput,
+                    "nesting deeper than {MAX_DEPTH} levels at line {}",
+                    m.line()
+                );
+            }
             err!(
                 CouldNotReadInput,
-                "invalid YAML at line {} column {}: {}",
+                "invalid YAML at line {} column {}: {info}",
                 m.line(),
-                m.col() + 1,
-                e.info()
+                m.col() + 1
             )
         })?;
         let line = span.start.line();

@@ -1,0 +1,83 @@
+//! Shared helpers for the binary's integration tests: run `tollgate` (and the real `sops`)
+//! with a clean key environment.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const R1: &str = "age1u5z3s42j4q7wngqqk75ep99mttyff7vuy5l0w35mg8me9qskps0sxsldyu";
+pub const R2: &str = "age1y6gekl5mrzc9wna76twnvnh65nlhvvmfkk3qxerz9dlfu9dgwuns4gw0w7";
+pub const R3: &str = "age1cjtxu6dger0pek8qxswxpl9wetgt372w0h92cvtcscrq3acp2ucq3w6pvn";
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sops")
+}
+
+pub fn key(n: u8) -> PathBuf {
+    match n {
+        1 => fixtures().join("TEST-ONLY-age-key.txt"),
+        n => fixtures().join(format!("TEST-ONLY-age-key-{n}.txt")),
+    }
+}
+
+/// A command with no inherited key material: HOME points nowhere, key variables unset.
+pub fn clean(program: &Path) -> Command {
+    let mut c = Command::new(program);
+    for v in [
+        "SOPS_AGE_KEY",
+        "SOPS_AGE_KEY_FILE",
+        "SOPS_AGE_KEY_CMD",
+        "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+        "SOPS_AGE_RECIPIENTS",
+        "SOPS_CONFIG",
+        "XDG_CONFIG_HOME",
+        "SOPS_EDITOR",
+        "EDITOR",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("HOME", "/nonexistent-tollgate-home");
+    c.stdin(Stdio::null());
+    c
+}
+
+pub fn tollgate() -> Command {
+    clean(Path::new(env!("CARGO_BIN_EXE_tollgate")))
+}
+
+/// The real Go sops, installed by scripts/install-test-tools.sh.
+pub fn sops() -> Command {
+    let path = std::env::var("TOLLGATE_SOPS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/sops"));
+    assert!(
+        path.exists(),
+        "the real sops is needed for interop tests: run scripts/install-test-tools.sh (looked at {})",
+        path.display()
+    );
+    clean(&path)
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("process starts")
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(o: Output) -> Vec<u8> {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstderr: {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    o.stdout
+}
