@@ -234,9 +234,27 @@ impl Walker<'_> {
                     *node = Node::str(cipher::encrypt(key, &bytes, &aad, type_name, &iv)?);
                 }
             }
-            Mode::Decrypt { key, stash, .. } => {
+            Mode::Decrypt {
+                key,
+                stash,
+                warnings,
+            } => {
                 if selected {
                     match node {
+                        // A real comment inside a list: sops keeps it when it does not decrypt.
+                        Node::Comment(text) => {
+                            if let Ok(d) = cipher::decrypt(key, text, &aad) {
+                                if let Node::Comment(plain) = &d.node {
+                                    stash.remember(&aad, "comment", plain.as_bytes(), &d.iv);
+                                }
+                                *node = d.node;
+                            } else {
+                                warnings.push(format!(
+                                    "kept a comment that is not encrypted at `{}`",
+                                    String::from_utf8_lossy(&aad)
+                                ));
+                            }
+                        }
                         Node::Scalar(Scalar::Str(s)) if s.is_empty() => {}
                         Node::Scalar(Scalar::Str(s)) => {
                             let d = cipher::decrypt(key, s, &aad).map_err(|e| {

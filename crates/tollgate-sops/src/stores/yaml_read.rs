@@ -64,7 +64,8 @@ impl Frame {
 struct Reader {
     docs: Vec<Node>,
     stack: Vec<Frame>,
-    pending: Vec<String>,
+    /// Comments waiting for the item they describe, with their column.
+    pending: Vec<(String, usize)>,
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
     doc_index: usize,
@@ -116,7 +117,9 @@ pub fn read(src: &str) -> Result<Vec<Node>> {
                 r.end_document().map_err(at)?;
                 in_doc = false;
             }
-            Event::Comment(text, placement) => r.comment(text.into_owned(), placement, line),
+            Event::Comment(text, placement) => {
+                r.comment(text.into_owned(), placement, line, span.start.col())
+            }
             Event::Scalar(value, style, anchor, tag) => {
                 let node = r.scalar(&value, style, tag.as_deref()).map_err(at)?;
                 r.node(node, anchor, line).map_err(at)?;
@@ -152,12 +155,18 @@ pub fn read(src: &str) -> Result<Vec<Node>> {
                     },
                     anchor,
                     line,
+                    span.start.col(),
                 )
                 .map_err(at)?;
             }
             Event::SequenceStart(_, anchor, _) => {
-                r.start(Kind::List { items: Vec::new() }, anchor, line)
-                    .map_err(at)?;
+                r.start(
+                    Kind::List { items: Vec::new() },
+                    anchor,
+                    line,
+                    span.start.col(),
+                )
+                .map_err(at)?;
             }
             Event::MappingEnd | Event::SequenceEnd => r.end(line).map_err(at)?,
             // Events added by later parser versions carry no data we use.
@@ -168,7 +177,10 @@ pub fn read(src: &str) -> Result<Vec<Node>> {
         r.end_document()?;
     }
     if !r.pending.is_empty() {
-        let comments = std::mem::take(&mut r.pending);
+        let comments: Vec<String> = std::mem::take(&mut r.pending)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
         match r.docs.last_mut() {
             Some(Node::Map(entries)) => entries.extend(comments.into_iter().map(Entry::Comment)),
             _ => r.docs.push(Node::Map(
@@ -180,7 +192,7 @@ pub fn read(src: &str) -> Result<Vec<Node>> {
 }
 
 impl Reader {
-    fn comment(&mut self, text: String, placement: Placement, line: usize) {
+    fn comment(&mut self, text: String, placement: Placement, line: usize, col: usize) {
         if placement == Placement::Right {
             for frame in self.stack.iter_mut().rev() {
                 if frame.item_line == line && frame.len() > frame.item_index {
@@ -189,7 +201,8 @@ impl Reader {
                     frame.right_comments += 1;
                     return;
                 }
-                if frame.item_line == line && frame.len() == frame.item_index {
+                let key_open = matches!(&frame.kind, Kind::Map { key: Some(_), .. });
+                if frame.item_line == line && frame.len() == frame.item_index && key_open {
                     // The item is still open (a key waiting for its value): the comment leads it.
                     frame.push_comment(text);
                     frame.item_index += 1;
@@ -197,11 +210,13 @@ impl Reader {
                 }
             }
         }
-        self.pending.push(text);
+        self.pending.push((text, col));
     }
 
     /// Called before a node event: flushes pending comments when the node starts a new item.
-    fn begin_item(&mut self, line: usize) {
+    /// A collection starting inside a list keeps the comments indented at least as deep as
+    /// itself: they are its own first items (`- # c` / `  - x`), as indentation says.
+    fn begin_item(&mut self, line: usize, collection_col: Option<usize>) {
         let Some(top) = self.stack.last_mut() else {
             return;
         };
@@ -212,7 +227,15 @@ impl Reader {
         if !new_item {
             return;
         }
-        for c in self.pending.drain(..) {
+        let keep_from = match (&top.kind, collection_col) {
+            (Kind::List { .. }, Some(col)) => self
+                .pending
+                .iter()
+                .position(|(_, c)| *c >= col)
+                .unwrap_or(self.pending.len()),
+            _ => self.pending.len(),
+        };
+        for (c, _) in self.pending.drain(..keep_from) {
             top.push_comment(c);
         }
         top.item_line = line;
@@ -220,7 +243,7 @@ impl Reader {
         top.right_comments = 0;
     }
 
-    fn start(&mut self, kind: Kind, anchor: usize, line: usize) -> Result<()> {
+    fn start(&mut self, kind: Kind, anchor: usize, line: usize, col: usize) -> Result<()> {
         if self.stack.last().is_some_and(Frame::expects_key) {
             return Err(err!(
                 ErrorEncryptingTree,
@@ -233,7 +256,7 @@ impl Reader {
                 "nesting deeper than {MAX_DEPTH} levels"
             ));
         }
-        self.begin_item(line);
+        self.begin_item(line, Some(col));
         self.stack.push(Frame {
             kind,
             anchor,
@@ -267,7 +290,7 @@ impl Reader {
     }
 
     fn node(&mut self, node: Node, anchor: usize, line: usize) -> Result<()> {
-        self.begin_item(line);
+        self.begin_item(line, None);
         if anchor != 0 {
             self.anchors.insert(anchor, (node.clone(), count(&node)));
         }
@@ -330,7 +353,7 @@ impl Reader {
             }
         };
         if let Node::Map(entries) = &mut doc {
-            entries.extend(self.pending.drain(..).map(Entry::Comment));
+            entries.extend(self.pending.drain(..).map(|(c, _)| Entry::Comment(c)));
         }
         self.docs.push(doc);
         Ok(())
