@@ -199,3 +199,30 @@ fn sops_edit_then_our_decrypt_and_our_set_then_sops_decrypt() {
         .env("SOPS_AGE_KEY_FILE", key(1))));
     assert_eq!(sops_decrypt(&f, &key(2), &[]), theirs.as_bytes());
 }
+
+#[test]
+fn large_multi_document_streams_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("big.yaml");
+    let mut text = String::new();
+    for i in 0..2000 {
+        if i > 0 {
+            text.push_str("---\n");
+        }
+        text.push_str(&format!("# doc {i}\napiVersion: v1\nkind: Secret\nmetadata:\n  name: app-{i}\nstringData:\n  password: p-{i}\n  hosts: [a, b]\n"));
+    }
+    fs::write(&plain, &text).unwrap();
+    let ours = dir.path().join("ours.yaml");
+    ok(run(tollgate()
+        .args(["sops", "encrypt", "--age", R1, "--output"])
+        .arg(&ours)
+        .arg(&plain)));
+    let by_sops = sops_decrypt(&ours, &key(1), &[]);
+    assert_eq!(by_sops, ours_decrypt(&ours, &key(1), &[]));
+    let theirs = dir.path().join("theirs.yaml");
+    ok(run(sops()
+        .args(["encrypt", "--age", R1, "--output"])
+        .arg(&theirs)
+        .arg(&plain)));
+    assert_eq!(ours_decrypt(&theirs, &key(1), &[]), by_sops);
+}

@@ -381,6 +381,7 @@ pub(crate) fn open(
     file: Option<&Path>,
     input: &InputArgs,
     ignore_mac: bool,
+    for_writing: bool,
 ) -> Result<(file::Opened, Format, Format)> {
     let (inp, out) = formats(file, input)?;
     let bytes = read_input(file)?;
@@ -394,7 +395,12 @@ pub(crate) fn open(
     };
     let sealed = file::read_sealed(&bytes, inp).map_err(ctx)?;
     let keyring = Keyring::from_env();
-    let opened = file::open(sealed, &keyring, ignore_mac).map_err(|e| {
+    let opened = if for_writing {
+        file::open(sealed, &keyring, ignore_mac)
+    } else {
+        file::open_read_only(sealed, &keyring, ignore_mac)
+    };
+    let opened = opened.map_err(|e| {
         if e.exit_code() == 128 {
             for w in &keyring.warnings {
                 output::warn(w);
@@ -411,7 +417,7 @@ pub(crate) fn open(
 fn decrypt(a: DecryptArgs) -> Result<()> {
     check_output_flags(a.in_place, a.output.as_deref())?;
     let file = a.file.as_deref();
-    let (opened, _, out) = open(file, &a.input, a.ignore_mac)?;
+    let (opened, _, out) = open(file, &a.input, a.ignore_mac, false)?;
     let indent = indent_for(out, &a.input, None);
     let bytes = match &a.extract {
         Some(p) => {
@@ -482,7 +488,7 @@ fn set(a: SetArgs) -> Result<()> {
         )
         .with_hint("strings need quotes: '\"text\"'")
     })?;
-    let (mut opened, format, _) = open(Some(&a.file), &a.input, false)?;
+    let (mut opened, format, _) = open(Some(&a.file), &a.input, false, true)?;
     let first = opened
         .plain
         .0
@@ -497,7 +503,7 @@ fn set(a: SetArgs) -> Result<()> {
 
 fn unset(a: UnsetArgs) -> Result<()> {
     let path = treepath::parse(&a.path)?;
-    let (mut opened, format, _) = open(Some(&a.file), &a.input, false)?;
+    let (mut opened, format, _) = open(Some(&a.file), &a.input, false, true)?;
     let first = opened
         .plain
         .0

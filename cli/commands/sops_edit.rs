@@ -73,7 +73,7 @@ pub(crate) fn run(a: EditArgs) -> Result<()> {
         )
         .with_hint("create it with `tollgate sops encrypt`"));
     }
-    let (mut opened, format, _) = open(Some(file), &a.input, a.ignore_mac)?;
+    let (mut opened, format, _) = open(Some(file), &a.input, a.ignore_mac, true)?;
     let config = load_config(&a.input).ok().flatten();
     let indent = indent_for(format, &a.input, config.as_ref());
     let before = zeroize::Zeroizing::new(format.write_plain(&opened.plain.0, indent)?);

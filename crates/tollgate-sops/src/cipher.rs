@@ -13,15 +13,19 @@ use base64::Engine as _;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-/// The 32-byte key that encrypts every value, comment and the MAC of one file.
-pub struct DataKey(Zeroizing<[u8; 32]>);
+/// The 32-byte key that encrypts every value, comment and the MAC of one file, with its AES
+/// key schedule built once (a file has thousands of values).
+pub struct DataKey {
+    bytes: Zeroizing<[u8; 32]>,
+    gcm32: AesGcm<Aes256, U32>,
+}
 
 impl DataKey {
     /// A fresh random key.
     pub fn generate() -> Self {
         let mut k = Zeroizing::new([0u8; 32]);
         rand::rngs::OsRng.fill_bytes(k.as_mut());
-        DataKey(k)
+        Self::from_bytes(k)
     }
 
     /// A key from 32 bytes (what an age stanza or Shamir gives back).
@@ -33,12 +37,17 @@ impl DataKey {
                 bytes.len()
             )
         })?;
-        Ok(DataKey(Zeroizing::new(arr)))
+        Ok(Self::from_bytes(Zeroizing::new(arr)))
+    }
+
+    fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> Self {
+        let gcm32 = AesGcm::<Aes256, U32>::new((&*bytes).into());
+        DataKey { bytes, gcm32 }
     }
 
     /// The key bytes, for wrapping.
     pub fn expose(&self) -> &[u8; 32] {
-        &self.0
+        &self.bytes
     }
 }
 
@@ -63,9 +72,9 @@ pub fn encrypt(
     type_name: &str,
     iv: &[u8; 32],
 ) -> Result<String> {
-    let cipher = AesGcm::<Aes256, U32>::new(key.expose().into());
     let mut buf = plaintext.to_vec();
-    let tag = cipher
+    let tag = key
+        .gcm32
         .encrypt_in_place_detached(Nonce::<U32>::from_slice(iv), aad, &mut buf)
         .map_err(|_| err!(ErrorEncryptingTree, "AES-GCM encryption failed"))?;
     let out = format!(
@@ -161,7 +170,8 @@ pub fn decrypt(key: &DataKey, s: &str, aad: &[u8]) -> Result<Decrypted> {
     };
     // Go sops accepts any IV length when decrypting; 32 is what sops writes, 12 is the GCM default.
     match parts.iv.len() {
-        32 => AesGcm::<Aes256, U32>::new(key.expose().into())
+        32 => key
+            .gcm32
             .decrypt_in_place_detached(
                 Nonce::<U32>::from_slice(&parts.iv),
                 aad,

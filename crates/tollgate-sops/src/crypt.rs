@@ -1,10 +1,12 @@
 //! Walks documents in sops order to encrypt or decrypt every selected value and to compute
 //! the MAC in the same pass, with the IV stash that keeps unchanged values byte-identical.
+//! Documents are walked in parallel; the MAC input of each is hashed in document order.
 
 use crate::cipher::{self, DataKey};
 use crate::error::{err, Result};
 use crate::selector::Selector;
 use crate::tree::{Entry, Node, Scalar};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256, Sha512};
 use std::collections::HashMap;
 
@@ -16,7 +18,8 @@ const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
 
 /// IVs of the values seen while decrypting, by (path, type, plaintext), so re-encryption of an
 /// unchanged value reuses its IV and ciphertext (minimal git diffs, as sops does). Keys are
-/// digests: the stash never holds plaintext.
+/// SHA-256 digests: the stash never holds plaintext, and a collision (which would reuse a
+/// nonce for another plaintext) is out of reach.
 #[derive(Default)]
 pub struct Stash(HashMap<[u8; 32], [u8; 32]>);
 
@@ -38,6 +41,9 @@ impl Stash {
     }
 
     fn iv_for(&self, aad: &[u8], type_name: &str, plain: &[u8]) -> [u8; 32] {
+        if self.0.is_empty() {
+            return cipher::random_iv();
+        }
         self.0
             .get(&Self::key(aad, type_name, plain))
             .copied()
@@ -61,16 +67,17 @@ enum Mode<'a> {
     },
     Decrypt {
         key: &'a DataKey,
-        stash: &'a mut Stash,
-        warnings: &'a mut Vec<String>,
+        stash: Option<Stash>,
+        warnings: Vec<String>,
     },
     Hash,
 }
 
+/// Walks one document, collecting the bytes it feeds to the MAC.
 struct Walker<'a> {
     rules: Rules<'a>,
     mode: Mode<'a>,
-    hash: Sha512,
+    mac_input: Vec<u8>,
     path: Vec<String>,
     comments: Vec<Vec<String>>,
 }
@@ -81,23 +88,19 @@ fn aad(path: &[String]) -> Vec<u8> {
     s.into_bytes()
 }
 
-impl Walker<'_> {
-    fn new<'a>(rules: Rules<'a>, mode: Mode<'a>) -> Walker<'a> {
-        let mut hash = Sha512::new();
-        if rules.mac_only_encrypted {
-            hash.update(MAC_ONLY_ENCRYPTED_PREFIX);
-        }
+fn display_path(path: &[String]) -> String {
+    path.join(".")
+}
+
+impl<'a> Walker<'a> {
+    fn new(rules: Rules<'a>, mode: Mode<'a>) -> Self {
         Walker {
             rules,
             mode,
-            hash,
+            mac_input: Vec::new(),
             path: Vec::new(),
             comments: Vec::new(),
         }
-    }
-
-    fn finish(self) -> String {
-        hex_upper(&self.hash.finalize())
     }
 
     fn map(&mut self, entries: &mut [Entry]) -> Result<()> {
@@ -106,7 +109,7 @@ impl Walker<'_> {
             match entry {
                 Entry::Comment(text) => {
                     self.push_comment(text);
-                    if let Some(new) = self.comment(text)? {
+                    if let Some(new) = self.map_comment(text)? {
                         *text = new;
                     }
                 }
@@ -126,11 +129,13 @@ impl Walker<'_> {
     fn list(&mut self, items: &mut [Node]) -> Result<()> {
         self.comments.push(Vec::new());
         for item in items.iter_mut() {
-            let is_comment = matches!(item, Node::Comment(_));
-            if let Node::Comment(text) = item {
+            let is_comment = if let Node::Comment(text) = item {
                 let t = text.clone();
                 self.push_comment(&t);
-            }
+                true
+            } else {
+                false
+            };
             self.value(item)?;
             if !is_comment {
                 self.clear_comments();
@@ -152,13 +157,41 @@ impl Walker<'_> {
         }
     }
 
+    /// Decrypts a comment; sops keeps comments it cannot decrypt (plaintext comments are allowed).
+    fn decrypt_comment(
+        key: &DataKey,
+        text: &str,
+        aad: &[u8],
+        stash: Option<&mut Stash>,
+        warnings: &mut Vec<String>,
+    ) -> Option<String> {
+        match cipher::decrypt(key, text, aad) {
+            Ok(cipher::Decrypted {
+                node: Node::Comment(plain),
+                iv,
+            }) => {
+                if let Some(stash) = stash {
+                    stash.remember(aad, "comment", plain.as_bytes(), &iv);
+                }
+                Some(plain)
+            }
+            _ => {
+                warnings.push(format!(
+                    "kept a comment that is not encrypted at `{}`",
+                    String::from_utf8_lossy(aad)
+                ));
+                None
+            }
+        }
+    }
+
     /// A comment item of a mapping; returns its new text when it changes.
-    fn comment(&mut self, text: &str) -> Result<Option<String>> {
-        let selected = self
+    fn map_comment(&mut self, text: &str) -> Result<Option<String>> {
+        if !self
             .rules
             .selector
-            .should_encrypt(&self.path, &self.comments, true);
-        if !selected {
+            .should_encrypt(&self.path, &self.comments, true)
+        {
             return Ok(None);
         }
         let aad = aad(&self.path);
@@ -172,26 +205,13 @@ impl Walker<'_> {
                 key,
                 stash,
                 warnings,
-            } => match cipher::decrypt(key, text, &aad) {
-                Ok(d) => match d.node {
-                    Node::Comment(plain) => {
-                        stash.remember(&aad, "comment", plain.as_bytes(), &d.iv);
-                        Ok(Some(plain))
-                    }
-                    _ => Err(err!(
-                        ErrorDecryptingTree,
-                        "an encrypted comment holds a value, not a comment"
-                    )),
-                },
-                Err(_) => {
-                    // sops keeps comments it cannot decrypt: files may carry plaintext comments.
-                    warnings.push(format!(
-                        "kept a comment that is not encrypted at `{}`",
-                        String::from_utf8_lossy(&aad)
-                    ));
-                    Ok(None)
-                }
-            },
+            } => Ok(Self::decrypt_comment(
+                key,
+                text,
+                &aad,
+                stash.as_mut(),
+                warnings,
+            )),
         }
     }
 
@@ -204,6 +224,12 @@ impl Walker<'_> {
         }
     }
 
+    fn hash(&mut self, node: &Node, hashed: bool) {
+        if let (true, Node::Scalar(s)) = (hashed, node) {
+            self.mac_input.extend_from_slice(&s.to_bytes());
+        }
+    }
+
     fn leaf(&mut self, node: &mut Node) -> Result<()> {
         let is_comment = matches!(node, Node::Comment(_));
         let selected = self
@@ -211,27 +237,22 @@ impl Walker<'_> {
             .selector
             .should_encrypt(&self.path, &self.comments, is_comment);
         let hashed = !self.rules.mac_only_encrypted || selected;
-        let aad = aad(&self.path);
         match &mut self.mode {
-            Mode::Hash => {
-                if hashed {
-                    if let Node::Scalar(s) = node {
-                        self.hash.update(s.to_bytes());
-                    }
-                }
-            }
+            Mode::Hash => self.hash(node, hashed),
             Mode::Encrypt { key, stash } => {
                 let (bytes, type_name) = match node {
                     Node::Scalar(s) => (zeroize::Zeroizing::new(s.to_bytes()), s.type_name()),
                     Node::Comment(c) => (zeroize::Zeroizing::new(c.as_bytes().to_vec()), "comment"),
                     _ => return Ok(()),
                 };
-                if hashed && type_name != "comment" {
-                    self.hash.update(&*bytes);
-                }
                 if selected && !bytes.is_empty() {
+                    let aad = aad(&self.path);
                     let iv = stash.iv_for(&aad, type_name, &bytes);
-                    *node = Node::str(cipher::encrypt(key, &bytes, &aad, type_name, &iv)?);
+                    let enc = cipher::encrypt(key, &bytes, &aad, type_name, &iv)?;
+                    self.hash(node, hashed);
+                    *node = Node::str(enc);
+                } else {
+                    self.hash(node, hashed);
                 }
             }
             Mode::Decrypt {
@@ -240,19 +261,14 @@ impl Walker<'_> {
                 warnings,
             } => {
                 if selected {
+                    let aad = aad(&self.path);
                     match node {
-                        // A real comment inside a list: sops keeps it when it does not decrypt.
+                        // A real comment inside a list.
                         Node::Comment(text) => {
-                            if let Ok(d) = cipher::decrypt(key, text, &aad) {
-                                if let Node::Comment(plain) = &d.node {
-                                    stash.remember(&aad, "comment", plain.as_bytes(), &d.iv);
-                                }
-                                *node = d.node;
-                            } else {
-                                warnings.push(format!(
-                                    "kept a comment that is not encrypted at `{}`",
-                                    String::from_utf8_lossy(&aad)
-                                ));
+                            if let Some(plain) =
+                                Self::decrypt_comment(key, text, &aad, stash.as_mut(), warnings)
+                            {
+                                *text = plain;
                             }
                         }
                         Node::Scalar(Scalar::Str(s)) if s.is_empty() => {}
@@ -260,12 +276,14 @@ impl Walker<'_> {
                             let d = cipher::decrypt(key, s, &aad).map_err(|e| {
                                 e.context(format!("at `{}`", display_path(&self.path)))
                             })?;
-                            let (bytes, type_name) = match &d.node {
-                                Node::Scalar(v) => (v.to_bytes(), v.type_name()),
-                                Node::Comment(c) => (c.as_bytes().to_vec(), "comment"),
-                                _ => (Vec::new(), "str"),
-                            };
-                            stash.remember(&aad, type_name, &bytes, &d.iv);
+                            if let Some(stash) = stash {
+                                let (bytes, type_name) = match &d.node {
+                                    Node::Scalar(v) => (v.to_bytes(), v.type_name()),
+                                    Node::Comment(c) => (c.as_bytes().to_vec(), "comment"),
+                                    _ => (Vec::new(), "str"),
+                                };
+                                stash.remember(&aad, type_name, &bytes, &d.iv);
+                            }
                             *node = d.node;
                         }
                         _ => {
@@ -278,19 +296,11 @@ impl Walker<'_> {
                         }
                     }
                 }
-                if hashed {
-                    if let Node::Scalar(s) = node {
-                        self.hash.update(s.to_bytes());
-                    }
-                }
+                self.hash(node, hashed);
             }
         }
         Ok(())
     }
-}
-
-fn display_path(path: &[String]) -> String {
-    path.join(".")
 }
 
 /// Uppercase hex, as Go's `%X`.
@@ -304,6 +314,35 @@ pub fn hex_upper(bytes: &[u8]) -> String {
     s
 }
 
+/// Walks every document (in parallel when there are several) and returns the walkers in
+/// document order, or the error of the first document that failed.
+fn walk_all<'a, F>(docs: &mut [Node], make: F) -> Result<Vec<Walker<'a>>>
+where
+    F: Fn() -> Walker<'a> + Sync,
+{
+    let walk = |doc: &mut Node| {
+        let mut w = make();
+        w.value(doc).map(|()| w)
+    };
+    let results: Vec<Result<Walker<'a>>> = if docs.len() > 1 {
+        docs.par_iter_mut().map(walk).collect()
+    } else {
+        docs.iter_mut().map(walk).collect()
+    };
+    results.into_iter().collect()
+}
+
+fn mac(rules: Rules<'_>, walkers: &[Walker<'_>]) -> String {
+    let mut hash = Sha512::new();
+    if rules.mac_only_encrypted {
+        hash.update(MAC_ONLY_ENCRYPTED_PREFIX);
+    }
+    for w in walkers {
+        hash.update(&w.mac_input);
+    }
+    hex_upper(&hash.finalize())
+}
+
 /// Encrypts every selected value of `docs` in place and returns the MAC of the plaintext.
 pub fn encrypt(
     docs: &mut [Node],
@@ -311,45 +350,54 @@ pub fn encrypt(
     key: &DataKey,
     stash: &Stash,
 ) -> Result<String> {
-    let mut w = Walker::new(rules, Mode::Encrypt { key, stash });
-    for doc in docs.iter_mut() {
-        w.value(doc)?;
-    }
-    Ok(w.finish())
+    let walkers = walk_all(docs, || Walker::new(rules, Mode::Encrypt { key, stash }))?;
+    Ok(mac(rules, &walkers))
 }
 
 /// Decrypts every selected value of `docs` in place; returns the MAC of the plaintext, the IV
-/// stash, and warnings (comments kept as they were).
+/// stash (empty unless `keep_ivs`: only re-encryption needs it), and warnings.
 pub fn decrypt(
     docs: &mut [Node],
     rules: Rules<'_>,
     key: &DataKey,
+    keep_ivs: bool,
 ) -> Result<(String, Stash, Vec<String>)> {
+    let make = || {
+        Walker::new(
+            rules,
+            Mode::Decrypt {
+                key,
+                stash: keep_ivs.then(Stash::default),
+                warnings: Vec::new(),
+            },
+        )
+    };
+    let walkers = walk_all(docs, make)?;
+    let mac = mac(rules, &walkers);
     let mut stash = Stash::default();
     let mut warnings = Vec::new();
-    let mut w = Walker::new(
-        rules,
-        Mode::Decrypt {
-            key,
-            stash: &mut stash,
-            warnings: &mut warnings,
-        },
-    );
-    for doc in docs.iter_mut() {
-        w.value(doc)?;
+    for w in walkers {
+        if let Mode::Decrypt {
+            stash: s,
+            warnings: ws,
+            ..
+        } = w.mode
+        {
+            // Later documents win for equal (path, value) pairs, as in sops.
+            if let Some(s) = s {
+                stash.0.extend(s.0);
+            }
+            warnings.extend(ws);
+        }
     }
-    let mac = w.finish();
     Ok((mac, stash, warnings))
 }
 
 /// The MAC of plaintext documents, without encrypting anything.
 pub fn mac_of(docs: &[Node], rules: Rules<'_>) -> Result<String> {
     let mut copy = docs.to_vec();
-    let mut w = Walker::new(rules, Mode::Hash);
-    for doc in &mut copy {
-        w.value(doc)?;
-    }
-    Ok(w.finish())
+    let walkers = walk_all(&mut copy, || Walker::new(rules, Mode::Hash))?;
+    Ok(mac(rules, &walkers))
 }
 
 /// Encrypts the MAC with `lastmodified` (canonical form) as AAD.
@@ -360,12 +408,7 @@ pub fn encrypt_mac(key: &DataKey, mac: &str, lastmodified: &str, stash: &Stash) 
 }
 
 /// Decrypts the stored MAC; `lastmodified` must already be canonical.
-pub fn decrypt_mac(
-    key: &DataKey,
-    enc: &str,
-    lastmodified: &str,
-    stash: &mut Stash,
-) -> Result<String> {
+pub fn decrypt_mac(key: &DataKey, enc: &str, lastmodified: &str) -> Result<String> {
     if enc.is_empty() {
         return Err(err!(MacMismatch, "the file has no MAC"));
     }
@@ -375,10 +418,7 @@ pub fn decrypt_mac(
         )
     })?;
     match d.node {
-        Node::Scalar(Scalar::Str(s)) => {
-            stash.remember(lastmodified.as_bytes(), "str", s.as_bytes(), &d.iv);
-            Ok(s)
-        }
+        Node::Scalar(Scalar::Str(s)) => Ok(s),
         _ => Err(err!(MacMismatch, "the MAC is not a string")),
     }
 }

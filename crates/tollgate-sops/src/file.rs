@@ -65,17 +65,32 @@ fn rules(m: &Metadata) -> Rules<'_> {
     }
 }
 
-/// Decrypts a sealed file; the MAC is verified unless `ignore_mac`.
+/// Decrypts a sealed file; the MAC is verified unless `ignore_mac`. The IVs are kept for
+/// re-encryption.
 pub fn open(sealed: Sealed, keyring: &Keyring, ignore_mac: bool) -> Result<Opened> {
+    open_with(sealed, keyring, ignore_mac, true)
+}
+
+/// Decrypts a sealed file for reading only (no IV stash is built).
+pub fn open_read_only(sealed: Sealed, keyring: &Keyring, ignore_mac: bool) -> Result<Opened> {
+    open_with(sealed, keyring, ignore_mac, false)
+}
+
+fn open_with(
+    sealed: Sealed,
+    keyring: &Keyring,
+    ignore_mac: bool,
+    keep_ivs: bool,
+) -> Result<Opened> {
     let Sealed {
         mut docs, metadata, ..
     } = sealed;
     let key = keyring.data_key(&metadata.key_groups, metadata.shamir_threshold)?;
-    let (computed, mut stash, warnings) = crypt::decrypt(&mut docs, rules(&metadata), &key)?;
+    let (computed, stash, warnings) = crypt::decrypt(&mut docs, rules(&metadata), &key, keep_ivs)?;
     let plain = Plaintext(docs);
     if !ignore_mac {
         let lm = metadata.canonical_lastmodified()?;
-        let stored = crypt::decrypt_mac(&key, &metadata.mac, &lm, &mut stash)?;
+        let stored = crypt::decrypt_mac(&key, &metadata.mac, &lm)?;
         if stored != computed {
             return Err(err!(
                 MacMismatch,

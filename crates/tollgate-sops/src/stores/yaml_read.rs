@@ -72,8 +72,62 @@ struct Reader {
     doc_root: Option<Node>,
 }
 
+/// Streams larger than this are split at document markers and parsed in parallel.
+const PARALLEL_BYTES: usize = 64 * 1024;
+
 /// Parses a YAML stream into one mapping per document.
 pub fn read(src: &str) -> Result<Vec<Node>> {
+    if src.len() >= PARALLEL_BYTES {
+        if let Some(docs) = read_parallel(src) {
+            return Ok(docs);
+        }
+    }
+    read_from(src, 0)
+}
+
+/// Splits at `---` lines (a document marker at column 0 cannot occur inside a scalar, YAML 1.2
+/// §9.1.4) and parses the pieces in parallel. `None` when any piece is not exactly one document
+/// (comments between documents, directives, errors): the sequential reader then decides.
+fn read_parallel(src: &str) -> Option<Vec<Node>> {
+    use rayon::prelude::*;
+    let mut chunks: Vec<(usize, &str)> = Vec::new();
+    let (mut start, mut line, mut start_line) = (0usize, 0usize, 0usize);
+    let mut pos = 0usize;
+    for l in src.split_inclusive('\n') {
+        let marker = l.starts_with("---") && l[3..].starts_with(char::is_whitespace);
+        if marker && pos > start {
+            chunks.push((start_line, &src[start..pos]));
+            start = pos;
+            start_line = line;
+        }
+        pos += l.len();
+        line += 1;
+    }
+    chunks.push((start_line, &src[start..]));
+    if chunks.len() < 2 {
+        return None;
+    }
+    // A piece without content (comments before a `---`) belongs to the next document.
+    let has_content = |text: &str| {
+        text.lines().any(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#') && !t.starts_with("---")
+        })
+    };
+    if !chunks.iter().all(|(_, t)| has_content(t)) {
+        return None;
+    }
+    let parsed: Vec<Option<Node>> = chunks
+        .par_iter()
+        .map(|(offset, text)| match read_from(text, *offset) {
+            Ok(mut docs) if docs.len() == 1 => docs.pop(),
+            _ => None,
+        })
+        .collect();
+    parsed.into_iter().collect()
+}
+
+fn read_from(src: &str, line_offset: usize) -> Result<Vec<Node>> {
     let mut opts = Options::default();
     opts.block_nesting_limit = MAX_DEPTH;
     opts.flow_nesting_limit = MAX_DEPTH;
@@ -95,17 +149,17 @@ pub fn read(src: &str) -> Result<Vec<Node>> {
                 return err!(
                     CouldNotReadInput,
                     "nesting deeper than {MAX_DEPTH} levels at line {}",
-                    m.line()
+                    m.line() + line_offset
                 );
             }
             err!(
                 CouldNotReadInput,
                 "invalid YAML at line {} column {}: {info}",
-                m.line(),
+                m.line() + line_offset,
                 m.col() + 1
             )
         })?;
-        let line = span.start.line();
+        let line = span.start.line() + line_offset;
         let at = |e: Error| e.context(format!("line {line}"));
         match ev {
             Event::StreamStart | Event::StreamEnd => {}
@@ -593,6 +647,31 @@ mod tests {
             panic!()
         };
         assert_eq!(items[1], Node::Comment(" on q".into()));
+    }
+
+    #[test]
+    fn parallel_read_equals_sequential_read() {
+        let mut src = String::new();
+        for i in 0..3000 {
+            if i > 0 {
+                src.push_str("---\n");
+            }
+            src.push_str(&format!(
+                "# doc {i}\na: {i}\nb:\n  - x # right\n  - &k y\nc: *k\n"
+            ));
+        }
+        assert!(src.len() > PARALLEL_BYTES);
+        let par = read_parallel(&src).expect("splits");
+        assert_eq!(par, read_from(&src, 0).unwrap());
+        // Comments alone before a marker belong to the next document: no split then.
+        assert!(read_parallel(&format!("# only a comment\n---\n{src}")).is_none());
+        let broken = format!("{src}---\na: [\n");
+        let e = read(&broken).unwrap_err();
+        assert!(
+            e.message()
+                .contains(&format!("line {}", broken.lines().count())),
+            "{e}"
+        );
     }
 
     #[test]

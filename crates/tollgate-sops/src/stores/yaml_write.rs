@@ -5,16 +5,14 @@ use super::yaml_read::resolve_plain;
 use crate::tree::{go_format_g, Entry, Node, Scalar};
 use base64::Engine as _;
 
-/// Emits documents separated by `---`.
+/// Emits documents separated by `---` (large streams are emitted in parallel, per document).
 pub fn write(docs: &[Node], indent: usize) -> String {
-    let mut w = Writer {
-        out: String::new(),
-        step: indent.max(1),
-    };
-    for (i, doc) in docs.iter().enumerate() {
-        if i > 0 {
-            w.out.push_str("---\n");
-        }
+    use rayon::prelude::*;
+    let one = |doc: &Node| {
+        let mut w = Writer {
+            out: String::new(),
+            step: indent.max(1),
+        };
         match doc {
             Node::Map(entries) if !entries.is_empty() => w.map(entries, 0),
             Node::Map(_) => w.out.push_str("{}\n"),
@@ -23,8 +21,14 @@ pub fn write(docs: &[Node], indent: usize) -> String {
                 w.out.push('\n');
             }
         }
-    }
-    w.out
+        w.out
+    };
+    let parts: Vec<String> = if docs.len() > 64 {
+        docs.par_iter().map(one).collect()
+    } else {
+        docs.iter().map(one).collect()
+    };
+    parts.join("---\n")
 }
 
 /// Emits one value on its own, as `sops decrypt --extract` prints a subtree.

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Whole-process comparison with Go sops on one 2,000-document manifest (10,000 values):
+# encrypt and decrypt, wall time (median of RUNS) and peak RSS, both tools in the same run.
+# Usage: scripts/bench-sops.sh [RUNS]   (writes a Markdown table to stdout)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+runs=${1:-5}
+sops_bin=$("$root/scripts/install-test-tools.sh" | tail -n 1)
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+tg="${CARGO_TARGET_DIR:-$root/target}/release/tollgate"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 "$root/scripts/gen-manifest.py" 2000 > "$work/plain.yaml"
+key="$root/fixtures/sops/TEST-ONLY-age-key.txt"
+r1=age1u5z3s42j4q7wngqqk75ep99mttyff7vuy5l0w35mg8me9qskps0sxsldyu
+export SOPS_AGE_KEY_FILE="$key"
+"$sops_bin" encrypt --age "$r1" "$work/plain.yaml" > "$work/sops.enc.yaml"
+"$tg" sops encrypt --age "$r1" "$work/plain.yaml" > "$work/tg.enc.yaml"
+
+# Prints "median_seconds max_rss_kib" over $runs runs of the command (wall time from bash's
+# microsecond clock; peak RSS from GNU time).
+measure() {
+  local times=() rss=0 t0 t1 m
+  for _ in $(seq "$runs"); do
+    t0=$EPOCHREALTIME
+    "$@" > /dev/null 2> /dev/null
+    t1=$EPOCHREALTIME
+    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')")
+    /usr/bin/time -f "%M" -o "$work/rss" "$@" > /dev/null 2> /dev/null
+    read -r m < "$work/rss"
+    if [ "$m" -gt "$rss" ]; then rss=$m; fi
+  done
+  printf '%s %s\n' "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")" "$rss"
+}
+
+printf '| operation | sops s | tollgate s | speed-up | sops peak RSS MiB | tollgate peak RSS MiB |\n|---|---|---|---|---|---|\n'
+for op in decrypt encrypt; do
+  if [ "$op" = decrypt ]; then
+    read -r st sm < <(measure "$sops_bin" decrypt "$work/sops.enc.yaml")
+    read -r tt tm < <(measure "$tg" sops decrypt "$work/tg.enc.yaml")
+  else
+    read -r st sm < <(measure "$sops_bin" encrypt --age "$r1" "$work/plain.yaml")
+    read -r tt tm < <(measure "$tg" sops encrypt --age "$r1" "$work/plain.yaml")
+  fi
+  awk -v op="$op" -v st="$st" -v tt="$tt" -v sm="$sm" -v tm="$tm" \
+    'BEGIN { printf "| %s | %.2f | %.3f | %.1fx | %.0f | %.0f |\n", op, st, tt, (tt > 0 ? st / tt : 0), sm / 1024, tm / 1024 }'
+done
