@@ -434,3 +434,163 @@ fn status_and_help() {
         assert!(help.contains(flag), "{flag} undocumented");
     }
 }
+
+#[test]
+fn identities_come_from_every_place_sops_looks() {
+    let file = fixtures().join("k8s-single.enc.yaml");
+    let want = fs::read(fixtures().join("expected/k8s-single.enc.yaml.out")).unwrap();
+    let key_text = fs::read_to_string(key(1)).unwrap();
+    let o = run(tollgate()
+        .args(["sops", "decrypt"])
+        .arg(&file)
+        .env("SOPS_AGE_KEY", &key_text));
+    assert_eq!(ok(o), want, "SOPS_AGE_KEY");
+
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("recipient.txt");
+    let cmd = format!(
+        "sh -c 'echo \"$SOPS_AGE_RECIPIENT\" > {}; cat {}'",
+        seen.display(),
+        key(1).display()
+    );
+    let o = run(tollgate()
+        .args(["sops", "decrypt"])
+        .arg(&file)
+        .env("SOPS_AGE_KEY_CMD", cmd));
+    assert_eq!(ok(o), want, "SOPS_AGE_KEY_CMD");
+    assert_eq!(fs::read_to_string(&seen).unwrap().trim(), R1);
+
+    let xdg = dir.path().join("xdg");
+    fs::create_dir_all(xdg.join("sops/age")).unwrap();
+    fs::copy(key(1), xdg.join("sops/age/keys.txt")).unwrap();
+    let o = run(tollgate()
+        .args(["sops", "decrypt"])
+        .arg(&file)
+        .env("XDG_CONFIG_HOME", &xdg));
+    assert_eq!(ok(o), want, "$XDG_CONFIG_HOME/sops/age/keys.txt");
+
+    let home = dir.path().join("home");
+    fs::create_dir_all(home.join(".config/sops/age")).unwrap();
+    fs::copy(key(1), home.join(".config/sops/age/keys.txt")).unwrap();
+    let o = run(tollgate()
+        .args(["sops", "decrypt"])
+        .arg(&file)
+        .env("HOME", &home));
+    assert_eq!(ok(o), want, "~/.config/sops/age/keys.txt");
+
+    let ssh_home = dir.path().join("ssh-home");
+    fs::create_dir_all(ssh_home.join(".ssh")).unwrap();
+    fs::copy(
+        fixtures().join("TEST-ONLY-ssh-ed25519"),
+        ssh_home.join(".ssh/id_ed25519"),
+    )
+    .unwrap();
+    let o = run(tollgate()
+        .args(["sops", "decrypt"])
+        .arg(fixtures().join("small.ssh-recipient.enc.yaml"))
+        .env("HOME", &ssh_home));
+    assert_eq!(
+        ok(o),
+        fs::read(fixtures().join("expected/small.ssh-recipient.enc.yaml.out")).unwrap(),
+        "~/.ssh/id_ed25519"
+    );
+}
+
+#[test]
+fn stdin_filename_override_and_creation_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join(".sops.yaml"),
+        format!(
+            "stores:\n  yaml:\n    indent: 2\ncreation_rules:\n  - path_regex: ^prod/\n    encrypted_regex: ^(data|stringData)$\n    age: [{R1}, {R2}]\n  - path_regex: \\.yaml$\n    age: {R3}\n"
+        ),
+    )
+    .unwrap();
+    let src = fs::read(fixtures().join("k8s-single.plain.yaml")).unwrap();
+    let encrypt = |name: &str| {
+        let mut c = tollgate();
+        c.args(["sops", "encrypt", "--filename-override", name])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped());
+        let mut child = c
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &src).unwrap();
+        String::from_utf8(ok(child.wait_with_output().unwrap())).unwrap()
+    };
+    let prod = encrypt("prod/db.yaml");
+    assert!(
+        prod.contains(R1) && prod.contains(R2) && !prod.contains(R3),
+        "first matching rule wins"
+    );
+    assert!(
+        prod.contains("\n  name: single\n"),
+        "2-space indent from stores.yaml.indent, metadata in clear:\n{prod}"
+    );
+    assert!(prod.contains("encrypted_regex: ^(data|stringData)$"));
+    let other = encrypt("dev/db.yaml");
+    assert!(other.contains(R3) && !other.contains(R1));
+    let o = run(tollgate()
+        .args(["sops", "encrypt", "--filename-override", "x.json"])
+        .arg(fixtures().join("sample.plain.json"))
+        .current_dir(dir.path()));
+    assert_eq!(code(&o), 1, "no rule matches .json: {}", stderr(&o));
+    assert!(stderr(&o).contains("no matching creation rules"));
+}
+
+#[test]
+fn foreign_key_types_survive_updatekeys_and_block_rotate() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.yaml");
+    let text = fs::read_to_string(fixtures().join("k8s-single.enc.yaml")).unwrap();
+    let pgp = "    pgp:\n        - created_at: \"2024-01-01T00:00:00Z\"\n          enc: opaque\n          fp: 0123456789ABCDEF\n";
+    fs::write(
+        &p,
+        text.replace("    lastmodified:", &format!("{pgp}    lastmodified:")),
+    )
+    .unwrap();
+    let t = || {
+        let mut c = tollgate();
+        c.env("SOPS_AGE_KEY_FILE", key(1)).current_dir(dir.path());
+        c
+    };
+    ok(run(t().args(["sops", "decrypt"]).arg(&p)));
+    let o = run(t().args(["sops", "rotate", "-i"]).arg(&p));
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("pgp"), "{}", stderr(&o));
+    fs::write(
+        dir.path().join(".sops.yaml"),
+        format!("creation_rules:\n  - age: {R1},{R2}\n"),
+    )
+    .unwrap();
+    ok(run(t().args(["sops", "updatekeys", "-y"]).arg(&p)));
+    let after = fs::read_to_string(&p).unwrap();
+    assert!(
+        after.contains("fp: 0123456789ABCDEF") && after.contains(R2),
+        "{after}"
+    );
+}
+
+#[test]
+fn secrets_never_reach_error_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = "CANARY-s3cr3t-7f3a";
+    for (name, content) in [
+        ("tag.yaml", format!("a: !!int {canary}\n")),
+        ("ts.yaml", format!("a: !!timestamp {canary}\n")),
+        ("dup.yaml", format!("a: {canary}\na: {canary}\n")),
+        ("broken.yaml", format!("a: \"{canary}\nb: [\n")),
+        ("broken.json", format!("{{\"a\": \"{canary}\", }}")),
+        ("broken.env", format!("{canary}\n")),
+    ] {
+        let o = encrypt_text(dir.path(), name, content.as_bytes());
+        assert_ne!(code(&o), 0, "{name}");
+        assert!(
+            !stderr(&o).contains(canary),
+            "{name} leaked: {}",
+            stderr(&o)
+        );
+    }
+}

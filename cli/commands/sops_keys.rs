@@ -89,7 +89,7 @@ fn print(reports: &[Report], dry_run: bool, explicit: bool) -> Result<()> {
     let mut out = String::new();
     let mut failure: Option<&Error> = None;
     for r in reports {
-        let p = r.path.display();
+        let p = r.path.strip_prefix(".").unwrap_or(&r.path).display();
         match &r.outcome {
             Outcome::Unchanged => out.push_str(&format!("{p}: already up to date\n")),
             Outcome::Changed { added, removed } => {

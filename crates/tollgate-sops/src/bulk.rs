@@ -163,6 +163,10 @@ pub fn updatekeys(
             sealed.metadata.shamir_threshold,
         )?;
         let mut groups = file::groups_from(&after)?;
+        // Other key types still wrap the same data key: keep them where they were.
+        for (g, old) in groups.iter_mut().zip(sealed.metadata.key_groups.iter()) {
+            g.other.clone_from(&old.other);
+        }
         keys::wrap_groups(&key, &mut groups, threshold)?;
         sealed.metadata.key_groups = groups;
         sealed.metadata.shamir_threshold = threshold;
@@ -205,12 +209,17 @@ pub fn rotate_bytes(
 ) -> Result<Vec<u8>> {
     let sealed = file::read_sealed(input, format)?;
     let after = rotated_sets(&recipient_sets(&sealed.metadata.key_groups), add, remove);
+    if let Some(kind) = foreign_key_type(&sealed.metadata.key_groups) {
+        // A new data key would leave those entries wrapping the old one.
+        return Err(Error::new(
+            crate::ErrorKind::Generic,
+            format!("the file also has `{kind}` keys, which tollgate cannot re-wrap with a new data key"),
+        )
+        .with_hint("rotate this file with sops, or remove those keys first"));
+    }
     let opened = file::open(sealed, keyring, false)?;
     let mut meta = opened.metadata;
     let mut groups: Vec<KeyGroup> = file::groups_from(&after)?;
-    for (g, old) in groups.iter_mut().zip(meta.key_groups.iter()) {
-        g.other.clone_from(&old.other);
-    }
     let key = crate::cipher::DataKey::generate();
     keys::wrap_groups(&key, &mut groups, meta.shamir_threshold)?;
     meta.key_groups = groups;
@@ -255,6 +264,15 @@ pub fn rotate(
         Ok(()) => Outcome::Changed { added, removed },
         Err(e) => Outcome::Failed(e),
     }
+}
+
+/// The first key type other than age that holds a wrapped data key, if any.
+fn foreign_key_type(groups: &[KeyGroup]) -> Option<String> {
+    groups
+        .iter()
+        .flat_map(|g| g.other.iter())
+        .find(|(_, v)| matches!(v, crate::tree::Node::List(items) if !items.is_empty()))
+        .map(|(k, _)| k.clone())
 }
 
 /// Turns age entries into their recipients (for status output).

@@ -421,3 +421,28 @@ pub fn has_metadata(format: Format, docs: &[Node]) -> bool {
         _ => false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stores::yaml_read;
+
+    #[test]
+    fn unknown_fields_survive_and_version_is_required() {
+        let src = "sops:\n    age:\n        - recipient: age1x\n          enc: e\n    lastmodified: \"2026-01-01T00:00:00Z\"\n    mac: m\n    future_field:\n        a: 1\n    version: 3.11.0\n";
+        let mut docs = yaml_read::read(src).unwrap();
+        let meta = extract(Format::Yaml, &mut docs).unwrap().unwrap();
+        assert_eq!(meta.unknown.len(), 1);
+        assert!(!meta.selector_written, "no selector in the file");
+        let node = meta.to_node(Format::Yaml);
+        assert!(node.get("future_field").is_some());
+        assert_eq!(node.get("version").and_then(Node::as_str), Some("3.11.0"));
+        let mut no_version = yaml_read::read(&src.replace("    version: 3.11.0\n", "")).unwrap();
+        assert_eq!(
+            extract(Format::Yaml, &mut no_version)
+                .unwrap_err()
+                .message(),
+            "Version string empty"
+        );
+    }
+}

@@ -433,7 +433,13 @@ impl Reader {
 }
 
 fn tagged(value: &str, suffix: &str, is_key: bool) -> Result<Node> {
-    let bad = || err!(CouldNotReadInput, "`{value}` is not a valid !!{suffix}");
+    // The value may be a secret: name the tag, never the value.
+    let bad = || {
+        err!(
+            CouldNotReadInput,
+            "a value tagged !!{suffix} is not a valid {suffix}"
+        )
+    };
     Ok(Node::Scalar(match suffix {
         "str" | "merge" => Scalar::Str(value.to_owned()),
         "binary" => {
