@@ -379,7 +379,21 @@ impl Reader {
                             .with_hint("quote the key"))
                         }
                     };
-                    if !seen.insert(k.clone()) {
+                    // Kubernetes maps are small: a scan beats hashing until they are not.
+                    let duplicate = if entries.len() < 32 {
+                        entries
+                            .iter()
+                            .any(|e| matches!(e, Entry::Pair(n, _) if *n == k))
+                    } else {
+                        if seen.is_empty() {
+                            seen.extend(entries.iter().filter_map(|e| match e {
+                                Entry::Pair(n, _) => Some(n.clone()),
+                                Entry::Comment(_) => None,
+                            }));
+                        }
+                        !seen.insert(k.clone())
+                    };
+                    if duplicate {
                         return Err(err!(CouldNotReadInput, "duplicate key `{k}`"));
                     }
                     *key = Some(k);
