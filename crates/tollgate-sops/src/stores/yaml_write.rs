@@ -62,6 +62,16 @@ impl Writer {
         self.out.extend(std::iter::repeat_n(' ', n));
     }
 
+    /// Where item `i` of a collection starts: the first item of a collection nested in a list
+    /// item continues that item's `- ` line.
+    fn item_col(&self, i: usize, col: usize) -> usize {
+        if i == 0 && self.out.ends_with("- ") {
+            0
+        } else {
+            col
+        }
+    }
+
     fn comment(&mut self, text: &str, col: usize) {
         self.pad(col);
         self.out.push('#');
@@ -70,25 +80,10 @@ impl Writer {
     }
 
     fn map(&mut self, entries: &[Entry], col: usize) {
-        let mut first = true;
-        for e in entries {
-            // The first entry of a map inside a list item continues the `- ` line.
-            let c = if first && self.out.ends_with("- ") {
-                0
-            } else {
-                col
-            };
-            first = false;
+        for (i, e) in entries.iter().enumerate() {
+            let c = self.item_col(i, col);
             match e {
-                Entry::Comment(t) => {
-                    if c == 0 && col != 0 {
-                        self.out.push('#');
-                        self.out.push_str(t);
-                        self.out.push('\n');
-                    } else {
-                        self.comment(t, c);
-                    }
-                }
+                Entry::Comment(t) => self.comment(t, c),
                 Entry::Pair(k, v) => {
                     self.pad(c);
                     if k == "<<" {
@@ -104,24 +99,10 @@ impl Writer {
     }
 
     fn list(&mut self, items: &[Node], col: usize) {
-        let mut first = true;
-        for item in items {
-            let c = if first && self.out.ends_with("- ") {
-                0
-            } else {
-                col
-            };
-            first = false;
+        for (i, item) in items.iter().enumerate() {
+            let c = self.item_col(i, col);
             match item {
-                Node::Comment(t) => {
-                    if c == 0 && col != 0 {
-                        self.out.push('#');
-                        self.out.push_str(t);
-                        self.out.push('\n');
-                    } else {
-                        self.comment(t, c);
-                    }
-                }
+                Node::Comment(t) => self.comment(t, c),
                 Node::Map(e) if !e.is_empty() => {
                     self.pad(c);
                     self.out.push_str("- ");
