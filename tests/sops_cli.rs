@@ -594,3 +594,54 @@ fn secrets_never_reach_error_messages() {
         );
     }
 }
+
+#[test]
+fn missing_files_and_rotate_dry_run_over_a_directory() {
+    let o = run(tollgate().args(["sops", "decrypt", "/nonexistent/secret.yaml"]));
+    assert_eq!(code(&o), 100);
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.yaml", "b.yaml"] {
+        fs::copy(
+            fixtures().join("k8s-single.enc.yaml"),
+            dir.path().join(name),
+        )
+        .unwrap();
+    }
+    let before = fs::read(dir.path().join("a.yaml")).unwrap();
+    let out = ok(run(tollgate()
+        .args([
+            "sops",
+            "rotate",
+            "--recursive",
+            "--dry-run",
+            "--add-age",
+            R2,
+            "--rm-age",
+            R1,
+        ])
+        .arg(dir.path())
+        .env("SOPS_AGE_KEY_FILE", key(1))));
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches(&format!("  + {R2}")).count(), 2, "{out}");
+    assert_eq!(out.matches(&format!("  - {R1}")).count(), 2, "{out}");
+    assert_eq!(fs::read(dir.path().join("a.yaml")).unwrap(), before);
+    ok(run(tollgate()
+        .args(["sops", "rotate", "-r", "--add-age", R2, "--rm-age", R1])
+        .arg(dir.path())
+        .env("SOPS_AGE_KEY_FILE", key(1))));
+    let o = run(tollgate()
+        .args(["sops", "decrypt"])
+        .arg(dir.path().join("b.yaml"))
+        .env("SOPS_AGE_KEY_FILE", key(2)));
+    assert_eq!(
+        ok(o),
+        fs::read(fixtures().join("expected/k8s-single.enc.yaml.out")).unwrap()
+    );
+    assert_eq!(
+        code(&run(tollgate()
+            .args(["sops", "decrypt"])
+            .arg(dir.path().join("b.yaml"))
+            .env("SOPS_AGE_KEY_FILE", key(1)))),
+        128
+    );
+}

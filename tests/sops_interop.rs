@@ -226,3 +226,31 @@ fn large_multi_document_streams_both_ways() {
         .arg(&plain)));
     assert_eq!(ours_decrypt(&theirs, &key(1), &[]), by_sops);
 }
+
+#[test]
+fn ssh_rsa_recipients_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let pubkey = fs::read_to_string(fixtures().join("TEST-ONLY-ssh-rsa.pub")).unwrap();
+    let private = fixtures().join("TEST-ONLY-ssh-rsa");
+    let want = fs::read(fixtures().join("expected/small.ssh-recipient.enc.yaml.out")).unwrap();
+    let ours = dir.path().join("ours.yaml");
+    ok(run(tollgate()
+        .args(["sops", "encrypt", "--age", pubkey.trim(), "--output"])
+        .arg(&ours)
+        .arg(fixtures().join("small.plain.yaml"))));
+    let o = run(sops()
+        .arg("decrypt")
+        .arg(&ours)
+        .env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &private));
+    assert_eq!(ok(o), want);
+    let theirs = dir.path().join("theirs.yaml");
+    ok(run(sops()
+        .args(["encrypt", "--age", pubkey.trim(), "--output"])
+        .arg(&theirs)
+        .arg(fixtures().join("small.plain.yaml"))));
+    let o = run(tollgate()
+        .args(["sops", "decrypt"])
+        .arg(&theirs)
+        .env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &private));
+    assert_eq!(ok(o), want);
+}

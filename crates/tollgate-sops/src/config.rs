@@ -253,3 +253,33 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_groups_merge_and_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".sops.yaml");
+        std::fs::write(
+            &path,
+            "creation_rules:\n  - path_regex: ^k8s/prod/.*\\.yaml$\n    shamir_threshold: 2\n    key_groups:\n      - age: [a1, a2]\n      - merge:\n          - age: [b1]\n          - age: [b1, b2]\n  - path_regex: ''\n    age: 'c1, c2,'\n",
+        )
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        let prod = c.rule_for(&dir.path().join("k8s/prod/db.yaml")).unwrap();
+        assert_eq!(prod.key_groups, vec![vec!["a1", "a2"], vec!["b1", "b2"]]);
+        assert_eq!(prod.shamir_threshold, 2);
+        let other = c
+            .rule_for(&dir.path().join("prod/k8s/prod/x.yaml"))
+            .unwrap();
+        assert_eq!(
+            other.key_groups,
+            vec![vec!["c1", "c2"]],
+            "the regex is anchored at the config directory"
+        );
+        std::fs::write(&path, "creation_rules:\n  - pgp: ABC\n").unwrap();
+        assert!(Config::load(&path).unwrap_err().message().contains("pgp"));
+    }
+}
