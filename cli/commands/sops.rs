@@ -106,15 +106,24 @@ impl SelectorArgs {
 struct EncryptArgs {
     /// The file to encrypt; `-` or nothing reads stdin.
     file: Option<PathBuf>,
-    /// age recipients, comma-separated (age1… or "ssh-ed25519 AAAA…"); overrides .sops.yaml.
-    #[arg(short, long, env = "SOPS_AGE_RECIPIENTS", value_name = "RECIPIENTS")]
-    age: Option<String>,
     /// Write the result over the input file.
     #[arg(short, long)]
     in_place: bool,
     /// Write the result to this file.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    keys: NewFileArgs,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+/// How a new file is encrypted; unset fields come from the matching `.sops.yaml` rule.
+#[derive(Args, Clone, Default)]
+pub(crate) struct NewFileArgs {
+    /// age recipients, comma-separated (age1… or "ssh-ed25519 AAAA…"); overrides .sops.yaml.
+    #[arg(short, long, env = "SOPS_AGE_RECIPIENTS", value_name = "RECIPIENTS")]
+    age: Option<String>,
     /// Hash only the encrypted values into the MAC, so plaintext values may change freely.
     #[arg(long)]
     mac_only_encrypted: bool,
@@ -123,8 +132,6 @@ struct EncryptArgs {
     shamir_secret_sharing_threshold: Option<usize>,
     #[command(flatten)]
     selectors: SelectorArgs,
-    #[command(flatten)]
-    input: InputArgs,
 }
 
 #[derive(Args)]
@@ -154,6 +161,9 @@ pub(crate) struct EditArgs {
     /// Open even when the MAC does not match.
     #[arg(long)]
     pub(crate) ignore_mac: bool,
+    /// For a new file: how to encrypt it (default: the .sops.yaml rule).
+    #[command(flatten)]
+    pub(crate) keys: NewFileArgs,
     #[command(flatten)]
     pub(crate) input: InputArgs,
 }
@@ -332,9 +342,20 @@ fn encrypt(a: EncryptArgs) -> Result<()> {
     let ctx = |e: Error| e.context(logical_path(file, &a.input).display());
     let docs = inp.read_plain(&bytes).map_err(ctx)?;
     let config = load_config(&a.input)?;
-    let path = logical_path(file, &a.input);
-    let rule = match (&a.age, &config) {
-        (None, Some(c)) => Some(c.require_rule(&path)?.clone()),
+    let meta = new_metadata(&logical_path(file, &a.input), &a.keys, config.as_ref())?;
+    let sealed = file::encrypt_new(inp, docs, meta).map_err(ctx)?;
+    let text = out.write_encrypted(&sealed, indent_for(out, &a.input, config.as_ref()))?;
+    emit(&text, file, a.in_place, a.output.as_deref(), 0o644)
+}
+
+/// Metadata for a new file at `path`: flags first, then the first matching creation rule.
+pub(crate) fn new_metadata(
+    path: &Path,
+    keys: &NewFileArgs,
+    config: Option<&Config>,
+) -> Result<Metadata> {
+    let rule = match (&keys.age, config) {
+        (None, Some(c)) => Some(c.require_rule(path)?.clone()),
         (None, None) => {
             return Err(Error::new(
                 ErrorKind::Generic,
@@ -344,7 +365,7 @@ fn encrypt(a: EncryptArgs) -> Result<()> {
         }
         _ => None,
     };
-    let recipients: Vec<Vec<String>> = match &a.age {
+    let recipients: Vec<Vec<String>> = match &keys.age {
         Some(list) => vec![list
             .split(',')
             .map(str::trim)
@@ -356,24 +377,21 @@ fn encrypt(a: EncryptArgs) -> Result<()> {
             .map(|r| r.key_groups.clone())
             .unwrap_or_default(),
     };
-    let selector = match a.selectors.selector()? {
+    let selector = match keys.selectors.selector()? {
         Some(s) => s,
         None => rule
             .as_ref()
             .and_then(|r| r.selector.clone())
             .unwrap_or_default(),
     };
-    let threshold = a
+    let threshold = keys
         .shamir_secret_sharing_threshold
         .or(rule.as_ref().map(|r| r.shamir_threshold))
         .unwrap_or(0);
-    let mac_only = a.mac_only_encrypted || rule.as_ref().is_some_and(|r| r.mac_only_encrypted);
+    let mac_only = keys.mac_only_encrypted || rule.as_ref().is_some_and(|r| r.mac_only_encrypted);
     let groups = file::groups_from(&recipients)?;
     let threshold = if groups.len() > 1 { threshold } else { 0 };
-    let meta = Metadata::new(groups, threshold, selector, mac_only);
-    let sealed = file::encrypt_new(inp, docs, meta).map_err(ctx)?;
-    let text = out.write_encrypted(&sealed, indent_for(out, &a.input, config.as_ref()))?;
-    emit(&text, file, a.in_place, a.output.as_deref(), 0o644)
+    Ok(Metadata::new(groups, threshold, selector, mac_only))
 }
 
 /// Reads, parses and decrypts the file named by `file` (or stdin).
