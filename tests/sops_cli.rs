@@ -649,7 +649,11 @@ fn missing_files_and_rotate_dry_run_over_a_directory() {
 /// An executable editor script that replaces the file with `content`.
 fn editor_writing(dir: &std::path::Path, content: &str) -> std::path::PathBuf {
     let script = dir.join(format!("editor-{}.sh", content.len()));
-    fs::write(&script, format!("#!/bin/sh\ncat > \"$1\" <<'TOLLGATE_EOF'\n{content}TOLLGATE_EOF\n")).unwrap();
+    fs::write(
+        &script,
+        format!("#!/bin/sh\ncat > \"$1\" <<'TOLLGATE_EOF'\n{content}TOLLGATE_EOF\n"),
+    )
+    .unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -667,20 +671,33 @@ fn edit_creates_new_files_from_rules_and_refuses_invalid_edits() {
     let editor = editor_writing(dir.path(), "kind: Secret\nstringData:\n  token: t0k3n\n");
     let t = |editor: &std::path::Path| {
         let mut c = tollgate();
-        c.env("SOPS_AGE_KEY_FILE", key(1)).env("SOPS_EDITOR", editor).current_dir(dir.path());
+        c.env("SOPS_AGE_KEY_FILE", key(1))
+            .env("SOPS_EDITOR", editor)
+            .current_dir(dir.path());
         c
     };
     ok(run(t(&editor).args(["sops", "edit", "secrets/new.yaml"])));
     let text = fs::read_to_string(&new).unwrap();
-    assert!(text.contains("kind: Secret") && !text.contains("t0k3n") && text.contains(R1), "{text}");
-    let out = ok(run(t(&editor).args(["sops", "decrypt", "secrets/new.yaml"])));
+    assert!(
+        text.contains("kind: Secret") && !text.contains("t0k3n") && text.contains(R1),
+        "{text}"
+    );
+    let out = ok(run(t(&editor).args([
+        "sops",
+        "decrypt",
+        "secrets/new.yaml",
+    ])));
     assert_eq!(out, b"kind: Secret\nstringData:\n    token: t0k3n\n");
 
     let broken = editor_writing(dir.path(), "stringData: [unclosed\n");
     let o = run(t(&broken).args(["sops", "edit", "secrets/new.yaml"]));
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("nothing was written"));
-    assert_eq!(fs::read_to_string(&new).unwrap(), text, "an invalid edit must not touch the file");
+    assert_eq!(
+        fs::read_to_string(&new).unwrap(),
+        text,
+        "an invalid edit must not touch the file"
+    );
 
     let o = run(t(&editor).args(["sops", "edit", "elsewhere.yaml"]));
     assert_eq!(code(&o), 1, "no rule matches: {}", stderr(&o));

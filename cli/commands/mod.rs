@@ -3,3 +3,4 @@
 pub(crate) mod sops;
 mod sops_edit;
 mod sops_keys;
+mod sops_paths;

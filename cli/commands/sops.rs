@@ -1,7 +1,7 @@
 //! `tollgate sops …`: the sops command line (same flag names, same exit codes) over the
 //! `tollgate-sops` library.
 
-use super::{sops_edit, sops_keys};
+use super::{sops_edit, sops_keys, sops_paths};
 use crate::output;
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -34,11 +34,11 @@ enum SopsCommand {
     /// Re-wrap data keys for the recipients .sops.yaml names now; values and MAC unchanged.
     Updatekeys(sops_keys::UpdatekeysArgs),
     /// Set one value: `set FILE '["key"]["sub"]' '"json value"'`.
-    Set(SetArgs),
+    Set(sops_paths::SetArgs),
     /// Remove one key: `unset FILE '["key"]'`.
-    Unset(UnsetArgs),
+    Unset(sops_paths::UnsetArgs),
     /// Print `{"encrypted":true|false}` for a file.
-    Status(StatusArgs),
+    Status(sops_paths::StatusArgs),
 }
 
 /// Flags shared by the commands that read a file.
@@ -168,48 +168,6 @@ pub(crate) struct EditArgs {
     pub(crate) input: InputArgs,
 }
 
-#[derive(Args)]
-struct SetArgs {
-    /// The encrypted file (changed in place).
-    file: PathBuf,
-    /// Where: '["key"]["sub"]' or '["list"][0]'.
-    path: String,
-    /// The value as JSON ('"text"', 42, {"a": 1}); omit with --value-file or --value-stdin.
-    value: Option<String>,
-    /// Read the JSON value from this file.
-    #[arg(long, value_name = "FILE")]
-    value_file: Option<PathBuf>,
-    /// Read the JSON value from stdin.
-    #[arg(long)]
-    value_stdin: bool,
-    /// Do not rewrite the file when the value is already set.
-    #[arg(long)]
-    idempotent: bool,
-    #[command(flatten)]
-    input: InputArgs,
-}
-
-#[derive(Args)]
-struct UnsetArgs {
-    /// The encrypted file (changed in place).
-    file: PathBuf,
-    /// The key to remove: '["key"]["sub"]'.
-    path: String,
-    /// Succeed when the key is already absent.
-    #[arg(long)]
-    idempotent: bool,
-    #[command(flatten)]
-    input: InputArgs,
-}
-
-#[derive(Args)]
-struct StatusArgs {
-    /// The file to inspect.
-    file: PathBuf,
-    #[command(flatten)]
-    input: InputArgs,
-}
-
 pub(crate) fn run(args: SopsArgs) -> Result<u8> {
     match args.command {
         SopsCommand::Encrypt(a) => encrypt(a),
@@ -217,9 +175,9 @@ pub(crate) fn run(args: SopsArgs) -> Result<u8> {
         SopsCommand::Edit(a) => sops_edit::run(a),
         SopsCommand::Rotate(a) => sops_keys::rotate(a),
         SopsCommand::Updatekeys(a) => sops_keys::updatekeys(a),
-        SopsCommand::Set(a) => set(a),
-        SopsCommand::Unset(a) => unset(a),
-        SopsCommand::Status(a) => status(a),
+        SopsCommand::Set(a) => sops_paths::set(a),
+        SopsCommand::Unset(a) => sops_paths::unset(a),
+        SopsCommand::Status(a) => sops_paths::status(a),
     }
     .map(|()| 0)
 }
@@ -475,73 +433,4 @@ pub(crate) fn write_back(
     let config = load_config(input).ok().flatten();
     let bytes = format.write_encrypted(&sealed, indent_for(format, input, config.as_ref()))?;
     write_atomic(path, &bytes, 0o644)
-}
-
-fn set(a: SetArgs) -> Result<()> {
-    let path = treepath::parse(&a.path)?;
-    let raw = match (&a.value, &a.value_file, a.value_stdin) {
-        (Some(v), None, false) => zeroize::Zeroizing::new(v.clone()),
-        (None, Some(f), false) => {
-            zeroize::Zeroizing::new(std::fs::read_to_string(f).map_err(|e| {
-                Error::new(
-                    ErrorKind::CouldNotReadInput,
-                    format!("{}: {e}", f.display()),
-                )
-            })?)
-        }
-        (None, None, true) => {
-            zeroize::Zeroizing::new(String::from_utf8_lossy(&read_input(None)?).into_owned())
-        }
-        _ => {
-            return Err(Error::new(
-                ErrorKind::InvalidSetFormat,
-                "give the value once: as an argument, --value-file or --value-stdin",
-            ))
-        }
-    };
-    let value: serde_json::Value = serde_json::from_str(&raw).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidSetFormat,
-            format!("the value is not valid JSON: {e}"),
-        )
-        .with_hint("strings need quotes: '\"text\"'")
-    })?;
-    let (mut opened, format, _) = open(Some(&a.file), &a.input, false, true)?;
-    let first = opened
-        .plain
-        .0
-        .first_mut()
-        .ok_or_else(|| Error::new(ErrorKind::Generic, "the file has no document"))?;
-    let changed = treepath::set(first, &path, tollgate_sops::stores::json_value(value))?;
-    if !changed && a.idempotent {
-        return Ok(());
-    }
-    write_back(&a.file, opened, format, &a.input)
-}
-
-fn unset(a: UnsetArgs) -> Result<()> {
-    let path = treepath::parse(&a.path)?;
-    let (mut opened, format, _) = open(Some(&a.file), &a.input, false, true)?;
-    let first = opened
-        .plain
-        .0
-        .first_mut()
-        .ok_or_else(|| Error::new(ErrorKind::Generic, "the file has no document"))?;
-    if !treepath::unset(first, &path)? {
-        if a.idempotent {
-            return Ok(());
-        }
-        return Err(Error::new(
-            ErrorKind::Generic,
-            format!("key not found: {}", a.path),
-        ));
-    }
-    write_back(&a.file, opened, format, &a.input)
-}
-
-fn status(a: StatusArgs) -> Result<()> {
-    let (inp, _) = formats(Some(&a.file), &a.input)?;
-    let bytes = read_input(Some(&a.file))?;
-    let encrypted = file::read_sealed(&bytes, inp).is_ok_and(|s| !s.metadata.mac.is_empty());
-    output::stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())
 }

@@ -1,0 +1,120 @@
+//! `tollgate sops set`, `unset` and `status`: single-value changes that keep every other
+//! value's ciphertext, and the encrypted-or-not check.
+
+use super::sops::{formats, open, read_input, write_back, InputArgs};
+use crate::output;
+use clap::Args;
+use std::path::PathBuf;
+use tollgate_sops::error::{Error, ErrorKind, Result};
+use tollgate_sops::{file, treepath};
+
+#[derive(Args)]
+pub(crate) struct SetArgs {
+    /// The encrypted file (changed in place).
+    file: PathBuf,
+    /// Where: '["key"]["sub"]' or '["list"][0]'.
+    path: String,
+    /// The value as JSON ('"text"', 42, {"a": 1}); omit with --value-file or --value-stdin.
+    value: Option<String>,
+    /// Read the JSON value from this file.
+    #[arg(long, value_name = "FILE")]
+    value_file: Option<PathBuf>,
+    /// Read the JSON value from stdin.
+    #[arg(long)]
+    value_stdin: bool,
+    /// Do not rewrite the file when the value is already set.
+    #[arg(long)]
+    idempotent: bool,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct UnsetArgs {
+    /// The encrypted file (changed in place).
+    file: PathBuf,
+    /// The key to remove: '["key"]["sub"]'.
+    path: String,
+    /// Succeed when the key is already absent.
+    #[arg(long)]
+    idempotent: bool,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct StatusArgs {
+    /// The file to inspect.
+    file: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+pub(crate) fn set(a: SetArgs) -> Result<()> {
+    let path = treepath::parse(&a.path)?;
+    let raw = match (&a.value, &a.value_file, a.value_stdin) {
+        (Some(v), None, false) => zeroize::Zeroizing::new(v.clone()),
+        (None, Some(f), false) => {
+            zeroize::Zeroizing::new(std::fs::read_to_string(f).map_err(|e| {
+                Error::new(
+                    ErrorKind::CouldNotReadInput,
+                    format!("{}: {e}", f.display()),
+                )
+            })?)
+        }
+        (None, None, true) => {
+            zeroize::Zeroizing::new(String::from_utf8_lossy(&read_input(None)?).into_owned())
+        }
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidSetFormat,
+                "give the value once: as an argument, --value-file or --value-stdin",
+            ))
+        }
+    };
+    let value: serde_json::Value = serde_json::from_str(&raw).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidSetFormat,
+            format!("the value is not valid JSON: {e}"),
+        )
+        .with_hint("strings need quotes: '\"text\"'")
+    })?;
+    let (mut opened, format, _) = open(Some(&a.file), &a.input, false, true)?;
+    let first = opened
+        .plain
+        .0
+        .first_mut()
+        .ok_or_else(|| Error::new(ErrorKind::Generic, "the file has no document"))?;
+    let changed = treepath::set(first, &path, tollgate_sops::stores::json_value(value))?;
+    if !changed && a.idempotent {
+        return Ok(());
+    }
+    write_back(&a.file, opened, format, &a.input)
+}
+
+pub(crate) fn unset(a: UnsetArgs) -> Result<()> {
+    let path = treepath::parse(&a.path)?;
+    let (mut opened, format, _) = open(Some(&a.file), &a.input, false, true)?;
+    let first = opened
+        .plain
+        .0
+        .first_mut()
+        .ok_or_else(|| Error::new(ErrorKind::Generic, "the file has no document"))?;
+    if !treepath::unset(first, &path)? {
+        if a.idempotent {
+            return Ok(());
+        }
+        return Err(Error::new(
+            ErrorKind::Generic,
+            format!("key not found: {}", a.path),
+        ));
+    }
+    write_back(&a.file, opened, format, &a.input)
+}
+
+pub(crate) fn status(a: StatusArgs) -> Result<()> {
+    let (inp, _) = formats(Some(&a.file), &a.input)?;
+    let bytes = read_input(Some(&a.file))?;
+    let encrypted = file::read_sealed(&bytes, inp).is_ok_and(|s| !s.metadata.mac.is_empty());
+    output::stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())
+}
