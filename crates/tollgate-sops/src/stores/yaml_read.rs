@@ -26,6 +26,8 @@ enum Kind {
 
 struct Frame {
     kind: Kind,
+    /// Values (not comments) in a list so far: the index of the next item.
+    values: usize,
     anchor: usize,
     /// Line of the last item started here, and where it begins, for same-line comments.
     item_line: usize,
@@ -61,7 +63,40 @@ impl Frame {
     }
 }
 
+/// How plain scalars are typed, and what a document may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Schema {
+    /// Go sops (yaml.v3): `yes` is a string, timestamps are `time`, merge keys stay keys, and
+    /// every document must be a mapping.
+    #[default]
+    Sops,
+    /// Kubernetes (sigs.k8s.io/yaml, YAML 1.1): `yes`/`on`/`off` are booleans, timestamps stay
+    /// strings, `<<` merges, and a document may hold anything (callers skip non-objects).
+    Kubernetes,
+}
+
+/// `(field path, line, column)` of every value of a document.
+pub type Positions = Vec<(String, u32, u32)>;
+
+/// A document with where it starts and where each of its fields is.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The root node.
+    pub root: Node,
+    /// 1-based line of the document's first node.
+    pub line: usize,
+    /// 1-based column of the document's first node.
+    pub column: usize,
+    /// `(field path, line, column)` for every value, e.g. `spec.containers[0].image`.
+    pub positions: Positions,
+}
+
 struct Reader {
+    schema: Schema,
+    /// Positions of the current document, when recording.
+    positions: Option<Positions>,
+    doc_start: Option<(usize, usize)>,
+    meta: Vec<(usize, usize, Positions)>,
     docs: Vec<Node>,
     stack: Vec<Frame>,
     /// Comments waiting for the item they describe, with their column.
@@ -127,11 +162,34 @@ fn read_parallel(src: &str) -> Option<Vec<Node>> {
     parsed.into_iter().collect()
 }
 
+/// Reads every document of a stream with its position and the position of each field.
+pub fn read_documents(src: &str, schema: Schema) -> Result<Vec<Document>> {
+    let r = parse(src, 0, schema, true)?;
+    Ok(r.docs
+        .into_iter()
+        .zip(r.meta)
+        .map(|(root, (line, column, positions))| Document {
+            root,
+            line,
+            column,
+            positions,
+        })
+        .collect())
+}
+
 fn read_from(src: &str, line_offset: usize) -> Result<Vec<Node>> {
+    parse(src, line_offset, Schema::Sops, false).map(|r| r.docs)
+}
+
+fn parse(src: &str, line_offset: usize, schema: Schema, record: bool) -> Result<Reader> {
     let mut opts = Options::default();
     opts.block_nesting_limit = MAX_DEPTH;
     opts.flow_nesting_limit = MAX_DEPTH;
     let mut r = Reader {
+        schema,
+        positions: record.then(Vec::new),
+        doc_start: None,
+        meta: Vec::new(),
         docs: Vec::new(),
         stack: Vec::new(),
         pending: Vec::new(),
@@ -175,10 +233,12 @@ fn read_from(src: &str, line_offset: usize) -> Result<Vec<Node>> {
                 r.comment(text.into_owned(), placement, line, span.start.col())
             }
             Event::Scalar(value, style, anchor, tag) => {
+                r.record(line, span.start.col());
                 let node = r.scalar(&value, style, tag.as_deref()).map_err(at)?;
                 r.node(node, anchor, line).map_err(at)?;
             }
             Event::Alias(id) => {
+                r.record(line, span.start.col());
                 let (node, count) = r
                     .anchors
                     .get(&id)
@@ -201,6 +261,7 @@ fn read_from(src: &str, line_offset: usize) -> Result<Vec<Node>> {
             }
             Event::Anchor(..) => {}
             Event::MappingStart(_, anchor, _) => {
+                r.record(line, span.start.col());
                 r.start(
                     Kind::Map {
                         entries: Vec::new(),
@@ -214,6 +275,7 @@ fn read_from(src: &str, line_offset: usize) -> Result<Vec<Node>> {
                 .map_err(at)?;
             }
             Event::SequenceStart(_, anchor, _) => {
+                r.record(line, span.start.col());
                 r.start(
                     Kind::List { items: Vec::new() },
                     anchor,
@@ -230,6 +292,11 @@ fn read_from(src: &str, line_offset: usize) -> Result<Vec<Node>> {
     if in_doc {
         r.end_document()?;
     }
+    if r.positions.is_some() {
+        // Comments after the last document are presentation only.
+        r.pending.clear();
+        return Ok(r);
+    }
     if !r.pending.is_empty() {
         let comments: Vec<String> = std::mem::take(&mut r.pending)
             .into_iter()
@@ -242,10 +309,32 @@ fn read_from(src: &str, line_offset: usize) -> Result<Vec<Node>> {
             )),
         }
     }
-    Ok(r.docs)
+    Ok(r)
 }
 
 impl Reader {
+    /// Notes where the node starting now sits (keys are not recorded: values are).
+    fn record(&mut self, line: usize, col: usize) {
+        if self.positions.is_none() || self.stack.last().is_some_and(Frame::expects_key) {
+            return;
+        }
+        if self.doc_start.is_none() {
+            self.doc_start = Some((line, col + 1));
+        }
+        let mut path = String::new();
+        for f in &self.stack {
+            match &f.kind {
+                Kind::Map { key: Some(k), .. } => push_key(&mut path, k),
+                Kind::Map { key: None, .. } => {}
+                Kind::List { .. } => path.push_str(&format!("[{}]", f.values)),
+            }
+        }
+        let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        if let Some(p) = self.positions.as_mut() {
+            p.push((path, to_u32(line), to_u32(col + 1)));
+        }
+    }
+
     fn comment(&mut self, text: String, placement: Placement, line: usize, col: usize) {
         if placement == Placement::Right {
             for frame in self.stack.iter_mut().rev() {
@@ -313,6 +402,7 @@ impl Reader {
         self.begin_item(line, Some(col));
         self.stack.push(Frame {
             kind,
+            values: 0,
             anchor,
             item_line: 0,
             item_index: 0,
@@ -328,6 +418,9 @@ impl Reader {
             .pop()
             .ok_or_else(|| err!(CouldNotReadInput, "unbalanced YAML collection"))?;
         let node = match frame.kind {
+            Kind::Map {
+                entries, key: None, ..
+            } if self.schema == Schema::Kubernetes => Node::Map(merge_keys(entries)),
             Kind::Map {
                 entries, key: None, ..
             } => Node::Map(entries),
@@ -365,7 +458,10 @@ impl Reader {
         };
         top.nodes = top.nodes.saturating_add(nodes);
         match &mut top.kind {
-            Kind::List { items } => items.push(node),
+            Kind::List { items } => {
+                items.push(node);
+                top.values += 1;
+            }
             Kind::Map { entries, key, seen } => match key.take() {
                 None => {
                     let k = match node {
@@ -408,6 +504,15 @@ impl Reader {
         let index = self.doc_index;
         self.doc_index += 1;
         let root = self.doc_root.take();
+        if let Some(p) = self.positions.as_mut() {
+            let (line, col) = self.doc_start.take().unwrap_or((0, 0));
+            self.meta.push((line, col, std::mem::take(p)));
+        }
+        if self.schema == Schema::Kubernetes {
+            self.pending.clear();
+            self.docs.push(root.unwrap_or(Node::Scalar(Scalar::Null)));
+            return Ok(());
+        }
         let mut doc = match root {
             None | Some(Node::Scalar(Scalar::Null)) => Node::Map(Vec::new()),
             Some(map @ Node::Map(_)) => map,
@@ -431,6 +536,9 @@ impl Reader {
         let is_key = self.stack.last().is_some_and(Frame::expects_key);
         if let Some(tag) = tag {
             if tag.is_yaml_core_schema() || tag.handle() == "tag:yaml.org,2002:" {
+                if self.schema == Schema::Kubernetes && tag.suffix() == "timestamp" {
+                    return Ok(Node::str(value));
+                }
                 return tagged(value, tag.suffix(), is_key);
             }
             // Custom tags (`!Ref`) are dropped; the value stays a string, as in sops.
@@ -442,7 +550,79 @@ impl Reader {
         if is_key && value == "<<" {
             return Ok(Node::str(value));
         }
+        if self.schema == Schema::Kubernetes {
+            return Ok(Node::Scalar(resolve_plain_yaml11(value)));
+        }
         Ok(Node::Scalar(resolve_plain(value)))
+    }
+}
+
+/// Appends a key to a field path: `a.b`, or `a["app.kubernetes.io/name"]` when the key is not
+/// a plain identifier.
+pub fn push_key(path: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+    } else {
+        path.push_str(&format!("[{}]", serde_json::Value::String(key.to_owned())));
+    }
+}
+
+/// YAML 1.1 merge keys as Kubernetes applies them: `<<: *base` (or a list of them) adds the
+/// keys the mapping does not already have.
+fn merge_keys(entries: Vec<Entry>) -> Vec<Entry> {
+    if !entries
+        .iter()
+        .any(|e| matches!(e, Entry::Pair(k, _) if k == "<<"))
+    {
+        return entries;
+    }
+    let mut own = Vec::new();
+    let mut merged = Vec::new();
+    for e in entries {
+        match e {
+            Entry::Pair(k, v) if k == "<<" => match v {
+                Node::Map(m) => merged.extend(m),
+                Node::List(items) => {
+                    for item in items {
+                        if let Node::Map(m) = item {
+                            merged.extend(m);
+                        }
+                    }
+                }
+                other => own.push(Entry::Pair(k, other)),
+            },
+            other => own.push(other),
+        }
+    }
+    for e in merged {
+        if let Entry::Pair(k, _) = &e {
+            if own.iter().any(|o| matches!(o, Entry::Pair(n, _) if n == k)) {
+                continue;
+            }
+            own.push(e);
+        }
+    }
+    own
+}
+
+/// Types a plain scalar as sigs.k8s.io/yaml (yaml.v2, YAML 1.1) does for Kubernetes objects.
+pub fn resolve_plain_yaml11(s: &str) -> Scalar {
+    match s {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Scalar::Bool(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Scalar::Bool(false),
+        _ => {}
+    }
+    match resolve_plain(s) {
+        // yaml.v2 keeps timestamp-looking values as strings when decoding into interface{}.
+        Scalar::Time(_) => Scalar::Str(s.to_owned()),
+        other => other,
     }
 }
 
@@ -692,6 +872,40 @@ mod tests {
                 .contains(&format!("line {}", broken.lines().count())),
             "{e}"
         );
+    }
+
+    #[test]
+    fn kubernetes_schema_with_positions() {
+        let src = "# c\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {app.kubernetes.io/name: x}\nspec:\n  hostNetwork: yes\n  created: 2024-01-01\n  base: &b {a: 1}\n  merged:\n    <<: *b\n    c: 2\n  containers:\n    - name: c\n      image: nginx\n---\n- not an object\n";
+        let docs = read_documents(src, Schema::Kubernetes).unwrap();
+        assert_eq!(docs.len(), 2);
+        let d = &docs[0];
+        assert_eq!((d.line, d.column), (2, 1));
+        let pos = |p: &str| {
+            d.positions
+                .iter()
+                .find(|(k, _, _)| k == p)
+                .map(|(_, l, c)| (*l, *c))
+        };
+        assert_eq!(pos("spec.containers[0].image"), Some((16, 14)));
+        assert_eq!(
+            pos("metadata.labels[\"app.kubernetes.io/name\"]"),
+            Some((6, 36))
+        );
+        let spec = d.root.get("spec").unwrap();
+        assert_eq!(
+            spec.get("hostNetwork"),
+            Some(&Node::Scalar(Scalar::Bool(true)))
+        );
+        assert_eq!(
+            spec.get("created").and_then(Node::as_str),
+            Some("2024-01-01")
+        );
+        assert_eq!(
+            spec.get("merged").and_then(|m| m.get("a")),
+            Some(&Node::Scalar(Scalar::Int(1)))
+        );
+        assert!(matches!(docs[1].root, Node::List(_)));
     }
 
     #[test]
