@@ -1,0 +1,7 @@
+//! What `tollgate check`, pre-commit and the admission webhook share: Kubernetes manifests
+//! loaded with the source position of every field, ready for policy evaluation. No CLI, no
+//! async.
+
+#![forbid(unsafe_code)]
+
+pub mod manifest;

@@ -1,0 +1,255 @@
+//! Loads Kubernetes manifests from files, directories and stdin into resources that know the
+//! file, document, and line and column of each field, so every finding can point at its source.
+
+mod convert;
+mod walk;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tollgate_sops::stores::yaml_read::{read_documents, Schema};
+use tollgate_sops::tree::{Entry, Node};
+
+pub use walk::{expand, Input};
+
+/// Files larger than this are refused: a manifest that big is a mistake or an attack.
+pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
+
+/// Where each field of one document is: field path (`spec.containers[0].image`) to line and
+/// column (1-based).
+#[derive(Debug, Default)]
+pub struct FieldPositions(HashMap<String, (u32, u32)>);
+
+impl FieldPositions {
+    /// The position of a field path, if the document has it.
+    pub fn get(&self, path: &str) -> Option<(u32, u32)> {
+        self.0.get(path).copied()
+    }
+}
+
+/// Where a resource came from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The file as given on the command line or found in a directory (`-` for stdin).
+    pub file: Arc<str>,
+    /// 0-based index of the YAML document in the file.
+    pub document: usize,
+    /// Line and column where the resource starts (1-based).
+    pub line: u32,
+    /// Column where the resource starts (1-based).
+    pub column: u32,
+    positions: Arc<FieldPositions>,
+    /// For an item of a `List`: its path in the document (`items[2]`).
+    prefix: String,
+}
+
+impl Origin {
+    /// Line and column of a field of this resource (`spec.template.spec.containers[0].image`).
+    pub fn position_of(&self, field_path: &str) -> Option<(u32, u32)> {
+        if self.prefix.is_empty() {
+            return self.positions.get(field_path);
+        }
+        let joined = if field_path.starts_with('[') || field_path.is_empty() {
+            format!("{}{field_path}", self.prefix)
+        } else {
+            format!("{}.{field_path}", self.prefix)
+        };
+        self.positions.get(&joined)
+    }
+}
+
+/// One Kubernetes object.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.namespace`, if set.
+    pub namespace: Option<String>,
+    /// `metadata.name` (or `generateName`), if set.
+    pub name: Option<String>,
+    /// The object as JSON, without SOPS metadata.
+    pub object: serde_json::Value,
+    /// Where it came from.
+    pub origin: Origin,
+    /// The document was SOPS-encrypted: its `sops` block was removed and `ENC[...]` values stay
+    /// opaque strings.
+    pub sops_encrypted: bool,
+}
+
+/// A file that could not be loaded; the other files still are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    /// The file.
+    pub file: String,
+    /// What went wrong, with the line when known.
+    pub message: String,
+}
+
+/// Everything loaded from the inputs, in input order.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// Kubernetes objects.
+    pub resources: Vec<Resource>,
+    /// Documents that are not Kubernetes objects (no `apiVersion`/`kind`).
+    pub skipped: usize,
+    /// Files that could not be read or parsed.
+    pub errors: Vec<LoadError>,
+    /// Files read.
+    pub files: usize,
+}
+
+/// Resources of one file, or why there are none.
+struct FileResult {
+    resources: Vec<Resource>,
+    skipped: usize,
+}
+
+/// Loads every input (files and directory walks in parallel); the result is in a stable order:
+/// inputs sorted by path, documents in file order.
+pub fn load(inputs: &[Input]) -> Inventory {
+    use rayon::prelude::*;
+    let results: Vec<(String, Result<FileResult, String>)> = inputs
+        .par_iter()
+        .map(|input| {
+            let name = input.display_name();
+            let loaded = input.read().and_then(|text| load_text(&name, &text));
+            (name, loaded)
+        })
+        .collect();
+    let mut inv = Inventory {
+        files: results.len(),
+        ..Inventory::default()
+    };
+    for (file, r) in results {
+        match r {
+            Ok(f) => {
+                inv.resources.extend(f.resources);
+                inv.skipped += f.skipped;
+            }
+            Err(message) => inv.errors.push(LoadError { file, message }),
+        }
+    }
+    inv
+}
+
+/// Loads the documents of one file's text.
+fn load_text(file: &str, text: &str) -> Result<FileResult, String> {
+    let docs = read_documents(text, Schema::Kubernetes).map_err(|e| e.message().to_owned())?;
+    let file: Arc<str> = Arc::from(file);
+    let mut out = FileResult {
+        resources: Vec::new(),
+        skipped: 0,
+    };
+    for (index, doc) in docs.into_iter().enumerate() {
+        let mut root = doc.root;
+        if matches!(root, Node::Scalar(tollgate_sops::tree::Scalar::Null))
+            || matches!(&root, Node::Map(e) if e.is_empty())
+        {
+            continue;
+        }
+        let sops_encrypted = strip_sops(&mut root);
+        let positions = Arc::new(FieldPositions(
+            doc.positions
+                .into_iter()
+                .map(|(k, l, c)| (k, (l, c)))
+                .collect(),
+        ));
+        let origin = Origin {
+            file: file.clone(),
+            document: index,
+            line: u32::try_from(doc.line).unwrap_or(u32::MAX),
+            column: u32::try_from(doc.column).unwrap_or(u32::MAX),
+            positions,
+            prefix: String::new(),
+        };
+        let object = convert::to_json(&root);
+        match Resource::from_object(object, origin.clone(), sops_encrypted) {
+            Some(r) if is_list(&r) => expand_list(r, &mut out),
+            Some(r) => out.resources.push(r),
+            None => out.skipped += 1,
+        }
+    }
+    Ok(out)
+}
+
+fn is_list(r: &Resource) -> bool {
+    r.kind.ends_with("List")
+        && r.object
+            .get("items")
+            .is_some_and(serde_json::Value::is_array)
+}
+
+fn expand_list(list: Resource, out: &mut FileResult) {
+    let Some(serde_json::Value::Array(items)) = list.object.get("items").cloned() else {
+        return;
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        let mut origin = list.origin.clone();
+        origin.prefix = format!("items[{i}]");
+        if let Some((line, column)) = origin.position_of("") {
+            origin.line = line;
+            origin.column = column;
+        }
+        match Resource::from_object(item, origin, list.sops_encrypted) {
+            Some(r) => out.resources.push(r),
+            None => out.skipped += 1,
+        }
+    }
+}
+
+/// Removes sops's metadata block; returns whether there was one.
+fn strip_sops(root: &mut Node) -> bool {
+    let Node::Map(entries) = root else {
+        return false;
+    };
+    let is_sops = |e: &Entry| matches!(e, Entry::Pair(k, v) if k == "sops" && (v.get("mac").is_some() || v.get("lastmodified").is_some()));
+    let before = entries.len();
+    entries.retain(|e| !is_sops(e));
+    entries.len() != before
+}
+
+impl Resource {
+    fn from_object(
+        object: serde_json::Value,
+        origin: Origin,
+        sops_encrypted: bool,
+    ) -> Option<Self> {
+        let text = |v: Option<&serde_json::Value>| {
+            v.and_then(serde_json::Value::as_str).map(str::to_owned)
+        };
+        let api_version = text(object.get("apiVersion")).filter(|s| !s.is_empty())?;
+        let kind = text(object.get("kind")).filter(|s| !s.is_empty())?;
+        let meta = object.get("metadata");
+        let namespace = text(meta.and_then(|m| m.get("namespace")));
+        let name = text(meta.and_then(|m| m.get("name")))
+            .or_else(|| text(meta.and_then(|m| m.get("generateName"))));
+        Some(Resource {
+            api_version,
+            kind,
+            namespace,
+            name,
+            object,
+            origin,
+            sops_encrypted,
+        })
+    }
+}
+
+/// Loads manifests from paths as `tollgate check` takes them (`-` is stdin).
+pub fn load_paths(paths: &[PathBuf]) -> Inventory {
+    let (inputs, errors) = expand(paths);
+    let mut inv = load(&inputs);
+    inv.errors.extend(errors);
+    inv.errors.sort_by(|a, b| a.file.cmp(&b.file));
+    inv
+}
+
+/// Whether a path names a manifest file by its extension.
+pub fn is_manifest_path(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}

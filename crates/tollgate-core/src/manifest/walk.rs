@@ -1,0 +1,101 @@
+//! Turns command-line paths into the list of manifest files to read: directories are walked
+//! honouring `.gitignore`, files named explicitly are always read, `-` is stdin.
+
+use super::{is_manifest_path, LoadError, MAX_FILE_BYTES};
+use std::io::Read;
+use std::path::PathBuf;
+
+/// One thing to read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Input {
+    /// A file.
+    File(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+impl Input {
+    /// The name findings use.
+    pub fn display_name(&self) -> String {
+        match self {
+            Input::File(p) => p.strip_prefix(".").unwrap_or(p).display().to_string(),
+            Input::Stdin => "-".into(),
+        }
+    }
+
+    /// The file's text, refusing files over the size limit and non-UTF-8 content.
+    pub fn read(&self) -> Result<String, String> {
+        let mut bytes = Vec::new();
+        match self {
+            Input::Stdin => {
+                std::io::stdin()
+                    .lock()
+                    .take(MAX_FILE_BYTES + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| format!("cannot read stdin: {e}"))?;
+            }
+            Input::File(p) => {
+                let f = std::fs::File::open(p).map_err(|e| format!("cannot read: {e}"))?;
+                f.take(MAX_FILE_BYTES + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| format!("cannot read: {e}"))?;
+            }
+        }
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(format!(
+                "larger than {} MB; split it or exclude it",
+                MAX_FILE_BYTES >> 20
+            ));
+        }
+        String::from_utf8(bytes).map_err(|e| {
+            let offset = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..offset]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            format!("line {line}: not valid UTF-8 (binary data?)")
+        })
+    }
+}
+
+/// Expands paths into inputs, sorted, without duplicates; missing paths become errors.
+pub fn expand(paths: &[PathBuf]) -> (Vec<Input>, Vec<LoadError>) {
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            inputs.push(Input::Stdin);
+        } else if p.is_dir() {
+            let walker = ignore::WalkBuilder::new(p)
+                .require_git(false)
+                .follow_links(false)
+                .build();
+            for entry in walker {
+                match entry {
+                    Ok(e)
+                        if e.file_type().is_some_and(|t| t.is_file())
+                            && is_manifest_path(e.path()) =>
+                    {
+                        inputs.push(Input::File(e.into_path()));
+                    }
+                    Ok(_) => {}
+                    Err(err) => errors.push(LoadError {
+                        file: p.display().to_string(),
+                        message: err.to_string(),
+                    }),
+                }
+            }
+        } else if p.exists() {
+            inputs.push(Input::File(p.clone()));
+        } else {
+            errors.push(LoadError {
+                file: p.display().to_string(),
+                message: "no such file or directory".into(),
+            });
+        }
+    }
+    inputs.sort();
+    inputs.dedup();
+    (inputs, errors)
+}
