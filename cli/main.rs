@@ -4,7 +4,7 @@
 mod commands;
 mod output;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Secrets and policy compliance for GitOps repositories.
@@ -17,12 +17,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Evaluate policies on Kubernetes manifests (exit 0 clean, 1 findings, 2 errors).
+    Check(commands::check::CheckArgs),
     /// Encrypt, decrypt, edit and re-key SOPS files (compatible with Go sops).
     Sops(commands::sops::SopsArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // The raw matches are kept: `check` pairs each --output with the --format before it.
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -31,11 +37,21 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let result = match cli.command {
-        Command::Sops(args) => commands::sops::run(args),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => output::report(&e),
+    match cli.command {
+        Command::Check(args) => {
+            let sub = matches.subcommand_matches("check").unwrap_or(&matches);
+            match commands::check::run(&args, sub) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    // Usage, configuration and input errors of `check` all exit 2.
+                    let _ = output::report(&e);
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Sops(args) => match commands::sops::run(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => output::report(&e),
+        },
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod check;
 pub(crate) mod sops;
 mod sops_edit;
 mod sops_keys;

@@ -4,4 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod engine;
+pub mod finding;
 pub mod manifest;
+pub mod report;

@@ -12,6 +12,11 @@ use tollgate_sops::tree::{Entry, Node};
 
 pub use walk::{expand, Input};
 
+/// A YAML tree as JSON (comments dropped), as policies see it.
+pub fn node_to_json(node: &Node) -> serde_json::Value {
+    convert::to_json(node)
+}
+
 /// Files larger than this are refused: a manifest that big is a mistake or an attack.
 pub const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
 

@@ -1,0 +1,179 @@
+//! `tollgate check`: load manifests, evaluate policies in parallel, write every requested
+//! report, and exit 0 (clean), 1 (findings at or above `--fail-on`) or 2 (errors).
+
+use crate::output;
+use clap::{ArgMatches, Args};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use tollgate_core::engine::{self, rego};
+use tollgate_core::finding::Severity;
+use tollgate_core::manifest::{load_paths, LoadError};
+use tollgate_core::report::{self, Format, HumanOptions, Report};
+use tollgate_sops::fsio::write_atomic;
+
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    /// Manifest files or directories (walked honouring .gitignore); `-` reads stdin.
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Directory or file of Rego policies (repeatable); `*_test.rego` files are skipped.
+    #[arg(short, long, value_name = "PATH")]
+    policy: Vec<PathBuf>,
+    /// Rego package to evaluate (repeatable; default `main`).
+    #[arg(short, long, value_name = "PACKAGE")]
+    namespace: Vec<String>,
+    /// Evaluate every package that has `deny`, `violation` or `warn` rules.
+    #[arg(long)]
+    all_namespaces: bool,
+    /// YAML or JSON file merged into `data` (repeatable).
+    #[arg(short, long, value_name = "FILE")]
+    data: Vec<PathBuf>,
+    /// Report format: human, json, sarif, junit, github (repeatable, each with its own --output).
+    #[arg(short, long, value_name = "FORMAT", action = clap::ArgAction::Append)]
+    format: Vec<String>,
+    /// Write the report of the preceding --format to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE", action = clap::ArgAction::Append)]
+    output: Vec<PathBuf>,
+    /// Lowest severity that fails the run: error, warning or info.
+    #[arg(long, value_name = "SEVERITY", default_value = "error")]
+    fail_on: String,
+    /// Colour in the human report: auto (terminal and no NO_COLOR), always, never.
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    color: String,
+}
+
+fn usage(msg: impl Into<String>) -> tollgate_sops::Error {
+    tollgate_sops::Error::new(tollgate_sops::ErrorKind::CouldNotReadInput, msg.into())
+}
+
+/// Pairs each `--output` with the `--format` before it on the command line.
+fn pairs(
+    a: &CheckArgs,
+    m: &ArgMatches,
+) -> Result<Vec<(Format, Option<PathBuf>)>, tollgate_sops::Error> {
+    let f_idx: Vec<usize> = m
+        .indices_of("format")
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let o_idx: Vec<usize> = m
+        .indices_of("output")
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let mut out: Vec<(Format, Option<PathBuf>)> = Vec::new();
+    for (name, _) in a.format.iter().zip(&f_idx) {
+        let f = Format::parse(name).ok_or_else(|| {
+            usage(format!(
+                "unknown format `{name}`: use human, json, sarif, junit or github"
+            ))
+        })?;
+        out.push((f, None));
+    }
+    if out.is_empty() {
+        out.push((Format::Human, None));
+    }
+    for (path, oi) in a.output.iter().zip(&o_idx) {
+        let owner = f_idx.iter().rposition(|fi| fi < oi).unwrap_or(0);
+        let slot = out
+            .get_mut(owner)
+            .ok_or_else(|| usage("--output needs a --format before it"))?;
+        if slot.1.is_some() {
+            return Err(usage("two --output files for one --format"));
+        }
+        slot.1 = Some(path.clone());
+    }
+    if out.iter().filter(|(_, o)| o.is_none()).count() > 1 {
+        return Err(usage(
+            "only one report can go to stdout; give the others an --output file",
+        ));
+    }
+    Ok(out)
+}
+
+pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Error> {
+    let outputs = pairs(a, m)?;
+    let fail_on = Severity::parse(&a.fail_on).ok_or_else(|| {
+        usage(format!(
+            "unknown severity `{}`: use error, warning or info",
+            a.fail_on
+        ))
+    })?;
+    let color = match a.color.as_str() {
+        "always" => true,
+        "never" => false,
+        "auto" => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+        other => {
+            return Err(usage(format!(
+                "unknown --color `{other}`: use auto, always or never"
+            )))
+        }
+    };
+    let opts = rego::Options {
+        namespaces: a.namespace.clone(),
+        all_namespaces: a.all_namespaces,
+        data_files: a.data.clone(),
+        timeout: None,
+    };
+    let policies = match rego::Policies::compile(&a.policy, &opts) {
+        Ok(p) => p,
+        Err(errors) => {
+            for e in &errors {
+                output::warn(&e.to_string());
+            }
+            return Err(usage(format!(
+                "{} policy file(s) failed to compile",
+                errors.len()
+            )));
+        }
+    };
+    let inventory = load_paths(&a.paths);
+    let evaluation = engine::run(&policies, &inventory.resources);
+    let mut errors: Vec<LoadError> = inventory.errors.clone();
+    errors.extend(evaluation.errors);
+    let failing = evaluation.findings.iter().any(|f| f.severity >= fail_on);
+    let exit_code = if !errors.is_empty() {
+        2
+    } else {
+        u8::from(failing)
+    };
+    let evaluated: Vec<(String, String)> = inventory
+        .resources
+        .iter()
+        .map(|r| {
+            let rr = tollgate_core::finding::ResourceRef {
+                api_version: r.api_version.clone(),
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+            };
+            (r.origin.file.to_string(), rr.display())
+        })
+        .collect();
+    let version = env!("CARGO_PKG_VERSION");
+    let rep = Report {
+        findings: &evaluation.findings,
+        errors: &errors,
+        files: inventory.files,
+        resources: inventory.resources.len(),
+        skipped: inventory.skipped,
+        evaluated: &evaluated,
+        exit_code,
+        version,
+    };
+    for (format, path) in outputs {
+        let text = report::render(
+            format,
+            &rep,
+            HumanOptions {
+                color: color && path.is_none(),
+            },
+        );
+        match path {
+            Some(p) => write_atomic(&p, text.as_bytes(), 0o644)?,
+            None => output::stdout(text.as_bytes())?,
+        }
+    }
+    Ok(exit_code)
+}

@@ -1,0 +1,32 @@
+//! Policy engines and the parallel runner: compile every policy once, evaluate every resource
+//! against it on all cores, and return findings in a stable order.
+
+pub mod rego;
+
+use crate::finding::{self, Finding};
+use crate::manifest::{LoadError, Resource};
+use rayon::prelude::*;
+
+/// The outcome of evaluating resources.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Sorted findings.
+    pub findings: Vec<Finding>,
+    /// Rules that failed to evaluate on a resource; the run went on.
+    pub errors: Vec<LoadError>,
+}
+
+/// Evaluates every resource against the compiled Rego policies, one engine per worker.
+pub fn run(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
+    let per_resource: Vec<(Vec<Finding>, Vec<LoadError>)> = resources
+        .par_iter()
+        .map_init(|| policies.worker(), |worker, r| worker.evaluate(r))
+        .collect();
+    let mut out = Evaluation::default();
+    for (f, e) in per_resource {
+        out.findings.extend(f);
+        out.errors.extend(e);
+    }
+    finding::sort(&mut out.findings);
+    out
+}

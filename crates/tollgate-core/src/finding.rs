@@ -1,0 +1,147 @@
+//! Findings are data: what a rule found, on which resource, where. Errors (a file that does
+//! not parse, a policy that does not compile) are not findings.
+
+use crate::manifest::Resource;
+use serde::Serialize;
+
+/// How serious a finding is; `--fail-on` compares against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Should be fixed.
+    Warning,
+    /// Must be fixed.
+    Error,
+}
+
+impl Severity {
+    /// Parses `error`, `warning` (or `warn`), `info`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "error" => Some(Severity::Error),
+            "warning" | "warn" => Some(Severity::Warning),
+            "info" => Some(Severity::Info),
+            _ => None,
+        }
+    }
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// The resource a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ResourceRef {
+    /// `apiVersion`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.namespace`.
+    pub namespace: Option<String>,
+    /// `metadata.name`.
+    pub name: Option<String>,
+}
+
+impl ResourceRef {
+    /// `Kind/namespace/name`, for messages.
+    pub fn display(&self) -> String {
+        match (&self.namespace, &self.name) {
+            (Some(ns), Some(n)) => format!("{}/{ns}/{n}", self.kind),
+            (None, Some(n)) => format!("{}/{n}", self.kind),
+            _ => self.kind.clone(),
+        }
+    }
+}
+
+/// Where a finding points.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    /// The file, relative to the working directory (`-` for stdin).
+    pub file: String,
+    /// 0-based document index in the file.
+    pub document: usize,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+/// One thing a rule found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable rule id (`main/deny`, `RBAC001`, `my-policy/my-rule`).
+    pub rule_id: String,
+    /// How serious it is.
+    pub severity: Severity,
+    /// What is wrong, for people.
+    pub message: String,
+    /// `rego`, `kyverno`, `gatekeeper` or `builtin`.
+    pub engine: String,
+    /// The resource.
+    pub resource: ResourceRef,
+    /// Where.
+    pub location: Location,
+    /// The field it is about, when known (`spec.containers[0].image`).
+    pub field_path: Option<String>,
+    /// How to fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl Finding {
+    /// A finding on `resource`, located at `field_path` when the loader knows that field, else
+    /// at the start of the resource.
+    pub fn on(
+        resource: &Resource,
+        rule_id: impl Into<String>,
+        severity: Severity,
+        message: impl Into<String>,
+        engine: &str,
+        field_path: Option<String>,
+    ) -> Self {
+        let (line, column) = field_path
+            .as_deref()
+            .and_then(|p| resource.origin.position_of(p))
+            .unwrap_or((resource.origin.line, resource.origin.column));
+        Finding {
+            rule_id: rule_id.into(),
+            severity,
+            message: message.into(),
+            engine: engine.to_owned(),
+            resource: ResourceRef {
+                api_version: resource.api_version.clone(),
+                kind: resource.kind.clone(),
+                namespace: resource.namespace.clone(),
+                name: resource.name.clone(),
+            },
+            location: Location {
+                file: resource.origin.file.to_string(),
+                document: resource.origin.document,
+                line,
+                column,
+            },
+            field_path,
+            help: None,
+        }
+    }
+
+    /// The order findings are reported in, whatever order rules ran in.
+    pub fn sort_key(&self) -> (&Location, &str, &str) {
+        (&self.location, &self.rule_id, &self.message)
+    }
+}
+
+/// Sorts findings into their reporting order and drops exact duplicates.
+pub fn sort(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    findings.dedup();
+}

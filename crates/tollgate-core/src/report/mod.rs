@@ -1,0 +1,87 @@
+//! One renderer per output format, all fed the same sorted findings and run summary.
+
+mod github;
+mod human;
+mod json;
+mod junit;
+mod sarif;
+
+use crate::finding::{Finding, Severity};
+use crate::manifest::LoadError;
+
+/// An output format of `tollgate check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// For people: rule, message, `file:line:col`, a source excerpt.
+    Human,
+    /// Versioned JSON (`schema_version` 1, schema in `docs/report.schema.json`).
+    Json,
+    /// SARIF 2.1.0 for code scanning.
+    Sarif,
+    /// JUnit XML: a testsuite per file.
+    Junit,
+    /// GitHub Actions workflow commands (`::error file=…`).
+    Github,
+}
+
+impl Format {
+    /// Parses a `--format` value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "human" => Format::Human,
+            "json" => Format::Json,
+            "sarif" => Format::Sarif,
+            "junit" => Format::Junit,
+            "github" => Format::Github,
+            _ => return None,
+        })
+    }
+}
+
+/// Everything a renderer needs about one run.
+pub struct Report<'a> {
+    /// Sorted findings.
+    pub findings: &'a [Finding],
+    /// Files that could not be loaded or evaluated.
+    pub errors: &'a [LoadError],
+    /// Files read.
+    pub files: usize,
+    /// Resources evaluated.
+    pub resources: usize,
+    /// Documents that were not Kubernetes objects.
+    pub skipped: usize,
+    /// `file`, `kind/namespace/name` of every resource, for reports that list passes (JUnit).
+    pub evaluated: &'a [(String, String)],
+    /// The process exit code this run ends with.
+    pub exit_code: u8,
+    /// The tool version.
+    pub version: &'a str,
+}
+
+impl Report<'_> {
+    /// Findings per severity.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+}
+
+/// Options that only the human format uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HumanOptions {
+    /// ANSI colours.
+    pub color: bool,
+}
+
+/// Renders a report in one format.
+pub fn render(format: Format, report: &Report<'_>, human: HumanOptions) -> String {
+    match format {
+        Format::Human => human::render(report, human),
+        Format::Json => json::render(report),
+        Format::Sarif => sarif::render(report),
+        Format::Junit => junit::render(report),
+        Format::Github => github::render(report),
+    }
+}

@@ -1,0 +1,84 @@
+//! SARIF 2.1.0 for GitHub code scanning: rules from the findings, stable rule ids, relative
+//! URIs, positive regions, fingerprints for de-duplication, an empty result list when clean.
+
+use super::Report;
+use crate::finding::{Finding, Severity};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+/// A stable fingerprint: the same problem on the same resource keeps it across runs even when
+/// lines move.
+fn fingerprint(f: &Finding) -> String {
+    let key = format!(
+        "{}\0{}\0{}\0{}\0{}\0{}",
+        f.rule_id,
+        f.location.file,
+        f.resource.kind,
+        f.resource.namespace.as_deref().unwrap_or(""),
+        f.resource.name.as_deref().unwrap_or(""),
+        f.field_path.as_deref().unwrap_or(&f.message)
+    );
+    // FNV-1a, 64 bits: stable across releases and platforms, unlike std's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+pub(super) fn render(r: &Report<'_>) -> String {
+    let mut rules: BTreeMap<&str, Severity> = BTreeMap::new();
+    for f in r.findings {
+        let s = rules.entry(f.rule_id.as_str()).or_insert(f.severity);
+        *s = (*s).max(f.severity);
+    }
+    let index: BTreeMap<&str, usize> = rules.keys().enumerate().map(|(i, k)| (*k, i)).collect();
+    let rules_json: Vec<Value> = rules
+        .iter()
+        .map(|(id, sev)| json!({ "id": id, "name": id, "shortDescription": { "text": id }, "defaultConfiguration": { "level": level(*sev) } }))
+        .collect();
+    let results: Vec<Value> = r
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "ruleId": f.rule_id,
+                "ruleIndex": index.get(f.rule_id.as_str()).copied().unwrap_or(0),
+                "level": level(f.severity),
+                "message": { "text": format!("{}: {}", f.resource.display(), f.message) },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": f.location.file.replace('\\', "/") },
+                        "region": { "startLine": f.location.line.max(1), "startColumn": f.location.column.max(1) }
+                    }
+                }],
+                "partialFingerprints": { "tollgate/v1": fingerprint(f) }
+            })
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": { "name": "tollgate", "version": r.version, "informationUri": "https://example.invalid/tollgate", "rules": rules_json } },
+            "results": results,
+            "invocations": [{
+                "executionSuccessful": r.errors.is_empty(),
+                "exitCode": r.exit_code,
+                "exitCodeDescription": match r.exit_code { 0 => "clean", 1 => "findings at or above the failure threshold", _ => "usage, configuration or input error" }
+            }]
+        }]
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}

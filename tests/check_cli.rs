@@ -1,0 +1,263 @@
+//! The `tollgate check` contract: Rego policies (v1 and v0) over manifests, findings located on
+//! the offending field, every report format, exit codes 0/1/2, and bad input.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn fixtures_check() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/check")
+}
+
+/// Runs check from the fixtures directory so reported paths are relative and stable.
+fn check(args: &[&str]) -> std::process::Output {
+    run(tollgate()
+        .arg("check")
+        .args(args)
+        .current_dir(fixtures_check()))
+}
+
+fn json(args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    let o = check(&all);
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    (code(&o), v)
+}
+
+#[test]
+fn rego_findings_point_at_the_field() {
+    let (c, v) = json(&["--policy", "policies", "manifests"]);
+    assert_eq!(c, 1);
+    assert_eq!(v["schema_version"], 1);
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 2, "{v:#}");
+    let by = |id: &str| {
+        findings
+            .iter()
+            .find(|f| f["rule_id"] == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    };
+    assert_eq!(
+        findings[0]["rule_id"], "main/warn",
+        "sorted by location: line 1 before line 13"
+    );
+    let deny = by("main/deny");
+    assert_eq!(deny["rule_id"], "main/deny");
+    assert_eq!(deny["severity"], "error");
+    assert_eq!(deny["engine"], "rego");
+    assert_eq!(
+        deny["message"],
+        "container app uses the mutable tag :latest"
+    );
+    assert_eq!(deny["field_path"], "spec.template.spec.containers[1].image");
+    assert_eq!(
+        deny["location"],
+        serde_json::json!({"file": "manifests/app.yaml", "document": 0, "line": 13, "column": 18})
+    );
+    assert_eq!(
+        deny["resource"],
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web"})
+    );
+    let warn = by("main/warn");
+    assert_eq!(
+        (warn["rule_id"].as_str(), warn["severity"].as_str()),
+        (Some("main/warn"), Some("warning"))
+    );
+    assert_eq!(
+        warn["location"]["line"], 1,
+        "no field: the resource's first line"
+    );
+    assert_eq!(
+        v["summary"]["resources"], 4,
+        "Deployment, Service, clean Deployment, SOPS Secret"
+    );
+    assert_eq!(v["summary"]["files"], 3);
+}
+
+#[test]
+fn fail_on_namespaces_and_v0_policies() {
+    assert_eq!(
+        json(&[
+            "--policy",
+            "policies",
+            "--fail-on",
+            "warning",
+            "manifests/clean.yaml"
+        ])
+        .0,
+        0
+    );
+    let (c, v) = json(&["--policy", "policies", "--namespace", "legacy", "manifests"]);
+    assert_eq!(c, 1);
+    let ids: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, vec!["legacy/violation"]);
+    let (_, v) = json(&["--policy", "policies", "--all-namespaces", "manifests"]);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 3);
+    let (c, v) = json(&[
+        "--policy",
+        "policies",
+        "manifests/app.yaml",
+        "--fail-on",
+        "error",
+    ]);
+    assert_eq!(c, 1);
+    assert_eq!(v["summary"]["findings"]["error"], 1);
+    let o = check(&[
+        "--policy",
+        "policies",
+        "--namespace",
+        "main",
+        "manifests/clean.yaml",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn every_report_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sarif, junit, gh) = (
+        dir.path().join("r.sarif"),
+        dir.path().join("r.xml"),
+        dir.path().join("r.txt"),
+    );
+    let o = check(&[
+        "--policy",
+        "policies",
+        "manifests",
+        "--format",
+        "human",
+        "--format",
+        "sarif",
+        "--output",
+        sarif.to_str().unwrap(),
+        "--format",
+        "junit",
+        "--output",
+        junit.to_str().unwrap(),
+        "--format",
+        "github",
+        "--output",
+        gh.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let human = String::from_utf8(o.stdout).unwrap();
+    assert!(human.contains("error[main/deny]: container app uses the mutable tag :latest\n  --> manifests/app.yaml:13:18 (Deployment/shop/web)"), "{human}");
+    assert!(
+        human.contains("13 |           image: shop/web:latest\n"),
+        "{human}"
+    );
+    assert!(!human.contains('\x1b'), "no colour when not a terminal");
+    let s: Value = serde_json::from_str(&fs::read_to_string(&sarif).unwrap()).unwrap();
+    assert_eq!(s["version"], "2.1.0");
+    let run0 = &s["runs"][0];
+    let deny = run0["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "main/deny")
+        .unwrap();
+    assert_eq!(
+        deny["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 13, "startColumn": 18})
+    );
+    assert_eq!(
+        deny["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "manifests/app.yaml"
+    );
+    assert!(deny["partialFingerprints"]["tollgate/v1"].is_string());
+    assert_eq!(run0["tool"]["driver"]["rules"].as_array().unwrap().len(), 2);
+    assert_eq!(run0["invocations"][0]["exitCode"], 1);
+    let x = fs::read_to_string(&junit).unwrap();
+    assert!(
+        x.contains("<testsuite name=\"manifests/app.yaml\" tests=\"3\" failures=\"2\">"),
+        "{x}"
+    );
+    assert!(
+        x.contains("<testcase name=\"Deployment/shop/api\" classname=\"manifests/clean.yaml\"/>"),
+        "{x}"
+    );
+    let g = fs::read_to_string(&gh).unwrap();
+    assert!(g.contains("::error file=manifests/app.yaml,line=13,col=18,title=main/deny::Deployment/shop/web: container app uses the mutable tag :latest\n"), "{g}");
+    assert!(
+        g.contains("::warning file=manifests/app.yaml,line=1,col=1,title=main/warn::"),
+        "{g}"
+    );
+}
+
+#[test]
+fn clean_runs_have_empty_results() {
+    let o = check(&[
+        "--policy",
+        "policies",
+        "--format",
+        "sarif",
+        "manifests/clean.yaml",
+    ]);
+    assert_eq!(code(&o), 0);
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["runs"][0]["results"], serde_json::json!([]));
+}
+
+#[test]
+fn bad_input_exits_2_and_still_reports_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(
+        fixtures_check().join("manifests/app.yaml"),
+        dir.path().join("app.yaml"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("broken.yaml"),
+        "apiVersion: v1\nkind: [unclosed\n",
+    )
+    .unwrap();
+    let policies = fixtures_check().join("policies");
+    let o = run(tollgate()
+        .args(["check", "--format", "json", "--policy"])
+        .arg(&policies)
+        .arg(".")
+        .current_dir(dir.path()));
+    assert_eq!(code(&o), 2);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["findings"].as_array().unwrap().len(),
+        2,
+        "the good file is still checked"
+    );
+    assert_eq!(v["errors"][0]["file"], "broken.yaml");
+    assert!(v["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("line 2"));
+
+    fs::write(
+        dir.path().join("bad.rego"),
+        "package main\n\ndeny contains msg if {\n  input.kind ==\n}\n",
+    )
+    .unwrap();
+    let o = run(tollgate()
+        .args(["check", "--policy", "bad.rego", "app.yaml"])
+        .current_dir(dir.path()));
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("bad.rego") && stderr(&o).contains(":5:"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(tollgate()
+        .args(["check", "--format", "xml", "app.yaml"])
+        .current_dir(dir.path()));
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("unknown format"));
+}
