@@ -102,7 +102,11 @@ fn fail_on_namespaces_and_v0_policies() {
         .collect();
     assert_eq!(ids, vec!["legacy/violation"]);
     let (_, v) = json(&["--policy", "policies", "--all-namespaces", "manifests"]);
-    assert_eq!(v["findings"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        v["findings"].as_array().unwrap().len(),
+        5,
+        "main 2, legacy 1, images 2"
+    );
     let (c, v) = json(&[
         "--policy",
         "policies",
@@ -260,4 +264,42 @@ fn bad_input_exits_2_and_still_reports_the_rest() {
         .current_dir(dir.path()));
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("unknown format"));
+}
+
+#[test]
+fn metadata_suffixed_rules_and_exceptions() {
+    let (c, v) = json(&[
+        "--policy",
+        "policies",
+        "--namespace",
+        "images",
+        "--show-suppressed",
+        "manifests",
+    ]);
+    assert_eq!(c, 0, "package METADATA makes these warnings: {v:#}");
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 2, "{v:#}");
+    for f in findings {
+        assert_eq!(f["rule_id"], "IMG001");
+        assert_eq!(f["severity"], "warning");
+        assert_eq!(f["help"], "Images must come from registry.example.com");
+    }
+    assert_eq!(
+        v["summary"]["suppressed"], 1,
+        "the api Deployment is waived by `exception`"
+    );
+    assert_eq!(v["suppressed"][0]["resource"]["name"], "api");
+    assert_eq!(
+        json(&[
+            "--policy",
+            "policies",
+            "--namespace",
+            "images",
+            "--fail-on",
+            "warning",
+            "manifests"
+        ])
+        .0,
+        1
+    );
 }

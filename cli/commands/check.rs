@@ -37,6 +37,9 @@ pub(crate) struct CheckArgs {
     /// Lowest severity that fails the run: error, warning or info.
     #[arg(long, value_name = "SEVERITY", default_value = "error")]
     fail_on: String,
+    /// List findings waived by exceptions, not only count them.
+    #[arg(long)]
+    show_suppressed: bool,
     /// Colour in the human report: auto (terminal and no NO_COLOR), always, never.
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     color: String,
@@ -154,6 +157,8 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
     let version = env!("CARGO_PKG_VERSION");
     let rep = Report {
         findings: &evaluation.findings,
+        suppressed: &evaluation.suppressed,
+        show_suppressed: a.show_suppressed,
         errors: &errors,
         files: inventory.files,
         resources: inventory.resources.len(),

@@ -2,6 +2,7 @@
 //! against it on all cores, and return findings in a stable order.
 
 pub mod rego;
+pub mod rego_source;
 
 use crate::finding::{self, Finding};
 use crate::manifest::{LoadError, Resource};
@@ -12,21 +13,25 @@ use rayon::prelude::*;
 pub struct Evaluation {
     /// Sorted findings.
     pub findings: Vec<Finding>,
+    /// Findings waived by the policies themselves (conftest `exception` rules).
+    pub suppressed: Vec<Finding>,
     /// Rules that failed to evaluate on a resource; the run went on.
     pub errors: Vec<LoadError>,
 }
 
 /// Evaluates every resource against the compiled Rego policies, one engine per worker.
 pub fn run(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
-    let per_resource: Vec<(Vec<Finding>, Vec<LoadError>)> = resources
+    let per_resource: Vec<(Vec<Finding>, Vec<Finding>, Vec<LoadError>)> = resources
         .par_iter()
         .map_init(|| policies.worker(), |worker, r| worker.evaluate(r))
         .collect();
     let mut out = Evaluation::default();
-    for (f, e) in per_resource {
+    for (f, s, e) in per_resource {
         out.findings.extend(f);
+        out.suppressed.extend(s);
         out.errors.extend(e);
     }
     finding::sort(&mut out.findings);
+    finding::sort(&mut out.suppressed);
     out
 }

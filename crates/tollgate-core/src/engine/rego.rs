@@ -1,7 +1,10 @@
-//! Rego with conftest conventions (on regorus): `deny` and `violation` rules give errors,
-//! `warn` rules give warnings; a result is a message string or an object with `msg` (and
-//! optionally `details` and `field`, the field path that locates the finding).
+//! Rego with conftest conventions (on regorus): rules named `deny`, `violation` or `warn`
+//! (optionally with a `_suffix`) report findings, `exception` rules waive them, and OPA
+//! METADATA (`title`, `custom.id`, `custom.severity`) names and grades them. A result is a
+//! message string or an object with `msg` (and optionally `details` and `field`, the field path
+//! that locates the finding).
 
+use super::rego_source::{scan, Annotation, Scanned};
 use crate::finding::{Finding, Severity};
 use crate::manifest::{LoadError, Resource};
 use regorus::utils::limits::ExecutionTimerConfig;
@@ -10,12 +13,12 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Which packages are evaluated.
+/// Which packages are evaluated, with what data.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Packages to evaluate (`main` when empty).
     pub namespaces: Vec<String>,
-    /// Evaluate every package that has a `deny`, `violation` or `warn` rule.
+    /// Evaluate every package that has conftest rules.
     pub all_namespaces: bool,
     /// YAML or JSON files merged into `data`.
     pub data_files: Vec<PathBuf>,
@@ -28,7 +31,7 @@ pub struct Options {
 pub struct PolicyError {
     /// The policy or data file.
     pub file: String,
-    /// What is wrong (regorus's message, which names line and column).
+    /// What is wrong (regorus's message names line and column).
     pub message: String,
 }
 
@@ -38,20 +41,31 @@ impl std::fmt::Display for PolicyError {
     }
 }
 
-/// The rule names conftest gives meaning to, and the severity of their results.
-const RULES: [(&str, Severity); 3] = [
-    ("deny", Severity::Error),
-    ("violation", Severity::Error),
-    ("warn", Severity::Warning),
-];
+/// One conftest rule to evaluate.
+#[derive(Debug, Clone)]
+pub struct Query {
+    engine: usize,
+    /// The package (`main`).
+    pub package: String,
+    /// The rule name (`deny`, `deny_latest`, `warn`).
+    pub rule: String,
+    /// The id findings carry: METADATA `custom.id`, else `<package>/<rule>`.
+    pub id: String,
+    /// METADATA `title`.
+    pub title: Option<String>,
+    /// Errors for `deny`/`violation`, warnings for `warn`, unless METADATA says otherwise.
+    pub severity: Severity,
+}
 
 /// Compiled Rego policies, ready to be cloned into workers.
 #[derive(Clone)]
 pub struct Policies {
     /// One engine per Rego dialect present (v1 first, then v0).
     engines: Vec<Engine>,
-    /// `(engine index, package, rule)` to evaluate, sorted.
-    queries: Vec<(usize, String, &'static str, Severity)>,
+    /// Rules to evaluate, sorted by package and rule.
+    queries: Vec<Query>,
+    /// `(engine, package)` of packages with `exception` rules.
+    exceptions: Vec<(usize, String)>,
 }
 
 impl std::fmt::Debug for Policies {
@@ -78,8 +92,7 @@ pub fn policy_files(paths: &[PathBuf]) -> Vec<PathBuf> {
             .build()
             .flatten()
         {
-            let path = entry.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let name = entry.file_name().to_string_lossy().into_owned();
             if entry.file_type().is_some_and(|t| t.is_file())
                 && name.ends_with(".rego")
                 && !name.ends_with("_test.rego")
@@ -107,11 +120,72 @@ fn dialect(path: &str, text: &str) -> Result<bool, String> {
             v0.set_rego_v0(true);
             match v0.add_policy(path.to_owned(), text.to_owned()) {
                 Ok(_) => Ok(false),
-                // Report the v1 error unless the file is clearly v0 (v0 syntax failed later).
                 Err(_) => Err(e1.to_string()),
             }
         }
     }
+}
+
+fn load_data(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let json: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?
+    } else {
+        use tollgate_sops::stores::yaml_read::{read_documents, Schema};
+        let docs = read_documents(&text, Schema::Kubernetes).map_err(|e| e.message().to_owned())?;
+        let root = docs
+            .into_iter()
+            .next()
+            .map(|d| d.root)
+            .unwrap_or(tollgate_sops::tree::Node::Map(Vec::new()));
+        crate::manifest::node_to_json(&root)
+    };
+    Ok(Value::from(json))
+}
+
+/// A METADATA field of the rule, else of its package.
+fn meta(
+    rule: &Annotation,
+    package: &Annotation,
+    field: fn(&Annotation) -> &Option<String>,
+) -> Option<String> {
+    field(rule).clone().or_else(|| field(package).clone())
+}
+
+fn queries_of(scan: &Scanned, engine: usize, queries: &mut Vec<Query>) -> Result<(), PolicyError> {
+    for head in &scan.rules {
+        if queries
+            .iter()
+            .any(|q| q.package == scan.package && q.rule == head.name)
+        {
+            continue;
+        }
+        let default = if head.name.starts_with("warn") {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        let severity = match meta(&head.meta, &scan.package_meta, |a| &a.severity) {
+            Some(s) => Severity::parse(&s).ok_or_else(|| PolicyError {
+                file: format!("package {}", scan.package),
+                message: format!(
+                    "line {}: METADATA custom.severity `{s}` is not error, warning or info",
+                    head.line
+                ),
+            })?,
+            None => default,
+        };
+        queries.push(Query {
+            engine,
+            package: scan.package.clone(),
+            rule: head.name.clone(),
+            id: meta(&head.meta, &scan.package_meta, |a| &a.id)
+                .unwrap_or_else(|| format!("{}/{}", scan.package, head.name)),
+            title: meta(&head.meta, &scan.package_meta, |a| &a.title),
+            severity,
+        });
+    }
+    Ok(())
 }
 
 impl Policies {
@@ -120,8 +194,8 @@ impl Policies {
         let mut v1 = Engine::new();
         let mut v0 = Engine::new();
         v0.set_rego_v0(true);
-        let (mut has_v1, mut has_v0) = (false, false);
         let mut errors = Vec::new();
+        let mut scanned: Vec<(bool, Scanned)> = Vec::new();
         for file in policy_files(policy_paths) {
             let name = display(&file);
             let text = match std::fs::read_to_string(&file) {
@@ -134,16 +208,16 @@ impl Policies {
                     continue;
                 }
             };
-            let result = dialect(&name, &text).and_then(|is_v1| {
+            let scan = scan(&text);
+            let added = dialect(&name, &text).and_then(|is_v1| {
                 let engine = if is_v1 { &mut v1 } else { &mut v0 };
                 engine
                     .add_policy(name.clone(), text)
                     .map(|_| is_v1)
                     .map_err(|e| e.to_string())
             });
-            match result {
-                Ok(true) => has_v1 = true,
-                Ok(false) => has_v0 = true,
+            match added {
+                Ok(is_v1) => scanned.push((is_v1, scan)),
                 Err(message) => errors.push(PolicyError {
                     file: name,
                     message,
@@ -170,9 +244,8 @@ impl Policies {
                 }),
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let has_v1 = scanned.iter().any(|(v, _)| *v);
+        let has_v0 = scanned.iter().any(|(v, _)| !*v);
         let mut engines = Vec::new();
         if has_v1 {
             engines.push(v1);
@@ -180,42 +253,50 @@ impl Policies {
         if has_v0 {
             engines.push(v0);
         }
-        let timeout = opts.timeout.unwrap_or(Duration::from_secs(10));
-        let mut queries = Vec::new();
-        for (i, engine) in engines.iter_mut().enumerate() {
+        let limit = opts.timeout.unwrap_or(Duration::from_secs(10));
+        for engine in &mut engines {
             engine.set_execution_timer_config(ExecutionTimerConfig {
-                limit: timeout,
+                limit,
                 check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
             });
-            let packages = engine.get_packages().map_err(|e| {
-                vec![PolicyError {
-                    file: "policies".into(),
-                    message: e.to_string(),
-                }]
-            })?;
-            for pkg in packages {
-                let pkg = pkg.strip_prefix("data.").unwrap_or(&pkg).to_owned();
-                let wanted = opts.all_namespaces
-                    || if opts.namespaces.is_empty() {
-                        pkg == "main"
-                    } else {
-                        opts.namespaces.contains(&pkg)
-                    };
-                if !wanted {
-                    continue;
+        }
+        let wanted = |pkg: &str| {
+            opts.all_namespaces
+                || if opts.namespaces.is_empty() {
+                    pkg == "main"
+                } else {
+                    opts.namespaces.iter().any(|n| n == pkg)
                 }
-                for (rule, sev) in RULES {
-                    queries.push((i, pkg.clone(), rule, sev));
-                }
+        };
+        let mut queries = Vec::new();
+        let mut exceptions = Vec::new();
+        for (is_v1, scan) in &scanned {
+            if !wanted(&scan.package) {
+                continue;
+            }
+            let engine = usize::from(!*is_v1 && has_v1);
+            if scan.has_exception && !exceptions.contains(&(engine, scan.package.clone())) {
+                exceptions.push((engine, scan.package.clone()));
+            }
+            if let Err(e) = queries_of(scan, engine, &mut queries) {
+                errors.push(e);
             }
         }
-        queries.sort_by(|a, b| (&a.1, a.2).cmp(&(&b.1, b.2)));
-        Ok(Policies { engines, queries })
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        queries.sort_by(|a, b| (&a.package, &a.rule).cmp(&(&b.package, &b.rule)));
+        exceptions.sort();
+        Ok(Policies {
+            engines,
+            queries,
+            exceptions,
+        })
     }
 
-    /// Whether any package is evaluated.
-    pub fn is_empty(&self) -> bool {
-        self.queries.is_empty()
+    /// The rules that are evaluated.
+    pub fn rules(&self) -> &[Query] {
+        &self.queries
     }
 
     /// A copy for one worker thread (regorus evaluates through `&mut`).
@@ -226,89 +307,91 @@ impl Policies {
     }
 }
 
-fn load_data(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let json: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?
-    } else {
-        let docs = tollgate_sops::stores::yaml_read::read_documents(
-            &text,
-            tollgate_sops::stores::yaml_read::Schema::Kubernetes,
-        )
-        .map_err(|e| e.message().to_owned())?;
-        let root = docs
-            .into_iter()
-            .next()
-            .map(|d| d.root)
-            .unwrap_or(tollgate_sops::tree::Node::Map(Vec::new()));
-        crate::manifest::node_to_json(&root)
-    };
-    Ok(Value::from(json))
-}
-
 /// Engines owned by one thread.
 pub struct Worker {
     policies: Policies,
 }
 
 impl Worker {
-    /// Evaluates every rule against one resource.
-    pub fn evaluate(&mut self, resource: &Resource) -> (Vec<Finding>, Vec<LoadError>) {
+    /// Evaluates every rule against one resource: findings, findings waived by `exception`
+    /// rules, and rules that failed to evaluate.
+    pub fn evaluate(
+        &mut self,
+        resource: &Resource,
+    ) -> (Vec<Finding>, Vec<Finding>, Vec<LoadError>) {
         let input = Value::from(resource.object.clone());
         for e in &mut self.policies.engines {
             e.set_input(input.clone());
         }
-        let mut findings = Vec::new();
         let mut errors = Vec::new();
-        for (i, pkg, rule, severity) in &self.policies.queries {
+        let mut fail = |what: &str, e: &dyn std::fmt::Display| {
+            errors.push(LoadError {
+                file: resource.origin.file.to_string(),
+                message: format!(
+                    "{what} failed on {}/{}: {e}",
+                    resource.kind,
+                    resource.name.as_deref().unwrap_or("-")
+                ),
+            });
+        };
+        let mut waived: Vec<(String, String)> = Vec::new();
+        for (i, pkg) in &self.policies.exceptions {
             let Some(engine) = self.policies.engines.get_mut(*i) else {
                 continue;
             };
-            match engine.eval_rule(format!("data.{pkg}.{rule}")) {
-                Ok(value) => collect(
-                    &value,
-                    resource,
-                    &format!("{pkg}/{rule}"),
-                    *severity,
-                    &mut findings,
-                ),
-                Err(e) => {
-                    let text = e.to_string();
-                    // A package without this rule is not an error.
-                    if !(text.contains("not a valid rule path")
-                        || text.contains("not a rule")
-                        || text.contains("not found"))
-                    {
-                        errors.push(LoadError {
-                            file: resource.origin.file.to_string(),
-                            message: format!(
-                                "{pkg}/{rule} failed on {}/{}: {text}",
-                                resource.kind,
-                                resource.name.as_deref().unwrap_or("-")
-                            ),
-                        });
-                    }
+            match engine.eval_rule(format!("data.{pkg}.exception")) {
+                Ok(v) => {
+                    let mut names = Vec::new();
+                    flatten_names(&serde_json::to_value(&v).unwrap_or_default(), &mut names);
+                    waived.extend(names.into_iter().map(|n| (pkg.clone(), n)));
                 }
+                Err(e) => fail(&format!("{pkg}/exception"), &e),
             }
         }
-        (findings, errors)
+        let mut findings = Vec::new();
+        let mut suppressed = Vec::new();
+        for q in &self.policies.queries {
+            let Some(engine) = self.policies.engines.get_mut(q.engine) else {
+                continue;
+            };
+            match engine.eval_rule(format!("data.{}.{}", q.package, q.rule)) {
+                Ok(value) => {
+                    // conftest: `exception` lists rule names without their `deny_` prefix.
+                    let suffix = q.rule.split_once('_').map_or("", |(_, s)| s);
+                    let is_waived = waived
+                        .iter()
+                        .any(|(p, n)| *p == q.package && (n == suffix || *n == q.rule));
+                    collect(
+                        &value,
+                        resource,
+                        q,
+                        if is_waived {
+                            &mut suppressed
+                        } else {
+                            &mut findings
+                        },
+                    );
+                }
+                Err(e) => fail(&format!("{}/{}", q.package, q.rule), &e),
+            }
+        }
+        (findings, suppressed, errors)
+    }
+}
+
+fn flatten_names(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| flatten_names(i, out)),
+        _ => {}
     }
 }
 
 /// Turns a rule's value (a set or array of messages) into findings.
-fn collect(
-    value: &Value,
-    resource: &Resource,
-    rule_id: &str,
-    severity: Severity,
-    out: &mut Vec<Finding>,
-) {
-    let json = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-    let items = match json {
+fn collect(value: &Value, resource: &Resource, q: &Query, out: &mut Vec<Finding>) {
+    let items = match serde_json::to_value(value).unwrap_or(serde_json::Value::Null) {
         serde_json::Value::Array(items) => items,
-        serde_json::Value::Null => return,
-        // A boolean `deny` or a single message.
-        serde_json::Value::Bool(false) => return,
+        serde_json::Value::Null | serde_json::Value::Bool(false) => return,
         other => vec![other],
     };
     for item in items {
@@ -326,11 +409,11 @@ fn collect(
                     .map(str::to_owned);
                 (msg, field)
             }
-            serde_json::Value::Bool(true) => (format!("{rule_id} is true"), None),
+            serde_json::Value::Bool(true) => (format!("{} is true", q.id), None),
             other => (other.to_string(), None),
         };
-        out.push(Finding::on(
-            resource, rule_id, severity, message, "rego", field,
-        ));
+        let mut f = Finding::on(resource, q.id.clone(), q.severity, message, "rego", field);
+        f.help.clone_from(&q.title);
+        out.push(f);
     }
 }

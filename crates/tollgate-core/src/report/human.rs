@@ -68,13 +68,27 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
             e.message
         ));
     }
+    if r.show_suppressed {
+        for f in r.suppressed {
+            out.push_str(&format!(
+                "suppressed[{}]: {} ({}:{}:{}, {})\n",
+                f.rule_id,
+                f.message,
+                f.location.file,
+                f.location.line,
+                f.location.column,
+                f.resource.display()
+            ));
+        }
+    }
     out.push_str(&format!(
-        "{} errors, {} warnings, {} info in {} resources from {} files ({} documents skipped, {} files failed)\n",
+        "{} errors, {} warnings, {} info in {} resources from {} files ({} suppressed, {} documents skipped, {} files failed)\n",
         r.count(Severity::Error),
         r.count(Severity::Warning),
         r.count(Severity::Info),
         r.resources,
         r.files,
+        r.suppressed.len(),
         r.skipped,
         r.errors.len()
     ));

@@ -9,12 +9,14 @@ pub(super) fn render(r: &Report<'_>) -> String {
         "schema_version": 1,
         "tool": { "name": "tollgate", "version": r.version },
         "findings": r.findings,
+        "suppressed": if r.show_suppressed { json!(r.suppressed) } else { json!([]) },
         "errors": r.errors.iter().map(|e| json!({ "file": e.file, "message": e.message })).collect::<Vec<_>>(),
         "summary": {
             "files": r.files,
             "resources": r.resources,
             "skipped_documents": r.skipped,
             "errors": r.errors.len(),
+            "suppressed": r.suppressed.len(),
             "findings": {
                 "error": r.count(Severity::Error),
                 "warning": r.count(Severity::Warning),

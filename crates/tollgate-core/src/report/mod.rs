@@ -42,6 +42,10 @@ impl Format {
 pub struct Report<'a> {
     /// Sorted findings.
     pub findings: &'a [Finding],
+    /// Findings waived by exceptions; listed only when `show_suppressed`.
+    pub suppressed: &'a [Finding],
+    /// List suppressed findings, not only count them.
+    pub show_suppressed: bool,
     /// Files that could not be loaded or evaluated.
     pub errors: &'a [LoadError],
     /// Files read.

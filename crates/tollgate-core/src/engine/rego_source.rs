@@ -1,0 +1,161 @@
+//! What regorus does not expose about a policy file: its package, the conftest rule heads
+//! (`deny`, `violation`, `warn`, with optional `_suffix`), and OPA METADATA annotations.
+
+use tollgate_sops::stores::yaml_read::{read_documents, Schema};
+use tollgate_sops::tree::Node;
+
+/// A conftest rule found in a policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleHead {
+    /// The rule name (`deny`, `deny_latest`, `warn`).
+    pub name: String,
+    /// 1-based line of its first definition.
+    pub line: usize,
+    /// Its METADATA annotation, if one stood right above it.
+    pub meta: Annotation,
+}
+
+/// The METADATA fields tollgate uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Annotation {
+    /// `title`.
+    pub title: Option<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `custom.id`: the rule id in findings.
+    pub id: Option<String>,
+    /// `custom.severity`: error, warning or info.
+    pub severity: Option<String>,
+}
+
+/// The package and conftest rules of one file.
+#[derive(Debug, Clone, Default)]
+pub struct Scanned {
+    /// The package path (`main`, `k8s.images`).
+    pub package: String,
+    /// Package-level METADATA.
+    pub package_meta: Annotation,
+    /// Rules in order of first definition.
+    pub rules: Vec<RuleHead>,
+    /// Whether the file defines `exception`.
+    pub has_exception: bool,
+}
+
+/// Whether `name` is a rule conftest reports: `deny`, `violation`, `warn`, or one of them
+/// followed by `_suffix`.
+pub fn is_conftest_rule(name: &str) -> bool {
+    ["deny", "violation", "warn"].iter().any(|p| {
+        name == *p
+            || name
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('_') && rest.len() > 1)
+    })
+}
+
+fn annotation(block: &str) -> Annotation {
+    let Ok(docs) = read_documents(block, Schema::Kubernetes) else {
+        return Annotation::default();
+    };
+    let Some(root) = docs.into_iter().next().map(|d| d.root) else {
+        return Annotation::default();
+    };
+    let text = |n: Option<&Node>| n.and_then(Node::as_str).map(str::to_owned);
+    let custom = root.get("custom");
+    Annotation {
+        title: text(root.get("title")),
+        description: text(root.get("description")),
+        id: text(custom.and_then(|c| c.get("id"))),
+        severity: text(custom.and_then(|c| c.get("severity"))),
+    }
+}
+
+/// The identifier at the start of a line (a rule head starts at column 0).
+fn head_name(line: &str) -> Option<&str> {
+    let end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(line.len());
+    let name = &line[..end];
+    let rest = line[end..].trim_start();
+    let is_head = !name.is_empty()
+        && (rest.is_empty()
+            || rest.starts_with("contains")
+            || rest.starts_with("if")
+            || rest.starts_with('[')
+            || rest.starts_with('{')
+            || rest.starts_with('=')
+            || rest.starts_with(":="));
+    is_head.then_some(name)
+}
+
+/// Scans a policy's source.
+pub fn scan(text: &str) -> Scanned {
+    let mut out = Scanned::default();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut pending: Option<Annotation> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.trim() == "# METADATA" {
+            let mut block = String::new();
+            i += 1;
+            while i < lines.len() && lines[i].trim_start().starts_with('#') {
+                let body = lines[i].trim_start().trim_start_matches('#');
+                block.push_str(body.strip_prefix(' ').unwrap_or(body));
+                block.push('\n');
+                i += 1;
+            }
+            pending = Some(annotation(&block));
+            continue;
+        }
+        if let Some(pkg) = line.strip_prefix("package ") {
+            out.package = pkg.trim().to_owned();
+            if let Some(a) = pending.take() {
+                out.package_meta = a;
+            }
+        } else if let Some(name) = head_name(line) {
+            let meta = pending.take().unwrap_or_default();
+            if name == "exception" {
+                out.has_exception = true;
+            } else if is_conftest_rule(name) {
+                match out.rules.iter_mut().find(|r| r.name == name) {
+                    Some(r) if r.meta == Annotation::default() => r.meta = meta,
+                    Some(_) => {}
+                    None => out.rules.push(RuleHead {
+                        name: name.to_owned(),
+                        line: i + 1,
+                        meta,
+                    }),
+                }
+            }
+        } else if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
+            pending = None;
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_rules_and_annotations() {
+        let src = "# METADATA\n# title: Images\n# custom:\n#   id: IMG001\n#   severity: warning\npackage k8s.images\n\nimport rego.v1\n\n# METADATA\n# title: No latest\n# custom:\n#   id: IMG002\ndeny_latest contains msg if {\n  msg := \"x\"\n}\n\ndeny[msg] {\n  msg := \"y\"\n}\n\nhelper := 1\nwarn contains \"z\" if { true }\nexception contains rules if { rules := [\"latest\"] }\ndenylist := [1]\n";
+        let s = scan(src);
+        assert_eq!(s.package, "k8s.images");
+        assert_eq!(s.package_meta.id.as_deref(), Some("IMG001"));
+        assert_eq!(s.package_meta.severity.as_deref(), Some("warning"));
+        let names: Vec<_> = s.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, vec!["deny_latest", "deny", "warn"]);
+        assert_eq!(s.rules[0].meta.id.as_deref(), Some("IMG002"));
+        assert_eq!(s.rules[0].meta.title.as_deref(), Some("No latest"));
+        assert_eq!(s.rules[1].meta, Annotation::default());
+        assert!(s.has_exception);
+        assert!(
+            !is_conftest_rule("denylist")
+                && !is_conftest_rule("deny_")
+                && is_conftest_rule("violation_x")
+        );
+    }
+}
