@@ -303,3 +303,110 @@ fn metadata_suffixed_rules_and_exceptions() {
         1
     );
 }
+
+fn project(args: &[&str]) -> (i32, Value, String) {
+    let o = run(tollgate()
+        .args(["check", "--format", "json"])
+        .args(args)
+        .current_dir(fixtures_check().join("project")));
+    let v: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+    (code(&o), v, stderr(&o))
+}
+
+#[test]
+fn config_exceptions_annotations_and_severity_overrides() {
+    let (c, v, err) = project(&["--show-suppressed", "."]);
+    let ids: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {}",
+                f["rule_id"].as_str().unwrap(),
+                f["resource"]["name"].as_str().unwrap(),
+                f["severity"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "main/warn legacy-billing info",
+            "main/deny legacy-billing error",
+            "main/warn web info",
+            "main/deny web error",
+        ],
+        "{v:#}"
+    );
+    assert_eq!(c, 1);
+    let why: Vec<String> = v["suppressed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["suppressed_by"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        why,
+        vec![
+            "exception: legacy apps pull from Docker Hub until the mirror lands",
+            "annotation: built and scanned in-house",
+        ]
+    );
+    assert_eq!(v["summary"]["resources"], 3, "rendered/ is excluded");
+    assert!(
+        err.contains("tollgate.yaml:16: the exception for main/deny expired on 2000-01-01"),
+        "{err}"
+    );
+    assert_eq!(v["expired_exceptions"].as_array().unwrap().len(), 1);
+
+    let (_, v, _) = project(&["--no-annotation-exemptions", "."]);
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule_id"] == "IMG001" && f["resource"]["name"] == "web"));
+}
+
+#[test]
+fn baselines_accept_known_findings_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("baseline.json");
+    let (c, _, _) = project(&["--write-baseline", base.to_str().unwrap(), "."]);
+    assert_eq!(c, 1);
+    let written: Value = serde_json::from_str(&fs::read_to_string(&base).unwrap()).unwrap();
+    assert_eq!(written["findings"].as_array().unwrap().len(), 4);
+    let (c, v, _) = project(&["--baseline", base.to_str().unwrap(), "."]);
+    assert_eq!(c, 0, "{v:#}");
+    assert_eq!(v["summary"]["suppressed"], 6);
+    let o = run(tollgate()
+        .args(["check", "--baseline", "/nonexistent.json", "."])
+        .current_dir(fixtures_check().join("project")));
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn config_errors_point_at_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, says) in [
+        (
+            "policies: [p]\nexceptions:\n  - rules: [x]\n    expires: 2030-01-01\n",
+            "tollgate.yaml:3: an exception needs a `reason`",
+        ),
+        (
+            "severity:\n  main/deny: fatal\n",
+            "tollgate.yaml:2: `fatal` is not error, warning or info",
+        ),
+        ("polices: [p]\n", "unknown key `polices`"),
+        (
+            "exceptions:\n  - rules: [x]\n    reason: r\n    expires: soon\n",
+            "tollgate.yaml:4: `soon` is not a date",
+        ),
+    ] {
+        fs::write(dir.path().join("tollgate.yaml"), text).unwrap();
+        let o = run(tollgate().args(["check", "."]).current_dir(dir.path()));
+        assert_eq!(code(&o), 2, "{text}");
+        assert!(stderr(&o).contains(says), "{says} not in {}", stderr(&o));
+    }
+}

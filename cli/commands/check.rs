@@ -5,10 +5,12 @@ use crate::output;
 use clap::{ArgMatches, Args};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use tollgate_core::config::Config;
 use tollgate_core::engine::{self, rego};
 use tollgate_core::finding::Severity;
 use tollgate_core::manifest::{load_paths, LoadError};
 use tollgate_core::report::{self, Format, HumanOptions, Report};
+use tollgate_core::suppress::{self, Baseline};
 use tollgate_sops::fsio::write_atomic;
 
 #[derive(Args)]
@@ -37,6 +39,18 @@ pub(crate) struct CheckArgs {
     /// Lowest severity that fails the run: error, warning or info.
     #[arg(long, value_name = "SEVERITY", default_value = "error")]
     fail_on: String,
+    /// The configuration file (default: tollgate.yaml found upwards from here).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Ignore `tollgate.dev/ignore` annotations on resources.
+    #[arg(long)]
+    no_annotation_exemptions: bool,
+    /// Findings already in this baseline do not fail the run.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Write every current finding to this baseline file.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
     /// List findings waived by exceptions, not only count them.
     #[arg(long)]
     show_suppressed: bool,
@@ -92,6 +106,22 @@ fn pairs(
     Ok(out)
 }
 
+fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, tollgate_sops::Error> {
+    let path = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|d| tollgate_core::config::find(&d)),
+    };
+    match path {
+        Some(p) => Config::load(&p).map_err(|e| usage(e.to_string())),
+        None => Ok(Config {
+            annotation_exemptions: true,
+            ..Config::default()
+        }),
+    }
+}
+
 pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Error> {
     let outputs = pairs(a, m)?;
     let fail_on = Severity::parse(&a.fail_on).ok_or_else(|| {
@@ -113,13 +143,25 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
             )))
         }
     };
+    let config = load_config(a.config.as_deref())?;
+    let pick = |cli: &[PathBuf], cfg: &[PathBuf]| {
+        if cli.is_empty() {
+            cfg.to_vec()
+        } else {
+            cli.to_vec()
+        }
+    };
     let opts = rego::Options {
-        namespaces: a.namespace.clone(),
-        all_namespaces: a.all_namespaces,
-        data_files: a.data.clone(),
+        namespaces: if a.namespace.is_empty() {
+            config.namespaces.clone()
+        } else {
+            a.namespace.clone()
+        },
+        all_namespaces: a.all_namespaces || config.all_namespaces,
+        data_files: [a.data.clone(), config.data.clone()].concat(),
         timeout: None,
     };
-    let policies = match rego::Policies::compile(&a.policy, &opts) {
+    let policies = match rego::Policies::compile(&pick(&a.policy, &config.policies), &opts) {
         Ok(p) => p,
         Err(errors) => {
             for e in &errors {
@@ -131,10 +173,52 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
             )));
         }
     };
-    let inventory = load_paths(&a.paths);
+    let baseline = a
+        .baseline
+        .as_deref()
+        .map(Baseline::load)
+        .transpose()
+        .map_err(usage)?;
+    let inventory = load_paths(&a.paths, &config.exclude);
     let evaluation = engine::run(&policies, &inventory.resources);
+    let today = tollgate_sops::time::Timestamp::now_utc().rfc3339();
+    let use_annotations = config.annotation_exemptions && !a.no_annotation_exemptions;
+    let applied = suppress::apply(
+        evaluation.findings,
+        &inventory.resources,
+        &config,
+        use_annotations,
+        baseline.as_ref(),
+        &today[..10],
+    );
+    if let Some(path) = &a.write_baseline {
+        let known: Vec<_> = applied
+            .findings
+            .iter()
+            .chain(
+                applied
+                    .suppressed
+                    .iter()
+                    .filter(|f| f.suppressed_by.as_deref() == Some("baseline")),
+            )
+            .cloned()
+            .collect();
+        write_atomic(path, Baseline::render(&known).as_bytes(), 0o644)?;
+    }
+    for note in &applied.expired {
+        output::warn(note);
+    }
+    let applied_expired = applied.expired.clone();
+    let mut suppressed = evaluation.suppressed;
+    suppressed.extend(applied.suppressed);
+    tollgate_core::finding::sort(&mut suppressed);
+    let evaluation = engine::Evaluation {
+        findings: applied.findings,
+        suppressed,
+        errors: evaluation.errors,
+    };
     let mut errors: Vec<LoadError> = inventory.errors.clone();
-    errors.extend(evaluation.errors);
+    errors.extend(evaluation.errors.iter().cloned());
     let failing = evaluation.findings.iter().any(|f| f.severity >= fail_on);
     let exit_code = if !errors.is_empty() {
         2
@@ -160,6 +244,7 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         suppressed: &evaluation.suppressed,
         show_suppressed: a.show_suppressed,
         errors: &errors,
+        expired: &applied_expired,
         files: inventory.files,
         resources: inventory.resources.len(),
         skipped: inventory.skipped,

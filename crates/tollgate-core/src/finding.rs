@@ -95,6 +95,9 @@ pub struct Finding {
     /// How to fix it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// Why it does not count (an exception, an annotation, the baseline), when suppressed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed_by: Option<String>,
 }
 
 impl Finding {
@@ -131,7 +134,28 @@ impl Finding {
             },
             field_path,
             help: None,
+            suppressed_by: None,
         }
+    }
+
+    /// A fingerprint that survives moved lines: rule, file, resource, and field (or message).
+    /// FNV-1a, stable across releases and platforms, unlike std's hasher.
+    pub fn fingerprint(&self) -> String {
+        let key = format!(
+            "{}\0{}\0{}\0{}\0{}\0{}",
+            self.rule_id,
+            self.location.file,
+            self.resource.kind,
+            self.resource.namespace.as_deref().unwrap_or(""),
+            self.resource.name.as_deref().unwrap_or(""),
+            self.field_path.as_deref().unwrap_or(&self.message)
+        );
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
     }
 
     /// The order findings are reported in, whatever order rules ran in.

@@ -4,7 +4,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod engine;
 pub mod finding;
 pub mod manifest;
 pub mod report;
+pub mod suppress;

@@ -26,7 +26,7 @@ fn find<'a>(rs: &'a [Resource], kind: &str) -> &'a Resource {
 fn resources_know_where_every_field_is() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "app.yaml", DEPLOY);
-    let inv = load_paths(&[file]);
+    let inv = load_paths(&[file], &[]);
     assert!(inv.errors.is_empty(), "{:?}", inv.errors);
     assert_eq!(inv.resources.len(), 3, "Deployment plus the two List items");
     assert_eq!(
@@ -65,7 +65,7 @@ fn resources_know_where_every_field_is() {
 fn sops_encrypted_manifests_are_objects_without_their_metadata() {
     let fixtures =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sops/k8s-multidoc.enc.yaml");
-    let inv = load_paths(&[fixtures]);
+    let inv = load_paths(&[fixtures], &[]);
     assert!(inv.errors.is_empty(), "{:?}", inv.errors);
     assert_eq!(inv.resources.len(), 2);
     for r in &inv.resources {
@@ -101,7 +101,7 @@ fn directories_are_walked_sorted_and_gitignore_aware() {
     );
     write(dir.path(), "notes.txt", "apiVersion: v1\nkind: ConfigMap\n");
     write(dir.path(), ".gitignore", "rendered/\n");
-    let inv = load_paths(&[dir.path().to_path_buf()]);
+    let inv = load_paths(&[dir.path().to_path_buf()], &[]);
     let names: Vec<_> = inv
         .resources
         .iter()
@@ -138,7 +138,10 @@ fn broken_files_are_reported_and_the_rest_still_load() {
         "deep.yaml",
         &format!("a: {}1{}\n", "[".repeat(10_000), "]".repeat(10_000)),
     );
-    let inv = load_paths(&[dir.path().to_path_buf(), dir.path().join("missing.yaml")]);
+    let inv = load_paths(
+        &[dir.path().to_path_buf(), dir.path().join("missing.yaml")],
+        &[],
+    );
     assert_eq!(inv.resources.len(), 1);
     let msg = |f: &str| {
         inv.errors

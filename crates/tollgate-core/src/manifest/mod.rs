@@ -242,9 +242,21 @@ impl Resource {
     }
 }
 
-/// Loads manifests from paths as `tollgate check` takes them (`-` is stdin).
-pub fn load_paths(paths: &[PathBuf]) -> Inventory {
-    let (inputs, errors) = expand(paths);
+/// Loads manifests from paths as `tollgate check` takes them (`-` is stdin), leaving out files
+/// that match an `exclude` glob (relative path, `**` crosses directories).
+pub fn load_paths(paths: &[PathBuf], exclude: &[String]) -> Inventory {
+    let (mut inputs, errors) = expand(paths);
+    if !exclude.is_empty() {
+        let mut b = globset::GlobSetBuilder::new();
+        for g in exclude {
+            if let Ok(glob) = globset::GlobBuilder::new(g).literal_separator(true).build() {
+                b.add(glob);
+            }
+        }
+        if let Ok(set) = b.build() {
+            inputs.retain(|i| !set.is_match(i.display_name()));
+        }
+    }
     let mut inv = load(&inputs);
     inv.errors.extend(errors);
     inv.errors.sort_by(|a, b| a.file.cmp(&b.file));

@@ -11,6 +11,7 @@ pub(super) fn render(r: &Report<'_>) -> String {
         "findings": r.findings,
         "suppressed": if r.show_suppressed { json!(r.suppressed) } else { json!([]) },
         "errors": r.errors.iter().map(|e| json!({ "file": e.file, "message": e.message })).collect::<Vec<_>>(),
+        "expired_exceptions": r.expired,
         "summary": {
             "files": r.files,
             "resources": r.resources,

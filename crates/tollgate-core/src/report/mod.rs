@@ -48,6 +48,8 @@ pub struct Report<'a> {
     pub show_suppressed: bool,
     /// Files that could not be loaded or evaluated.
     pub errors: &'a [LoadError],
+    /// Exceptions past their date (they no longer apply).
+    pub expired: &'a [String],
     /// Files read.
     pub files: usize,
     /// Resources evaluated.

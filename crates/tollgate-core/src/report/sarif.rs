@@ -2,7 +2,7 @@
 //! URIs, positive regions, fingerprints for de-duplication, an empty result list when clean.
 
 use super::Report;
-use crate::finding::{Finding, Severity};
+use crate::finding::Severity;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -12,27 +12,6 @@ fn level(s: Severity) -> &'static str {
         Severity::Warning => "warning",
         Severity::Info => "note",
     }
-}
-
-/// A stable fingerprint: the same problem on the same resource keeps it across runs even when
-/// lines move.
-fn fingerprint(f: &Finding) -> String {
-    let key = format!(
-        "{}\0{}\0{}\0{}\0{}\0{}",
-        f.rule_id,
-        f.location.file,
-        f.resource.kind,
-        f.resource.namespace.as_deref().unwrap_or(""),
-        f.resource.name.as_deref().unwrap_or(""),
-        f.field_path.as_deref().unwrap_or(&f.message)
-    );
-    // FNV-1a, 64 bits: stable across releases and platforms, unlike std's hasher.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
 }
 
 pub(super) fn render(r: &Report<'_>) -> String {
@@ -61,7 +40,7 @@ pub(super) fn render(r: &Report<'_>) -> String {
                         "region": { "startLine": f.location.line.max(1), "startColumn": f.location.column.max(1) }
                     }
                 }],
-                "partialFingerprints": { "tollgate/v1": fingerprint(f) }
+                "partialFingerprints": { "tollgate/v1": f.fingerprint() }
             })
         })
         .collect();

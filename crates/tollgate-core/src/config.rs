@@ -1,0 +1,309 @@
+//! `tollgate.yaml`: policy sources, namespaces, data, path excludes, severity overrides and
+//! governed exceptions. Found upwards from the working directory or given with `--config`;
+//! every error names the line of the file.
+
+use crate::finding::Severity;
+use std::path::{Path, PathBuf};
+use tollgate_sops::stores::yaml_read::{read_documents, Schema};
+use tollgate_sops::tree::{Entry, Node, Scalar};
+
+/// The file name looked for.
+pub const FILE_NAME: &str = "tollgate.yaml";
+
+/// A configuration error, at a line of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// `tollgate.yaml:LINE` (or just the file).
+    pub at: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.at, self.message)
+    }
+}
+
+/// Resource selector of an exception: globs on kind, namespace and name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceGlob {
+    /// Kind glob.
+    pub kind: Option<String>,
+    /// Namespace glob.
+    pub namespace: Option<String>,
+    /// Name glob.
+    pub name: Option<String>,
+}
+
+/// A governed exception.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exception {
+    /// Rule id globs (`main/deny`, `IMG*`).
+    pub rules: Vec<String>,
+    /// Resources it covers (all when empty).
+    pub resources: Vec<ResourceGlob>,
+    /// Path globs, relative to the working directory (all when empty).
+    pub paths: Vec<String>,
+    /// Why: required.
+    pub reason: String,
+    /// Last day it applies (`YYYY-MM-DD`).
+    pub expires: Option<String>,
+    /// Line in `tollgate.yaml`, for reports.
+    pub line: u32,
+}
+
+/// The parsed configuration; paths are resolved against the config's directory.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where it was read from.
+    pub path: Option<PathBuf>,
+    /// Rego policy files or directories.
+    pub policies: Vec<PathBuf>,
+    /// Rego packages to evaluate.
+    pub namespaces: Vec<String>,
+    /// Evaluate every package.
+    pub all_namespaces: bool,
+    /// Data files for Rego.
+    pub data: Vec<PathBuf>,
+    /// Path globs never loaded.
+    pub exclude: Vec<String>,
+    /// Severity per rule id.
+    pub severity: Vec<(String, Severity)>,
+    /// Whether `tollgate.dev/ignore` annotations are honoured (default true).
+    pub annotation_exemptions: bool,
+    /// Governed exceptions.
+    pub exceptions: Vec<Exception>,
+}
+
+/// Looks for `tollgate.yaml` from `start` upwards.
+pub fn find(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|d| d.join(FILE_NAME))
+        .find(|p| p.is_file())
+}
+
+struct Ctx<'a> {
+    file: String,
+    positions: &'a [(String, u32, u32)],
+}
+
+impl Ctx<'_> {
+    fn err(&self, path: &str, message: impl Into<String>) -> ConfigError {
+        let line = self
+            .positions
+            .iter()
+            .find(|(p, _, _)| p == path)
+            .map(|(_, l, _)| *l);
+        ConfigError {
+            at: line.map_or_else(|| self.file.clone(), |l| format!("{}:{l}", self.file)),
+            message: message.into(),
+        }
+    }
+
+    fn line(&self, path: &str) -> u32 {
+        self.positions
+            .iter()
+            .find(|(p, _, _)| p == path)
+            .map_or(0, |(_, l, _)| *l)
+    }
+
+    fn string(&self, node: &Node, path: &str) -> Result<String, ConfigError> {
+        match node {
+            Node::Scalar(Scalar::Str(s)) => Ok(s.clone()),
+            Node::Scalar(Scalar::Int(i)) => Ok(i.to_string()),
+            _ => Err(self.err(path, "expected a string")),
+        }
+    }
+
+    fn strings(&self, node: &Node, path: &str) -> Result<Vec<String>, ConfigError> {
+        match node {
+            Node::List(items) => items
+                .iter()
+                .filter(|n| !matches!(n, Node::Comment(_)))
+                .enumerate()
+                .map(|(i, n)| self.string(n, &format!("{path}[{i}]")))
+                .collect(),
+            Node::Scalar(Scalar::Str(s)) => Ok(vec![s.clone()]),
+            _ => Err(self.err(path, "expected a list of strings")),
+        }
+    }
+}
+
+fn pairs(node: &Node) -> impl Iterator<Item = (&String, &Node)> {
+    let entries: &[Entry] = match node {
+        Node::Map(e) => e,
+        _ => &[],
+    };
+    entries.iter().filter_map(|e| {
+        if let Entry::Pair(k, v) = e {
+            Some((k, v))
+        } else {
+            None
+        }
+    })
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && s.bytes()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            at: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let docs = read_documents(&text, Schema::Kubernetes).map_err(|e| ConfigError {
+            at: file.clone(),
+            message: e.message().to_owned(),
+        })?;
+        let doc = docs.into_iter().next();
+        let (root, positions) = doc
+            .map(|d| (d.root, d.positions))
+            .unwrap_or((Node::Map(Vec::new()), Vec::new()));
+        let cx = Ctx {
+            file,
+            positions: &positions,
+        };
+        if !matches!(root, Node::Map(_) | Node::Scalar(Scalar::Null)) {
+            return Err(cx.err("", "the configuration must be a mapping"));
+        }
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let resolve = |p: String| base.join(p);
+        let mut c = Config {
+            path: Some(path.to_path_buf()),
+            annotation_exemptions: true,
+            ..Config::default()
+        };
+        for (key, value) in pairs(&root) {
+            match key.as_str() {
+                "policies" => {
+                    c.policies = cx.strings(value, key)?.into_iter().map(resolve).collect()
+                }
+                "data" => c.data = cx.strings(value, key)?.into_iter().map(resolve).collect(),
+                "namespaces" => c.namespaces = cx.strings(value, key)?,
+                "all_namespaces" => {
+                    c.all_namespaces = matches!(value, Node::Scalar(Scalar::Bool(true)))
+                }
+                "exclude" => c.exclude = cx.strings(value, key)?,
+                "annotation_exemptions" => match value {
+                    Node::Scalar(Scalar::Bool(b)) => c.annotation_exemptions = *b,
+                    _ => return Err(cx.err(key, "expected true or false")),
+                },
+                "severity" => {
+                    for (rule, sev) in pairs(value) {
+                        let p = format!("severity[{}]", serde_json::Value::String(rule.clone()));
+                        let p = if rule
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                        {
+                            format!("severity.{rule}")
+                        } else {
+                            p
+                        };
+                        let s = cx.string(sev, &p)?;
+                        let level = Severity::parse(&s).ok_or_else(|| {
+                            cx.err(&p, format!("`{s}` is not error, warning or info"))
+                        })?;
+                        c.severity.push((rule.clone(), level));
+                    }
+                }
+                "exceptions" => {
+                    let Node::List(items) = value else {
+                        return Err(cx.err(key, "expected a list of exceptions"));
+                    };
+                    for (i, item) in items
+                        .iter()
+                        .filter(|n| !matches!(n, Node::Comment(_)))
+                        .enumerate()
+                    {
+                        c.exceptions.push(exception(&cx, item, i)?);
+                    }
+                }
+                other => return Err(cx.err(other, format!("unknown key `{other}`"))),
+            }
+        }
+        Ok(c)
+    }
+
+    /// The severity a rule's findings get (an override, else the rule's own).
+    pub fn severity_for(&self, rule_id: &str, default: Severity) -> Severity {
+        self.severity
+            .iter()
+            .find(|(r, _)| crate::suppress::wildcard(r, rule_id))
+            .map_or(default, |(_, s)| *s)
+    }
+}
+
+fn exception(cx: &Ctx<'_>, node: &Node, i: usize) -> Result<Exception, ConfigError> {
+    let at = format!("exceptions[{i}]");
+    let mut e = Exception {
+        rules: Vec::new(),
+        resources: Vec::new(),
+        paths: Vec::new(),
+        reason: String::new(),
+        expires: None,
+        line: cx.line(&at),
+    };
+    for (k, v) in pairs(node) {
+        let p = format!("{at}.{k}");
+        match k.as_str() {
+            "rules" => e.rules = cx.strings(v, &p)?,
+            "paths" => e.paths = cx.strings(v, &p)?,
+            "reason" => e.reason = cx.string(v, &p)?,
+            "expires" => {
+                let d = cx.string(v, &p)?;
+                if !is_date(&d) {
+                    return Err(cx.err(&p, format!("`{d}` is not a date (YYYY-MM-DD)")));
+                }
+                e.expires = Some(d);
+            }
+            "resources" => {
+                let Node::List(items) = v else {
+                    return Err(cx.err(&p, "expected a list of {kind, namespace, name}"));
+                };
+                for (j, r) in items
+                    .iter()
+                    .filter(|n| !matches!(n, Node::Comment(_)))
+                    .enumerate()
+                {
+                    let rp = format!("{p}[{j}]");
+                    let mut g = ResourceGlob::default();
+                    for (rk, rv) in pairs(r) {
+                        let s = cx.string(rv, &format!("{rp}.{rk}"))?;
+                        match rk.as_str() {
+                            "kind" => g.kind = Some(s),
+                            "namespace" => g.namespace = Some(s),
+                            "name" => g.name = Some(s),
+                            other => {
+                                return Err(cx.err(
+                                    &format!("{rp}.{other}"),
+                                    format!("unknown key `{other}`: use kind, namespace, name"),
+                                ))
+                            }
+                        }
+                    }
+                    e.resources.push(g);
+                }
+            }
+            other => return Err(cx.err(&p, format!("unknown key `{other}`"))),
+        }
+    }
+    if e.rules.is_empty() {
+        return Err(cx.err(&at, "an exception needs `rules`"));
+    }
+    if e.reason.trim().is_empty() {
+        return Err(cx.err(&at, "an exception needs a `reason`"));
+    }
+    Ok(e)
+}

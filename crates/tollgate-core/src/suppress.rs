@@ -1,0 +1,224 @@
+//! Findings that must not fail the run, and why: `tollgate.dev/ignore` annotations (with a
+//! reason), governed exceptions from `tollgate.yaml` (expired ones stop applying and are
+//! reported), and baselines of already-known findings.
+
+use crate::config::{Config, Exception};
+use crate::finding::Finding;
+use crate::manifest::Resource;
+use std::collections::{HashMap, HashSet};
+
+/// Annotation listing rule ids (or `*`) a resource is exempt from.
+pub const IGNORE_ANNOTATION: &str = "tollgate.dev/ignore";
+/// Annotation giving the reason; without it the exemption is not honoured.
+pub const REASON_ANNOTATION: &str = "tollgate.dev/ignore-reason";
+
+/// `*` matches any run of characters, `?` one character; everything else literally.
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            pi += 1;
+            mark = ti;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// A path glob where `**` crosses directories and `*` does not.
+fn path_glob(pattern: &str, path: &str) -> bool {
+    path_glob_matcher(pattern).is_some_and(|g| g.is_match(path))
+}
+
+/// Compiles a path glob where `*` stops at `/` and `**` crosses directories.
+pub fn path_glob_matcher(pattern: &str) -> Option<globset::GlobMatcher> {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .ok()
+        .map(|g| g.compile_matcher())
+}
+
+/// Known findings, by fingerprint.
+#[derive(Debug, Default)]
+pub struct Baseline(HashSet<String>);
+
+impl Baseline {
+    /// Reads a baseline written by `--write-baseline`.
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: invalid baseline: {e}", path.display()))?;
+        let prints = v["findings"]
+            .as_array()
+            .ok_or_else(|| {
+                format!(
+                    "{}: not a tollgate baseline (no `findings`)",
+                    path.display()
+                )
+            })?
+            .iter()
+            .filter_map(|f| f["fingerprint"].as_str().map(str::to_owned))
+            .collect();
+        Ok(Baseline(prints))
+    }
+
+    /// The baseline file for `findings`, sorted so it diffs well.
+    pub fn render(findings: &[Finding]) -> String {
+        let mut rows: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "fingerprint": f.fingerprint(),
+                    "rule_id": f.rule_id,
+                    "file": f.location.file,
+                    "resource": f.resource.display(),
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| a["fingerprint"].as_str().cmp(&b["fingerprint"].as_str()));
+        rows.dedup();
+        let mut s = serde_json::to_string_pretty(
+            &serde_json::json!({ "schema_version": 1, "findings": rows }),
+        )
+        .unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// What suppression did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Findings that still count.
+    pub findings: Vec<Finding>,
+    /// Findings waived, each with `suppressed_by` set.
+    pub suppressed: Vec<Finding>,
+    /// Exceptions past their date, which no longer apply.
+    pub expired: Vec<String>,
+}
+
+fn exception_applies(e: &Exception, f: &Finding) -> bool {
+    let rule = e.rules.iter().any(|r| wildcard(r, &f.rule_id));
+    let path = e.paths.is_empty() || e.paths.iter().any(|p| path_glob(p, &f.location.file));
+    let res = &f.resource;
+    let glob = |g: &Option<String>, v: Option<&str>| {
+        g.as_deref().is_none_or(|g| wildcard(g, v.unwrap_or("")))
+    };
+    let resource = e.resources.is_empty()
+        || e.resources.iter().any(|r| {
+            glob(&r.kind, Some(&res.kind))
+                && glob(&r.namespace, res.namespace.as_deref())
+                && glob(&r.name, res.name.as_deref())
+        });
+    rule && path && resource
+}
+
+/// Applies severity overrides, annotation exemptions, exceptions and the baseline, in that
+/// order. `today` is `YYYY-MM-DD`; an exception applies through its `expires` day.
+pub fn apply(
+    findings: Vec<Finding>,
+    resources: &[Resource],
+    config: &Config,
+    use_annotations: bool,
+    baseline: Option<&Baseline>,
+    today: &str,
+) -> Outcome {
+    let by_origin: HashMap<(&str, usize), Vec<&Resource>> =
+        resources.iter().fold(HashMap::new(), |mut m, r| {
+            m.entry((&*r.origin.file, r.origin.document))
+                .or_default()
+                .push(r);
+            m
+        });
+    let annotation = |f: &Finding| -> Option<String> {
+        let rs = by_origin.get(&(f.location.file.as_str(), f.location.document))?;
+        let r = rs
+            .iter()
+            .find(|r| r.kind == f.resource.kind && r.name == f.resource.name)?;
+        let ann = r.object.get("metadata")?.get("annotations")?;
+        let list = ann.get(IGNORE_ANNOTATION)?.as_str()?;
+        let reason = ann
+            .get(REASON_ANNOTATION)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.trim().is_empty())?;
+        list.split(',')
+            .map(str::trim)
+            .any(|id| id == "*" || wildcard(id, &f.rule_id))
+            .then(|| format!("annotation: {reason}"))
+    };
+    let mut out = Outcome::default();
+    let live: Vec<&Exception> = config
+        .exceptions
+        .iter()
+        .filter(|e| e.expires.as_deref().is_none_or(|d| d >= today))
+        .collect();
+    for e in config
+        .exceptions
+        .iter()
+        .filter(|e| e.expires.as_deref().is_some_and(|d| d < today))
+    {
+        let at = config
+            .path
+            .as_ref()
+            .map_or_else(|| "tollgate.yaml".into(), |p| p.display().to_string());
+        out.expired.push(format!(
+            "{at}:{}: the exception for {} expired on {} and no longer applies ({})",
+            e.line,
+            e.rules.join(", "),
+            e.expires.as_deref().unwrap_or(""),
+            e.reason
+        ));
+    }
+    for mut f in findings {
+        f.severity = config.severity_for(&f.rule_id, f.severity);
+        let why = use_annotations
+            .then(|| annotation(&f))
+            .flatten()
+            .or_else(|| {
+                live.iter()
+                    .find(|e| exception_applies(e, &f))
+                    .map(|e| format!("exception: {}", e.reason))
+            })
+            .or_else(|| {
+                baseline
+                    .filter(|b| b.0.contains(&f.fingerprint()))
+                    .map(|_| "baseline".to_owned())
+            });
+        match why {
+            Some(w) => {
+                f.suppressed_by = Some(w);
+                out.suppressed.push(f);
+            }
+            None => out.findings.push(f),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("IMG*", "IMG001"));
+        assert!(wildcard("main/*", "main/deny"));
+        assert!(wildcard("a?c", "abc"));
+        assert!(!wildcard("IMG*", "RBAC001"));
+        assert!(wildcard("*", ""));
+        assert!(path_glob("apps/legacy/**", "apps/legacy/x/y.yaml"));
+        assert!(!path_glob("apps/*.yaml", "apps/x/y.yaml"));
+    }
+}
