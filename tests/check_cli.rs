@@ -410,3 +410,42 @@ fn config_errors_point_at_the_line() {
         assert!(stderr(&o).contains(says), "{says} not in {}", stderr(&o));
     }
 }
+
+#[test]
+fn verify_runs_rego_tests_with_coverage() {
+    let o = run(tollgate()
+        .args(["verify", "--coverage", "policies"])
+        .current_dir(fixtures_check()));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
+    assert!(out.contains("coverage policies/main.rego: "), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("p.rego"),
+        "package p\n\nimport rego.v1\n\nallow if input.x == 1\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("p_test.rego"),
+        "package p\n\nimport rego.v1\n\ntest_ok if allow with input as {\"x\": 1}\n\ntest_wrong if allow with input as {\"x\": 2}\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("old_test.rego"),
+        "package old\n\ntest_v0 {\n  1 == 1\n}\n",
+    )
+    .unwrap();
+    let o = run(tollgate().args(["verify", "."]).current_dir(dir.path()));
+    assert_eq!(code(&o), 1);
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        out,
+        "FAIL p_test.rego:7: p.test_wrong\n2 passed, 1 failed\n"
+    );
+    fs::write(dir.path().join("broken.rego"), "package b\n\nallow if {\n").unwrap();
+    let o = run(tollgate().args(["verify", "."]).current_dir(dir.path()));
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("broken.rego"), "{}", stderr(&o));
+}

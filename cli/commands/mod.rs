@@ -5,3 +5,4 @@ pub(crate) mod sops;
 mod sops_edit;
 mod sops_keys;
 mod sops_paths;
+pub(crate) mod verify;

@@ -3,6 +3,7 @@
 
 pub mod rego;
 pub mod rego_source;
+pub mod rego_verify;
 
 use crate::finding::{self, Finding};
 use crate::manifest::{LoadError, Resource};

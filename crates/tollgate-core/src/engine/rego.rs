@@ -111,7 +111,7 @@ fn display(p: &Path) -> String {
 }
 
 /// Which dialect a file is written in: v1 if it parses as v1, else v0 if it parses as v0.
-fn dialect(path: &str, text: &str) -> Result<bool, String> {
+pub(super) fn dialect(path: &str, text: &str) -> Result<bool, String> {
     let mut v1 = Engine::new();
     match v1.add_policy(path.to_owned(), text.to_owned()) {
         Ok(_) => Ok(true),
@@ -126,7 +126,7 @@ fn dialect(path: &str, text: &str) -> Result<bool, String> {
     }
 }
 
-fn load_data(path: &Path) -> Result<Value, String> {
+pub(super) fn load_data(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let json: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?

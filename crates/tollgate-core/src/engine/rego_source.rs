@@ -39,6 +39,8 @@ pub struct Scanned {
     pub rules: Vec<RuleHead>,
     /// Whether the file defines `exception`.
     pub has_exception: bool,
+    /// `test_` rules (for `tollgate verify`), with their line.
+    pub tests: Vec<(String, usize)>,
 }
 
 /// Whether `name` is a rule conftest reports: `deny`, `violation`, `warn`, or one of them
@@ -116,6 +118,10 @@ pub fn scan(text: &str) -> Scanned {
             let meta = pending.take().unwrap_or_default();
             if name == "exception" {
                 out.has_exception = true;
+            } else if name.starts_with("test_") {
+                if !out.tests.iter().any(|(t, _)| t == name) {
+                    out.tests.push((name.to_owned(), i + 1));
+                }
             } else if is_conftest_rule(name) {
                 match out.rules.iter_mut().find(|r| r.name == name) {
                     Some(r) if r.meta == Annotation::default() => r.meta = meta,
