@@ -449,3 +449,32 @@ fn verify_runs_rego_tests_with_coverage() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("broken.rego"), "{}", stderr(&o));
 }
+
+#[test]
+fn combine_sees_every_input_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("a.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("b.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: api\n").unwrap();
+    let policy = fixtures_check().join("combine");
+    let o = run(tollgate()
+        .args(["check", "--format", "json", "--combine", "--policy"])
+        .arg(&policy)
+        .arg(".")
+        .current_dir(dir.path()));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = &v["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{v:#}");
+    assert_eq!(f[0]["message"], "Service api is defined 2 times");
+    assert_eq!(f[0]["resource"]["kind"], "Service");
+    let o = run(tollgate()
+        .args(["check", "--policy"])
+        .arg(&policy)
+        .arg(".")
+        .current_dir(dir.path()));
+    assert_eq!(code(&o), 0, "without --combine each resource is alone");
+}

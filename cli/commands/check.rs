@@ -24,6 +24,9 @@ pub(crate) struct CheckArgs {
     /// Rego package to evaluate (repeatable; default `main`).
     #[arg(short, long, value_name = "PACKAGE")]
     namespace: Vec<String>,
+    /// Evaluate the rules once over all inputs (`input` is `[{path, contents}]`), as conftest.
+    #[arg(long)]
+    combine: bool,
     /// Evaluate every package that has `deny`, `violation` or `warn` rules.
     #[arg(long)]
     all_namespaces: bool,
@@ -180,7 +183,11 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         .transpose()
         .map_err(usage)?;
     let inventory = load_paths(&a.paths, &config.exclude);
-    let evaluation = engine::run(&policies, &inventory.resources);
+    let evaluation = if a.combine {
+        engine::run_combined(&policies, &inventory.resources)
+    } else {
+        engine::run(&policies, &inventory.resources)
+    };
     let today = tollgate_sops::time::Timestamp::now_utc().rfc3339();
     let use_annotations = config.annotation_exemptions && !a.no_annotation_exemptions;
     let applied = suppress::apply(

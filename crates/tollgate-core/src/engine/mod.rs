@@ -20,6 +20,17 @@ pub struct Evaluation {
     pub errors: Vec<LoadError>,
 }
 
+/// Evaluates the whole input set at once (`--combine`), for cross-resource rules.
+pub fn run_combined(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
+    let (mut findings, errors) = policies.worker().evaluate_combined(resources);
+    finding::sort(&mut findings);
+    Evaluation {
+        findings,
+        suppressed: Vec::new(),
+        errors,
+    }
+}
+
 /// Evaluates every resource against the compiled Rego policies, one engine per worker.
 pub fn run(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
     let per_resource: Vec<(Vec<Finding>, Vec<Finding>, Vec<LoadError>)> = resources

@@ -379,6 +379,87 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// `--combine`: every rule once, with the whole input set as conftest shapes it
+    /// (`[{"path": file, "contents": object or [objects]}]`). A result object may name the
+    /// resource it is about (`resource: {kind, namespace, name}`) to be located on it;
+    /// otherwise it points at the first resource.
+    pub fn evaluate_combined(&mut self, resources: &[Resource]) -> (Vec<Finding>, Vec<LoadError>) {
+        let mut files: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
+        for r in resources {
+            match files.last_mut() {
+                Some((f, docs)) if **f == *r.origin.file => docs.push(r.object.clone()),
+                _ => files.push((r.origin.file.to_string(), vec![r.object.clone()])),
+            }
+        }
+        let input: Vec<serde_json::Value> = files
+            .into_iter()
+            .map(|(path, mut docs)| {
+                let contents = if docs.len() == 1 {
+                    docs.pop().unwrap_or_default()
+                } else {
+                    serde_json::Value::Array(docs)
+                };
+                serde_json::json!({ "path": path, "contents": contents })
+            })
+            .collect();
+        let input = Value::from(serde_json::Value::Array(input));
+        for e in &mut self.policies.engines {
+            e.set_input(input.clone());
+        }
+        let (mut findings, mut errors) = (Vec::new(), Vec::new());
+        let Some(first) = resources.first() else {
+            return (findings, errors);
+        };
+        for q in &self.policies.queries {
+            let Some(engine) = self.policies.engines.get_mut(q.engine) else {
+                continue;
+            };
+            match engine.eval_rule(format!("data.{}.{}", q.package, q.rule)) {
+                Ok(value) => {
+                    let mut raw = Vec::new();
+                    collect(&value, first, q, &mut raw);
+                    let items = match serde_json::to_value(&value).unwrap_or_default() {
+                        serde_json::Value::Array(items) => items,
+                        other => vec![other],
+                    };
+                    for (f, item) in raw.into_iter().zip(items) {
+                        let target = item.get("resource").and_then(|want| {
+                            let s = |k: &str| want.get(k).and_then(serde_json::Value::as_str);
+                            resources.iter().find(|r| {
+                                s("kind").is_none_or(|k| k == r.kind)
+                                    && s("name").is_none_or(|n| Some(n) == r.name.as_deref())
+                                    && s("namespace")
+                                        .is_none_or(|n| Some(n) == r.namespace.as_deref())
+                            })
+                        });
+                        findings.push(match target {
+                            Some(r) => {
+                                let mut g = Finding::on(
+                                    r,
+                                    f.rule_id.clone(),
+                                    f.severity,
+                                    f.message.clone(),
+                                    "rego",
+                                    f.field_path.clone(),
+                                );
+                                g.help = f.help;
+                                g
+                            }
+                            None => f,
+                        });
+                    }
+                }
+                Err(e) => errors.push(LoadError {
+                    file: "(combined)".into(),
+                    message: format!("{}/{} failed: {e}", q.package, q.rule),
+                }),
+            }
+        }
+        (findings, errors)
+    }
+}
+
 fn flatten_names(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
         serde_json::Value::String(s) => out.push(s.clone()),
