@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs tollgate (into .tools/bin) and runs its main job on the demo GitOps repository in
-# fixtures/demo: which SOPS files drifted from .sops.yaml, then reading one secret back.
+# fixtures/demo: which SOPS files drifted from .sops.yaml, a secret read back, and the
+# production overlay rendered by `kubectl kustomize` and checked against the demo policy.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-test-tools.sh" > /dev/null
 cargo install --quiet --locked --path "$root" --root "$root/.tools"
-export PATH="$root/.tools/bin:$PATH"
+export PATH="$root/.tools/bin:$root/.tools/venv/bin:$PATH"
 export SOPS_AGE_KEY_FILE="$root/fixtures/sops/TEST-ONLY-age-key.txt"
 cd "$root/fixtures/demo"
 set -x
 tollgate sops updatekeys --recursive --dry-run .
-tollgate sops status clusters/production/secrets/podinfo-db.yaml
 tollgate sops decrypt --extract '["stringData"]["DB_HOST"]' clusters/staging/secrets/podinfo-db.yaml
+kubectl kustomize apps/production > /tmp/tollgate-demo-production.yaml
+set +e
+tollgate check --policy policy --format human /tmp/tollgate-demo-production.yaml
+echo "tollgate check exit code: $? (1: findings at or above --fail-on error)"

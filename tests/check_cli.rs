@@ -478,3 +478,129 @@ fn combine_sees_every_input_at_once() {
         .current_dir(dir.path()));
     assert_eq!(code(&o), 0, "without --combine each resource is alone");
 }
+
+/// Checks `value` against the subset of JSON Schema that docs/report.schema.json uses.
+fn conforms(schema: &Value, root: &Value, value: &Value, at: &str) -> Result<(), String> {
+    let schema = match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => &root["$defs"][r.trim_start_matches("#/$defs/")],
+        None => schema,
+    };
+    if let Some(c) = schema.get("const") {
+        if c != value {
+            return Err(format!("{at}: {value} is not {c}"));
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        if !options.contains(value) {
+            return Err(format!("{at}: {value} not in {options:?}"));
+        }
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        if !types.contains(&actual) {
+            return Err(format!("{at}: {actual} is not {types:?}"));
+        }
+    }
+    for req in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let k = req.as_str().unwrap_or_default();
+        if value.get(k).is_none() {
+            return Err(format!("{at}: missing `{k}`"));
+        }
+    }
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
+        for (k, v) in obj {
+            match props.get(k) {
+                Some(s) => conforms(s, root, v, &format!("{at}.{k}"))?,
+                None => return Err(format!("{at}: `{k}` is not in the schema")),
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            conforms(items, root, v, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn json_reports_conform_to_the_published_schema() {
+    let schema: Value = serde_json::from_str(
+        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    for args in [
+        vec!["--policy", "policies", "manifests"],
+        vec![
+            "--policy",
+            "policies",
+            "--namespace",
+            "images",
+            "--show-suppressed",
+            "manifests",
+        ],
+    ] {
+        let (_, v) = json(&args);
+        conforms(&schema, &schema, &v, "report").unwrap();
+    }
+    let (_, v, _) = project(&["--show-suppressed", "."]);
+    conforms(&schema, &schema, &v, "report").unwrap();
+}
+
+#[test]
+fn kustomize_output_checked_through_stdin() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
+    let rendered = ok(run(kubectl()
+        .args(["kustomize", "apps/production"])
+        .current_dir(&demo)));
+    let mut child = tollgate()
+        .args(["check", "--format", "json", "--policy", "policy", "-"])
+        .current_dir(&demo)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &rendered).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<(&str, &str, u64)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap(),
+                f["location"]["file"].as_str().unwrap(),
+                f["location"]["document"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![("DEMO001", "-", 1), ("DEMO003", "-", 1)],
+        "the overlay sets 3 replicas, so DEMO002 stays quiet"
+    );
+}

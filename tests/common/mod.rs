@@ -59,6 +59,19 @@ pub fn sops() -> Command {
     clean(&path)
 }
 
+/// The real kubectl (for `kubectl kustomize`), installed by scripts/install-test-tools.sh.
+pub fn kubectl() -> Command {
+    let path = std::env::var("TOLLGATE_KUBECTL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/kubectl"));
+    assert!(
+        path.exists(),
+        "kubectl is needed for rendering tests: run scripts/install-test-tools.sh (looked at {})",
+        path.display()
+    );
+    clean(&path)
+}
+
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("process starts")
 }
