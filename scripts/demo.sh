@@ -5,14 +5,16 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-test-tools.sh" > /dev/null
-cargo install --quiet --locked --path "$root" --root "$root/.tools"
+cargo install --quiet --locked --force --path "$root" --root "$root/.tools"
 export PATH="$root/.tools/bin:$root/.tools/venv/bin:$PATH"
 export SOPS_AGE_KEY_FILE="$root/fixtures/sops/TEST-ONLY-age-key.txt"
 cd "$root/fixtures/demo"
+rendered=$(mktemp -d)
+trap 'rm -rf "$rendered"' EXIT
 set -x
 tollgate sops updatekeys --recursive --dry-run .
 tollgate sops decrypt --extract '["stringData"]["DB_HOST"]' clusters/staging/secrets/podinfo-db.yaml
-kubectl kustomize apps/production > /tmp/tollgate-demo-production.yaml
+kubectl kustomize apps/production > "$rendered/production.yaml"
 set +e
-tollgate check --policy policy --format human /tmp/tollgate-demo-production.yaml
+tollgate check --policy policy --format human "$rendered/production.yaml"
 echo "tollgate check exit code: $? (1: findings at or above --fail-on error)"
