@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Evaluate policies on Kubernetes manifests (exit 0 clean, 1 findings, 2 errors).
     Check(commands::check::CheckArgs),
+    /// List the rules of bundled packs and policies, or explain one.
+    Rules(commands::rules::RulesArgs),
     /// Run the `test_` rules of Rego policies (exit 0 all pass, 1 a test fails, 2 errors).
     Verify(commands::verify::VerifyArgs),
     /// Encrypt, decrypt, edit and re-key SOPS files (compatible with Go sops).
@@ -51,6 +53,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Rules(args) => match commands::rules::run(&args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                let _ = output::report(&e);
+                ExitCode::from(2)
+            }
+        },
         Command::Verify(args) => match commands::verify::run(&args) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {

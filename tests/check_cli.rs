@@ -604,3 +604,98 @@ fn kustomize_output_checked_through_stdin() {
         "the overlay sets 3 replicas, so DEMO002 stays quiet"
     );
 }
+
+#[test]
+fn bundled_packs_by_default_and_rules_commands() {
+    let rules_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules");
+    let o = run(tollgate()
+        .args(["check", "--format", "json", "SECRET001.yaml"])
+        .current_dir(&rules_dir));
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let secret: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"] == "SECRET001")
+        .collect();
+    assert_eq!(secret.len(), 2, "{v:#}");
+    assert_eq!(secret[0]["field_path"], "stringData[\"password\"]");
+    assert_eq!(
+        secret[0]["location"]["line"], 6,
+        "located on the value via the canonical path"
+    );
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("hunter2"),
+        "findings never quote secret values"
+    );
+
+    let list = String::from_utf8(ok(run(tollgate().args(["rules", "list"])))).unwrap();
+    for id in [
+        "IMG001",
+        "IMG002",
+        "POD001",
+        "POD002",
+        "POD003",
+        "POD004",
+        "SECRET001",
+    ] {
+        assert!(list.contains(id), "{id} missing from:\n{list}");
+    }
+    let list = String::from_utf8(ok(run(tollgate()
+        .args(["rules", "list", "--policy", "policies"])
+        .current_dir(fixtures_check()))))
+    .unwrap();
+    assert!(
+        list.contains("IMG001") && list.contains("main/deny") && list.contains("legacy/violation"),
+        "{list}"
+    );
+    let explain =
+        String::from_utf8(ok(run(tollgate().args(["rules", "explain", "POD001"])))).unwrap();
+    assert!(
+        explain.starts_with("POD001: Pods may run as root\nseverity: error\n")
+            && explain.contains("fix: Set `securityContext.runAsNonRoot: true`"),
+        "{explain}"
+    );
+    assert_eq!(
+        code(&run(tollgate().args(["rules", "explain", "NOPE001"]))),
+        2
+    );
+    assert_eq!(
+        code(&run(tollgate()
+            .args(["check", "--pack", "nope", "."])
+            .current_dir(&rules_dir))),
+        2
+    );
+}
+
+#[test]
+fn a_rule_that_fails_at_runtime_is_an_error_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("p.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains \"boom\" if {\n  to_number(input.metadata.name) > 1\n}\n\nwarn contains \"seen\" if { input.kind }\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("m.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: not-a-number\n",
+    )
+    .unwrap();
+    let o = run(tollgate()
+        .args(["check", "--format", "json", "--policy", "p.rego", "m.yaml"])
+        .current_dir(dir.path()));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(code(&o), 2, "{v:#}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("main/deny failed on ConfigMap/not-a-number"),
+        "{v:#}"
+    );
+    assert_eq!(
+        v["findings"][0]["rule_id"], "main/warn",
+        "the other rule still ran"
+    );
+}

@@ -21,6 +21,10 @@ pub(crate) struct CheckArgs {
     /// Directory or file of Rego policies (repeatable); `*_test.rego` files are skipped.
     #[arg(short, long, value_name = "PATH")]
     policy: Vec<PathBuf>,
+    /// Bundled policy pack to evaluate (repeatable; `tollgate rules list` shows them). Without
+    /// any --policy, --pack or configured policies, every bundled pack is used.
+    #[arg(long, value_name = "NAME")]
+    pack: Vec<String>,
     /// Rego package to evaluate (repeatable; default `main`).
     #[arg(short, long, value_name = "PACKAGE")]
     namespace: Vec<String>,
@@ -109,7 +113,36 @@ fn pairs(
     Ok(out)
 }
 
-fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, tollgate_sops::Error> {
+/// The packs to use: named ones, or all of them when nothing else says what to check.
+pub(crate) fn packs_for(
+    cli: &[String],
+    config: &Config,
+    no_policies: bool,
+) -> Result<Vec<&'static tollgate_core::packs::Pack>, tollgate_sops::Error> {
+    let names: Vec<&String> = if cli.is_empty() {
+        config.packs.iter().collect()
+    } else {
+        cli.iter().collect()
+    };
+    if names.is_empty() {
+        return Ok(if no_policies {
+            tollgate_core::packs::PACKS.iter().collect()
+        } else {
+            Vec::new()
+        });
+    }
+    names
+        .into_iter()
+        .map(|n| {
+            tollgate_core::packs::find(n)
+                .ok_or_else(|| usage(format!("unknown pack `{n}`: see `tollgate rules list`")))
+        })
+        .collect()
+}
+
+pub(crate) fn load_config(
+    explicit: Option<&std::path::Path>,
+) -> Result<Config, tollgate_sops::Error> {
     let path = match explicit {
         Some(p) => Some(p.to_path_buf()),
         None => std::env::current_dir()
@@ -163,6 +196,11 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         all_namespaces: a.all_namespaces || config.all_namespaces,
         data_files: [a.data.clone(), config.data.clone()].concat(),
         timeout: None,
+        packs: packs_for(
+            &a.pack,
+            &config,
+            a.policy.is_empty() && config.policies.is_empty(),
+        )?,
     };
     let policies = match rego::Policies::compile(&pick(&a.policy, &config.policies), &opts) {
         Ok(p) => p,

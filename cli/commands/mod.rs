@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod check;
+pub(crate) mod rules;
 pub(crate) mod sops;
 mod sops_edit;
 mod sops_keys;

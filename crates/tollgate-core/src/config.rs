@@ -60,6 +60,8 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// Rego policy files or directories.
     pub policies: Vec<PathBuf>,
+    /// Bundled packs to evaluate.
+    pub packs: Vec<String>,
     /// Rego packages to evaluate.
     pub namespaces: Vec<String>,
     /// Evaluate every package.
@@ -192,6 +194,12 @@ impl Config {
                 }
                 "data" => c.data = cx.strings(value, key)?.into_iter().map(resolve).collect(),
                 "namespaces" => c.namespaces = cx.strings(value, key)?,
+                "packs" => {
+                    c.packs = cx.strings(value, key)?;
+                    if let Some(bad) = c.packs.iter().find(|p| crate::packs::find(p).is_none()) {
+                        return Err(cx.err(key, format!("unknown pack `{bad}`")));
+                    }
+                }
                 "all_namespaces" => {
                     c.all_namespaces = matches!(value, Node::Scalar(Scalar::Bool(true)))
                 }

@@ -8,5 +8,6 @@ pub mod config;
 pub mod engine;
 pub mod finding;
 pub mod manifest;
+pub mod packs;
 pub mod report;
 pub mod suppress;

@@ -24,6 +24,8 @@ pub struct Options {
     pub data_files: Vec<PathBuf>,
     /// Wall-clock limit for one evaluation, so a runaway policy cannot hang the run.
     pub timeout: Option<Duration>,
+    /// Bundled packs to evaluate (their packages always are).
+    pub packs: Vec<&'static crate::packs::Pack>,
 }
 
 /// An error in a policy or data file, with the file and the position regorus reports.
@@ -196,19 +198,40 @@ impl Policies {
         v0.set_rego_v0(true);
         let mut errors = Vec::new();
         let mut scanned: Vec<(bool, Scanned)> = Vec::new();
-        for file in policy_files(policy_paths) {
-            let name = display(&file);
-            let text = match std::fs::read_to_string(&file) {
+        let mut sources: Vec<(String, Result<String, String>)> = policy_files(policy_paths)
+            .into_iter()
+            .map(|f| {
+                (
+                    display(&f),
+                    std::fs::read_to_string(&f).map_err(|e| format!("cannot read: {e}")),
+                )
+            })
+            .collect();
+        let mut pack_packages = Vec::new();
+        for pack in &opts.packs {
+            for (file, text) in pack.files {
+                pack_packages.push(scan(text).package);
+                sources.push(((*file).to_owned(), Ok((*text).to_owned())));
+            }
+        }
+        for (name, text) in sources {
+            let text = match text {
                 Ok(t) => t,
-                Err(e) => {
+                Err(message) => {
                     errors.push(PolicyError {
                         file: name,
-                        message: format!("cannot read: {e}"),
+                        message,
                     });
                     continue;
                 }
             };
             let scan = scan(&text);
+            for (line, message) in &scan.errors {
+                errors.push(PolicyError {
+                    file: format!("{name}:{line}"),
+                    message: message.clone(),
+                });
+            }
             let added = dialect(&name, &text).and_then(|is_v1| {
                 let engine = if is_v1 { &mut v1 } else { &mut v0 };
                 engine
@@ -261,7 +284,8 @@ impl Policies {
             });
         }
         let wanted = |pkg: &str| {
-            opts.all_namespaces
+            pack_packages.iter().any(|p| p == pkg)
+                || opts.all_namespaces
                 || if opts.namespaces.is_empty() {
                     pkg == "main"
                 } else {

@@ -26,6 +26,8 @@ pub struct Annotation {
     pub id: Option<String>,
     /// `custom.severity`: error, warning or info.
     pub severity: Option<String>,
+    /// `custom.fix`: how to fix a finding.
+    pub fix: Option<String>,
 }
 
 /// The package and conftest rules of one file.
@@ -41,6 +43,8 @@ pub struct Scanned {
     pub has_exception: bool,
     /// `test_` rules (for `tollgate verify`), with their line.
     pub tests: Vec<(String, usize)>,
+    /// METADATA blocks that are not valid YAML: `(line, message)`.
+    pub errors: Vec<(usize, String)>,
 }
 
 /// Whether `name` is a rule conftest reports: `deny`, `violation`, `warn`, or one of them
@@ -54,10 +58,12 @@ pub fn is_conftest_rule(name: &str) -> bool {
     })
 }
 
-fn annotation(block: &str) -> Annotation {
-    let Ok(docs) = read_documents(block, Schema::Kubernetes) else {
-        return Annotation::default();
-    };
+fn annotation(block: &str) -> Result<Annotation, String> {
+    let docs = read_documents(block, Schema::Kubernetes).map_err(|e| e.message().to_owned())?;
+    Ok(annotation_of(docs))
+}
+
+fn annotation_of(docs: Vec<tollgate_sops::stores::yaml_read::Document>) -> Annotation {
     let Some(root) = docs.into_iter().next().map(|d| d.root) else {
         return Annotation::default();
     };
@@ -68,6 +74,7 @@ fn annotation(block: &str) -> Annotation {
         description: text(root.get("description")),
         id: text(custom.and_then(|c| c.get("id"))),
         severity: text(custom.and_then(|c| c.get("severity"))),
+        fix: text(custom.and_then(|c| c.get("fix"))),
     }
 }
 
@@ -106,7 +113,15 @@ pub fn scan(text: &str) -> Scanned {
                 block.push('\n');
                 i += 1;
             }
-            pending = Some(annotation(&block));
+            let start = i + 1 - block.lines().count();
+            pending = match annotation(&block) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    out.errors
+                        .push((start, format!("METADATA is not valid YAML: {e}")));
+                    None
+                }
+            };
             continue;
         }
         if let Some(pkg) = line.strip_prefix("package ") {

@@ -51,6 +51,8 @@ pub struct Origin {
 impl Origin {
     /// Line and column of a field of this resource (`spec.template.spec.containers[0].image`).
     pub fn position_of(&self, field_path: &str) -> Option<(u32, u32)> {
+        let canonical = canonical_path(field_path);
+        let field_path = canonical.as_str();
         if self.prefix.is_empty() {
             return self.positions.get(field_path);
         }
@@ -61,6 +63,46 @@ impl Origin {
         };
         self.positions.get(&joined)
     }
+}
+
+/// Rewrites a field path in the loader's form: `a.b`, `[0]`, and `["x.y"]` only for keys that
+/// are not plain identifiers, so `data["password"]` and `data.password` name the same field.
+pub fn canonical_path(path: &str) -> String {
+    use tollgate_sops::stores::yaml_read::push_key;
+    let mut out = String::new();
+    let b = path.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'.' => i += 1,
+            b'[' => {
+                let rest = &path[i..];
+                if rest.starts_with("[\"") {
+                    // A JSON string key: find its closing quote, honouring escapes.
+                    let mut j = 2;
+                    let rb = rest.as_bytes();
+                    while j < rb.len() && rb[j] != b'"' {
+                        j += if rb[j] == b'\\' { 2 } else { 1 };
+                    }
+                    let key: String =
+                        serde_json::from_str(&rest[1..(j + 1).min(rest.len())]).unwrap_or_default();
+                    push_key(&mut out, &key);
+                    i += (j + 2).min(rest.len());
+                } else {
+                    let end = rest.find(']').map_or(rest.len(), |e| e + 1);
+                    out.push_str(&rest[..end]);
+                    i += end;
+                }
+            }
+            _ => {
+                let rest = &path[i..];
+                let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                push_key(&mut out, &rest[..end]);
+                i += end;
+            }
+        }
+    }
+    out
 }
 
 /// One Kubernetes object.
