@@ -280,7 +280,7 @@ fn metadata_suffixed_rules_and_exceptions() {
     let findings = v["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 2, "{v:#}");
     for f in findings {
-        assert_eq!(f["rule_id"], "IMG001");
+        assert_eq!(f["rule_id"], "REG001");
         assert_eq!(f["severity"], "warning");
         assert_eq!(f["help"], "Images must come from registry.example.com");
     }
@@ -366,7 +366,7 @@ fn config_exceptions_annotations_and_severity_overrides() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|f| f["rule_id"] == "IMG001" && f["resource"]["name"] == "web"));
+        .any(|f| f["rule_id"] == "REG001" && f["resource"]["name"] == "web"));
 }
 
 #[test]
@@ -647,7 +647,7 @@ fn bundled_packs_by_default_and_rules_commands() {
         .current_dir(fixtures_check()))))
     .unwrap();
     assert!(
-        list.contains("IMG001") && list.contains("main/deny") && list.contains("legacy/violation"),
+        list.contains("REG001") && list.contains("main/deny") && list.contains("legacy/violation"),
         "{list}"
     );
     let explain =
@@ -697,5 +697,79 @@ fn a_rule_that_fails_at_runtime_is_an_error_and_the_run_goes_on() {
     assert_eq!(
         v["findings"][0]["rule_id"], "main/warn",
         "the other rule still ran"
+    );
+}
+
+#[test]
+fn every_renderer_matches_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = [
+        "check",
+        "--policy",
+        "policies",
+        "--all-namespaces",
+        "manifests",
+    ]
+    .map(String::from)
+    .to_vec();
+    let formats = ["human", "json", "sarif", "junit", "github"];
+    for f in formats {
+        args.extend([
+            "--format".into(),
+            f.into(),
+            "--output".into(),
+            dir.path().join(f).display().to_string(),
+        ]);
+    }
+    let o = run(tollgate().args(&args).current_dir(fixtures_check()));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    for f in formats {
+        let got = fs::read_to_string(dir.path().join(f)).unwrap();
+        let path = snapshots.join(format!("check.{f}"));
+        if std::env::var_os("TOLLGATE_UPDATE_SNAPSHOTS").is_some() {
+            fs::write(&path, &got).unwrap();
+        }
+        let want = fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            got,
+            want,
+            "{f} differs from {}; rerun with TOLLGATE_UPDATE_SNAPSHOTS=1 if intended",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn colour_only_when_asked_and_huge_files_refused() {
+    let o = check(&[
+        "--policy",
+        "policies",
+        "--color",
+        "always",
+        "manifests/app.yaml",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\x1b[1;31merror[main/deny]"),
+        "colour when forced"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yaml");
+    let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
+    while text.len() <= 51 << 20 {
+        text.push_str(&format!("  k{}: {}\n", text.len(), "v".repeat(200)));
+    }
+    fs::write(&big, text).unwrap();
+    let o = run(tollgate()
+        .args(["check", "--format", "json", "big.yaml"])
+        .current_dir(dir.path()));
+    assert_eq!(code(&o), 2);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 50 MB"),
+        "{v:#}"
     );
 }

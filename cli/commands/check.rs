@@ -9,7 +9,7 @@ use tollgate_core::config::Config;
 use tollgate_core::engine::{self, rego};
 use tollgate_core::finding::Severity;
 use tollgate_core::manifest::{load_paths, LoadError};
-use tollgate_core::report::{self, Format, HumanOptions, Report};
+use tollgate_core::report::{self, Format, HumanOptions, Report, RuleInfo};
 use tollgate_core::suppress::{self, Baseline};
 use tollgate_sops::fsio::write_atomic;
 
@@ -284,7 +284,25 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         })
         .collect();
     let version = env!("CARGO_PKG_VERSION");
+    let bundled: Vec<String> = tollgate_core::packs::rules()
+        .into_iter()
+        .filter(|r| opts.packs.iter().any(|p| p.name == r.pack))
+        .map(|r| r.id)
+        .collect();
+    let rules: Vec<RuleInfo> = policies
+        .rules()
+        .iter()
+        .map(|q| RuleInfo {
+            id: q.id.clone(),
+            title: q.title.clone(),
+            severity: config.severity_for(&q.id, q.severity),
+            help_uri: bundled
+                .contains(&q.id)
+                .then(|| format!("https://example.invalid/tollgate/docs/rules/{}.md", q.id)),
+        })
+        .collect();
     let rep = Report {
+        rules: &rules,
         findings: &evaluation.findings,
         suppressed: &evaluation.suppressed,
         show_suppressed: a.show_suppressed,

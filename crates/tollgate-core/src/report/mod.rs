@@ -38,10 +38,25 @@ impl Format {
     }
 }
 
+/// A rule that was evaluated, for reports that describe rules (SARIF).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// The rule id.
+    pub id: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its default severity.
+    pub severity: Severity,
+    /// Where it is documented (bundled rules).
+    pub help_uri: Option<String>,
+}
+
 /// Everything a renderer needs about one run.
 pub struct Report<'a> {
     /// Sorted findings.
     pub findings: &'a [Finding],
+    /// Every rule evaluated, sorted by id.
+    pub rules: &'a [RuleInfo],
     /// Findings waived by exceptions; listed only when `show_suppressed`.
     pub suppressed: &'a [Finding],
     /// List suppressed findings, not only count them.

@@ -15,15 +15,37 @@ fn level(s: Severity) -> &'static str {
 }
 
 pub(super) fn render(r: &Report<'_>) -> String {
-    let mut rules: BTreeMap<&str, Severity> = BTreeMap::new();
+    // Every evaluated rule, plus any rule a finding names that the run did not list.
+    let mut rules: BTreeMap<&str, (Option<&str>, Severity, Option<&str>)> = r
+        .rules
+        .iter()
+        .map(|i| {
+            (
+                i.id.as_str(),
+                (i.title.as_deref(), i.severity, i.help_uri.as_deref()),
+            )
+        })
+        .collect();
     for f in r.findings {
-        let s = rules.entry(f.rule_id.as_str()).or_insert(f.severity);
-        *s = (*s).max(f.severity);
+        rules
+            .entry(f.rule_id.as_str())
+            .or_insert((None, f.severity, None));
     }
     let index: BTreeMap<&str, usize> = rules.keys().enumerate().map(|(i, k)| (*k, i)).collect();
     let rules_json: Vec<Value> = rules
         .iter()
-        .map(|(id, sev)| json!({ "id": id, "name": id, "shortDescription": { "text": id }, "defaultConfiguration": { "level": level(*sev) } }))
+        .map(|(id, (title, sev, uri))| {
+            let mut rule = json!({
+                "id": id,
+                "name": id,
+                "shortDescription": { "text": title.unwrap_or(id) },
+                "defaultConfiguration": { "level": level(*sev) }
+            });
+            if let Some(u) = uri {
+                rule["helpUri"] = json!(u);
+            }
+            rule
+        })
         .collect();
     let results: Vec<Value> = r
         .findings
