@@ -81,8 +81,8 @@ impl std::fmt::Debug for Policies {
     }
 }
 
-/// Every `.rego` file below the paths (tests excluded), sorted.
-pub fn policy_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+/// Every `.rego` file below the paths, sorted; `*_test.rego` only with `include_tests`.
+pub fn policy_files(paths: &[PathBuf], include_tests: bool) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_file() {
@@ -97,7 +97,7 @@ pub fn policy_files(paths: &[PathBuf]) -> Vec<PathBuf> {
             let name = entry.file_name().to_string_lossy().into_owned();
             if entry.file_type().is_some_and(|t| t.is_file())
                 && name.ends_with(".rego")
-                && !name.ends_with("_test.rego")
+                && (include_tests || !name.ends_with("_test.rego"))
             {
                 files.push(entry.into_path());
             }
@@ -108,7 +108,7 @@ pub fn policy_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     files
 }
 
-fn display(p: &Path) -> String {
+pub(super) fn display(p: &Path) -> String {
     p.strip_prefix(".").unwrap_or(p).display().to_string()
 }
 
@@ -198,7 +198,7 @@ impl Policies {
         v0.set_rego_v0(true);
         let mut errors = Vec::new();
         let mut scanned: Vec<(bool, Scanned)> = Vec::new();
-        let mut sources: Vec<(String, Result<String, String>)> = policy_files(policy_paths)
+        let mut sources: Vec<(String, Result<String, String>)> = policy_files(policy_paths, false)
             .into_iter()
             .map(|f| {
                 (

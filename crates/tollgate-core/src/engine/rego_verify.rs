@@ -1,9 +1,10 @@
 //! `tollgate verify`: runs the `test_` rules of Rego policies (as `conftest verify` and
 //! `opa test` do) and measures which policy lines the tests exercised.
 
+use super::rego::display;
 use super::rego_source::scan;
 use regorus::{Engine, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One test's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,35 +50,6 @@ pub struct Verification {
     pub coverage: Vec<FileCoverage>,
 }
 
-/// Every `.rego` file below the paths, tests included, sorted.
-fn all_rego(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_file() {
-            files.push(p.clone());
-            continue;
-        }
-        for e in ignore::WalkBuilder::new(p)
-            .require_git(false)
-            .build()
-            .flatten()
-        {
-            if e.file_type().is_some_and(|t| t.is_file())
-                && e.path().extension().is_some_and(|x| x == "rego")
-            {
-                files.push(e.into_path());
-            }
-        }
-    }
-    files.sort();
-    files.dedup();
-    files
-}
-
-fn display(p: &Path) -> String {
-    p.strip_prefix(".").unwrap_or(p).display().to_string()
-}
-
 /// Runs every `test_` rule; `Err` lists the files that do not compile.
 pub fn verify(
     paths: &[PathBuf],
@@ -89,7 +61,7 @@ pub fn verify(
     engines[1].set_rego_v0(true);
     let mut errors = Vec::new();
     let mut tests: Vec<(usize, String, String, usize)> = Vec::new();
-    for file in all_rego(paths) {
+    for file in super::rego::policy_files(paths, true) {
         let name = display(&file);
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
