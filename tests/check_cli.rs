@@ -56,6 +56,10 @@ fn rego_findings_point_at_the_field() {
     );
     assert_eq!(deny["field_path"], "spec.template.spec.containers[1].image");
     assert_eq!(
+        deny["details"],
+        serde_json::json!({"image": "shop/web:latest"})
+    );
+    assert_eq!(
         deny["location"],
         serde_json::json!({"file": "manifests/app.yaml", "document": 0, "line": 13, "column": 18})
     );
@@ -772,4 +776,11 @@ fn colour_only_when_asked_and_huge_files_refused() {
             .contains("larger than 50 MB"),
         "{v:#}"
     );
+}
+
+#[test]
+fn absolute_paths_are_reported_relative_to_the_working_directory() {
+    let abs = fixtures_check().join("manifests/app.yaml");
+    let (_, v) = json(&["--policy", "policies", abs.to_str().unwrap()]);
+    assert_eq!(v["findings"][0]["location"]["file"], "manifests/app.yaml");
 }

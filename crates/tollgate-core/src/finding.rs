@@ -95,6 +95,9 @@ pub struct Finding {
     /// How to fix it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// Structured detail a policy attached (conftest's `details`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
     /// Why it does not count (an exception, an annotation, the baseline), when suppressed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
@@ -134,6 +137,7 @@ impl Finding {
             },
             field_path,
             help: None,
+            details: None,
             suppressed_by: None,
         }
     }

@@ -500,6 +500,7 @@ fn collect(value: &Value, resource: &Resource, q: &Query, out: &mut Vec<Finding>
         other => vec![other],
     };
     for item in items {
+        let details = item.get("details").cloned();
         let (message, field) = match &item {
             serde_json::Value::String(s) => (s.clone(), None),
             serde_json::Value::Object(o) => {
@@ -519,6 +520,7 @@ fn collect(value: &Value, resource: &Resource, q: &Query, out: &mut Vec<Finding>
         };
         let mut f = Finding::on(resource, q.id.clone(), q.severity, message, "rego", field);
         f.help.clone_from(&q.title);
+        f.details = details;
         out.push(f);
     }
 }

@@ -18,7 +18,15 @@ impl Input {
     /// The name findings use.
     pub fn display_name(&self) -> String {
         match self {
-            Input::File(p) => p.strip_prefix(".").unwrap_or(p).display().to_string(),
+            Input::File(p) => {
+                // Findings name files relative to the working directory, as given or not.
+                let cwd = std::env::current_dir().ok();
+                let rel = cwd
+                    .as_deref()
+                    .and_then(|c| p.strip_prefix(c).ok())
+                    .unwrap_or(p);
+                rel.strip_prefix(".").unwrap_or(rel).display().to_string()
+            }
             Input::Stdin => "-".into(),
         }
     }
