@@ -384,6 +384,15 @@ mod tests {
     }
 
     #[test]
+    fn negative_zero_is_written_as_yaml_v3_writes_it() {
+        let docs = super::super::yaml_read::read("a: -0e3\n").unwrap();
+        assert_eq!(write(&docs, 4), "a: -0\n");
+        // ...which yaml.v3, like our reader, takes for the integer 0 on the next read.
+        let again = super::super::yaml_read::read("a: -0\n").unwrap();
+        assert_eq!(write(&again, 4), "a: 0\n");
+    }
+
+    #[test]
     fn block_layout() {
         let docs = super::super::yaml_read::read(
             "a:\n  b: [1, 2]\n  c:\n  - name: x\n    v: |\n      l1\n      l2\n",
