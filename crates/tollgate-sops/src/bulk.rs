@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::file::{self, recipient_sets};
 use crate::fsio::write_atomic;
 use crate::keys::{self, Keyring};
-use crate::metadata::{self, AgeEntry, KeyGroup};
+use crate::metadata::{self, KeyGroup};
 use crate::stores::Format;
 use crate::tree::Plaintext;
 use rayon::prelude::*;
@@ -273,9 +273,4 @@ fn foreign_key_type(groups: &[KeyGroup]) -> Option<String> {
         .flat_map(|g| g.other.iter())
         .find(|(_, v)| matches!(v, crate::tree::Node::List(items) if !items.is_empty()))
         .map(|(k, _)| k.clone())
-}
-
-/// Turns age entries into their recipients (for status output).
-pub fn recipients_of(entries: &[AgeEntry]) -> Vec<&str> {
-    entries.iter().map(|a| a.recipient.as_str()).collect()
 }

@@ -95,11 +95,6 @@ struct Parts<'a> {
     type_name: &'a str,
 }
 
-/// Whether `s` has the `ENC[AES256_GCM,` prefix of an encrypted value.
-pub fn looks_encrypted(s: &str) -> bool {
-    s.starts_with("ENC[AES256_GCM,")
-}
-
 fn parse(s: &str) -> Result<Parts<'_>> {
     let bad = || {
         err!(ErrorDecryptingTree, "value does not match sops' data format")

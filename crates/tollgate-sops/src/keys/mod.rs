@@ -210,11 +210,6 @@ impl Keyring {
         }
     }
 
-    /// Whether any identity source was found.
-    pub fn is_empty(&self) -> bool {
-        self.x25519.is_empty() && self.ssh.is_empty() && self.key_cmd.is_none()
-    }
-
     fn cmd_identities(&self, recipient: &str) -> Vec<age::x25519::Identity> {
         let Some(cmd) = &self.key_cmd else {
             return Vec::new();
