@@ -46,30 +46,30 @@ pub fn tollgate() -> Command {
     clean(Path::new(env!("CARGO_BIN_EXE_tollgate")))
 }
 
-/// The real Go sops, installed by scripts/install-test-tools.sh.
-pub fn sops() -> Command {
-    let path = std::env::var("TOLLGATE_SOPS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/sops"));
+/// A peer tool installed by scripts/install-test-tools.sh into .tools/venv, or where `env`
+/// points. Missing tools fail the test: these tests must not pass without the real peer.
+fn peer(env: &str, name: &str) -> Command {
+    let path = std::env::var(env).map(PathBuf::from).unwrap_or_else(|_| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(".tools/venv/bin")
+            .join(name)
+    });
     assert!(
         path.exists(),
-        "the real sops is needed for interop tests: run scripts/install-test-tools.sh (looked at {})",
+        "{name} is needed: run scripts/install-test-tools.sh (looked at {})",
         path.display()
     );
     clean(&path)
 }
 
-/// The real kubectl (for `kubectl kustomize`), installed by scripts/install-test-tools.sh.
+/// The real Go sops.
+pub fn sops() -> Command {
+    peer("TOLLGATE_SOPS_BIN", "sops")
+}
+
+/// The real kubectl (for `kubectl kustomize`).
 pub fn kubectl() -> Command {
-    let path = std::env::var("TOLLGATE_KUBECTL_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/kubectl"));
-    assert!(
-        path.exists(),
-        "kubectl is needed for rendering tests: run scripts/install-test-tools.sh (looked at {})",
-        path.display()
-    );
-    clean(&path)
+    peer("TOLLGATE_KUBECTL_BIN", "kubectl")
 }
 
 pub fn run(cmd: &mut Command) -> Output {
