@@ -784,3 +784,48 @@ fn absolute_paths_are_reported_relative_to_the_working_directory() {
     let (_, v) = json(&["--policy", "policies", abs.to_str().unwrap()]);
     assert_eq!(v["findings"][0]["location"]["file"], "manifests/app.yaml");
 }
+
+#[test]
+fn a_runaway_policy_is_stopped_by_the_evaluation_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("slow.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains \"never\" if {\n  count([1 | some a in numbers.range(1, 5000); some b in numbers.range(1, 5000); a == b + 7000]) > 0\n}\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("m.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: m\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let o = run(tollgate()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--eval-timeout",
+            "0.2",
+            "--policy",
+            "slow.rego",
+            "m.yaml",
+        ])
+        .current_dir(dir.path()));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(code(&o), 2, "{v:#}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("main/deny failed"),
+        "{v:#}"
+    );
+    // Generous: the point is that 25 million iterations did not run to the end.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(
+        code(&run(tollgate()
+            .args(["check", "--eval-timeout", "0", "m.yaml"])
+            .current_dir(dir.path()))),
+        2
+    );
+}

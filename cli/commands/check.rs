@@ -61,6 +61,10 @@ pub(crate) struct CheckArgs {
     /// List findings waived by exceptions, not only count them.
     #[arg(long)]
     show_suppressed: bool,
+    /// Wall-clock limit for evaluating one resource, in seconds; a rule that runs longer is
+    /// reported as an error and the run goes on.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    eval_timeout: f64,
     /// Colour in the human report: auto (terminal and no NO_COLOR), always, never.
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     color: String,
@@ -111,6 +115,17 @@ fn pairs(
         ));
     }
     Ok(out)
+}
+
+fn timeout(seconds: f64) -> Result<std::time::Duration, tollgate_sops::Error> {
+    std::time::Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            usage(format!(
+                "--eval-timeout must be a positive number of seconds, not {seconds}"
+            ))
+        })
 }
 
 /// The packs to use: named ones, or all of them when nothing else says what to check.
@@ -195,7 +210,7 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         },
         all_namespaces: a.all_namespaces || config.all_namespaces,
         data_files: [a.data.clone(), config.data.clone()].concat(),
-        timeout: None,
+        timeout: Some(timeout(a.eval_timeout)?),
         packs: packs_for(
             &a.pack,
             &config,
