@@ -13,7 +13,7 @@ use tollgate_sops::keys::Keyring;
 use tollgate_sops::metadata::Metadata;
 use tollgate_sops::selector::Selector;
 use tollgate_sops::stores::Format;
-use tollgate_sops::{tree::Plaintext, treepath};
+use tollgate_sops::treepath;
 
 #[derive(Args)]
 pub(crate) struct SopsArgs {
@@ -421,11 +421,9 @@ pub(crate) fn write_back(
     format: Format,
     input: &InputArgs,
 ) -> Result<()> {
-    let docs = std::mem::take(&mut opened.plain.0);
-    let plain = Plaintext(docs);
     let sealed = file::seal(
         format,
-        plain.0.clone(),
+        std::mem::take(&mut opened.plain),
         &mut opened.metadata,
         &opened.key,
         &opened.stash,

@@ -8,7 +8,6 @@ use crate::fsio::write_atomic;
 use crate::keys::{self, Keyring};
 use crate::metadata::{self, KeyGroup};
 use crate::stores::Format;
-use crate::tree::Plaintext;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -207,7 +206,25 @@ pub fn rotate_bytes(
     remove: &[String],
     indent: Option<usize>,
 ) -> Result<Vec<u8>> {
-    let sealed = file::read_sealed(input, format)?;
+    rotate_sealed(
+        file::read_sealed(input, format)?,
+        format,
+        keyring,
+        add,
+        remove,
+        indent,
+    )
+}
+
+/// Rotates an already parsed file.
+fn rotate_sealed(
+    sealed: file::Sealed,
+    format: Format,
+    keyring: &Keyring,
+    add: &[String],
+    remove: &[String],
+    indent: Option<usize>,
+) -> Result<Vec<u8>> {
     let after = rotated_sets(&recipient_sets(&sealed.metadata.key_groups), add, remove);
     if let Some(kind) = foreign_key_type(&sealed.metadata.key_groups) {
         // A new data key would leave those entries wrapping the old one.
@@ -223,8 +240,7 @@ pub fn rotate_bytes(
     let key = crate::cipher::DataKey::generate();
     keys::wrap_groups(&key, &mut groups, meta.shamir_threshold)?;
     meta.key_groups = groups;
-    let docs = Plaintext(opened.plain.0.clone());
-    let sealed_docs = file::seal(format, docs.0.clone(), &mut meta, &key, &opened.stash)?;
+    let sealed_docs = file::seal(format, opened.plain, &mut meta, &key, &opened.stash)?;
     format.write_encrypted(&sealed_docs, indent)
 }
 
@@ -249,16 +265,7 @@ pub fn rotate(
     if dry_run {
         return Outcome::Changed { added, removed };
     }
-    let result = std::fs::read(path)
-        .map_err(|e| {
-            Error::new(
-                crate::ErrorKind::CouldNotReadInput,
-                format!("cannot read: {e}"),
-            )
-        })
-        .and_then(|bytes| {
-            rotate_bytes(&bytes, format, keyring, add, remove, indent(config, format))
-        })
+    let result = rotate_sealed(sealed, format, keyring, add, remove, indent(config, format))
         .and_then(|out| write_atomic(path, &out, 0o644));
     match result {
         Ok(()) => Outcome::Changed { added, removed },

@@ -110,6 +110,7 @@ impl<'a> Walker<'a> {
                 Entry::Comment(text) => {
                     self.push_comment(text);
                     if let Some(new) = self.map_comment(text)? {
+                        zeroize::Zeroize::zeroize(text);
                         *text = new;
                     }
                 }
@@ -250,6 +251,8 @@ impl<'a> Walker<'a> {
                     let iv = stash.iv_for(&aad, type_name, &bytes);
                     let enc = cipher::encrypt(key, &bytes, &aad, type_name, &iv)?;
                     self.hash(node, hashed);
+                    // The plaintext leaves memory as the ciphertext takes its place.
+                    node.zeroize_in_place();
                     *node = Node::str(enc);
                 } else {
                     self.hash(node, hashed);

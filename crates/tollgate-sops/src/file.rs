@@ -112,12 +112,15 @@ fn open_with(
 /// the metadata attached, ready to write.
 pub fn seal(
     format: Format,
-    mut docs: Vec<Node>,
+    mut plain: Plaintext,
     metadata: &mut Metadata,
     key: &DataKey,
     stash: &Stash,
 ) -> Result<Vec<Node>> {
-    let mac = crypt::encrypt(&mut docs, rules(metadata), key, stash)?;
+    // Encrypted in place: the walker wipes each value it replaces, and on an error `plain`
+    // wipes whatever is left when it drops.
+    let mac = crypt::encrypt(&mut plain.0, rules(metadata), key, stash)?;
+    let mut docs = std::mem::take(&mut plain.0);
     metadata.lastmodified = Timestamp::now_utc().rfc3339();
     metadata.mac = crypt::encrypt_mac(key, &mac, &metadata.lastmodified, stash)?;
     metadata::attach(format, &mut docs, metadata);
@@ -171,12 +174,11 @@ pub fn groups_from(recipients: &[Vec<String>]) -> Result<Vec<KeyGroup>> {
 
 /// Encrypts a plaintext file for new metadata (fresh data key).
 pub fn encrypt_new(format: Format, docs: Vec<Node>, mut metadata: Metadata) -> Result<Vec<Node>> {
-    check_plain(format, &docs)?;
+    let plain = Plaintext(docs);
+    check_plain(format, &plain.0)?;
     let key = DataKey::generate();
     keys::wrap_groups(&key, &mut metadata.key_groups, metadata.shamir_threshold)?;
-    let plain = Plaintext(docs);
-    let docs = plain.0.clone();
-    seal(format, docs, &mut metadata, &key, &Stash::default())
+    seal(format, plain, &mut metadata, &key, &Stash::default())
 }
 
 /// The recipient sets of each group, for comparing key changes.
