@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use tollgate_core::config::Config;
 use tollgate_core::engine::{self, rego};
-use tollgate_core::finding::Severity;
+use tollgate_core::finding::{ResourceRef, Severity};
 use tollgate_core::manifest::{load_paths, LoadError};
 use tollgate_core::report::{self, Format, HumanOptions, Report, RuleInfo};
 use tollgate_core::suppress::{self, Baseline};
@@ -243,8 +243,17 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
     };
     let today = tollgate_sops::time::Timestamp::now_utc().rfc3339();
     let use_annotations = config.annotation_exemptions && !a.no_annotation_exemptions;
-    let applied = suppress::apply(
-        evaluation.findings,
+    let engine::Evaluation {
+        findings,
+        suppressed: waived_by_policy,
+        errors: eval_errors,
+    } = evaluation;
+    let suppress::Outcome {
+        findings,
+        suppressed: waived,
+        expired,
+    } = suppress::apply(
+        findings,
         &inventory.resources,
         &config,
         use_annotations,
@@ -252,12 +261,10 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         &today[..10],
     );
     if let Some(path) = &a.write_baseline {
-        let known: Vec<_> = applied
-            .findings
+        let known: Vec<_> = findings
             .iter()
             .chain(
-                applied
-                    .suppressed
+                waived
                     .iter()
                     .filter(|f| f.suppressed_by.as_deref() == Some("baseline")),
             )
@@ -265,21 +272,15 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
             .collect();
         write_atomic(path, Baseline::render(&known).as_bytes(), 0o644)?;
     }
-    for note in &applied.expired {
+    for note in &expired {
         output::warn(note);
     }
-    let applied_expired = applied.expired.clone();
-    let mut suppressed = evaluation.suppressed;
-    suppressed.extend(applied.suppressed);
+    let mut suppressed = waived_by_policy;
+    suppressed.extend(waived);
     tollgate_core::finding::sort(&mut suppressed);
-    let evaluation = engine::Evaluation {
-        findings: applied.findings,
-        suppressed,
-        errors: evaluation.errors,
-    };
     let mut errors: Vec<LoadError> = inventory.errors.clone();
-    errors.extend(evaluation.errors.iter().cloned());
-    let failing = evaluation.findings.iter().any(|f| f.severity >= fail_on);
+    errors.extend(eval_errors);
+    let failing = findings.iter().any(|f| f.severity >= fail_on);
     let exit_code = if !errors.is_empty() {
         2
     } else {
@@ -288,15 +289,7 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
     let evaluated: Vec<(String, String)> = inventory
         .resources
         .iter()
-        .map(|r| {
-            let rr = tollgate_core::finding::ResourceRef {
-                api_version: r.api_version.clone(),
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-            };
-            (r.origin.file.to_string(), rr.display())
-        })
+        .map(|r| (r.origin.file.to_string(), ResourceRef::of(r).display()))
         .collect();
     let version = env!("CARGO_PKG_VERSION");
     let bundled: Vec<String> = tollgate_core::packs::rules()
@@ -318,11 +311,11 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         .collect();
     let rep = Report {
         rules: &rules,
-        findings: &evaluation.findings,
-        suppressed: &evaluation.suppressed,
+        findings: &findings,
+        suppressed: &suppressed,
         show_suppressed: a.show_suppressed,
         errors: &errors,
-        expired: &applied_expired,
+        expired: &expired,
         files: inventory.files,
         resources: inventory.resources.len(),
         skipped: inventory.skipped,

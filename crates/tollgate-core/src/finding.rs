@@ -52,6 +52,16 @@ pub struct ResourceRef {
 }
 
 impl ResourceRef {
+    /// The identity of a loaded resource.
+    pub fn of(r: &Resource) -> Self {
+        ResourceRef {
+            api_version: r.api_version.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+        }
+    }
+
     /// `Kind/namespace/name`, for messages.
     pub fn display(&self) -> String {
         match (&self.namespace, &self.name) {
@@ -123,12 +133,7 @@ impl Finding {
             severity,
             message: message.into(),
             engine: engine.to_owned(),
-            resource: ResourceRef {
-                api_version: resource.api_version.clone(),
-                kind: resource.kind.clone(),
-                namespace: resource.namespace.clone(),
-                name: resource.name.clone(),
-            },
+            resource: ResourceRef::of(resource),
             location: Location {
                 file: resource.origin.file.to_string(),
                 document: resource.origin.document,

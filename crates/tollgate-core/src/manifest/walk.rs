@@ -18,15 +18,7 @@ impl Input {
     /// The name findings use.
     pub fn display_name(&self) -> String {
         match self {
-            Input::File(p) => {
-                // Findings name files relative to the working directory, as given or not.
-                let cwd = std::env::current_dir().ok();
-                let rel = cwd
-                    .as_deref()
-                    .and_then(|c| p.strip_prefix(c).ok())
-                    .unwrap_or(p);
-                rel.strip_prefix(".").unwrap_or(rel).display().to_string()
-            }
+            Input::File(p) => p.strip_prefix(".").unwrap_or(p).display().to_string(),
             Input::Stdin => "-".into(),
         }
     }
@@ -101,6 +93,17 @@ pub fn expand(paths: &[PathBuf]) -> (Vec<Input>, Vec<LoadError>) {
                 file: p.display().to_string(),
                 message: "no such file or directory".into(),
             });
+        }
+    }
+    // Findings name files relative to the working directory, however they were given; resolved
+    // once here, which also merges a file named both ways.
+    if let Ok(cwd) = std::env::current_dir() {
+        for input in &mut inputs {
+            if let Input::File(p) = input {
+                if let Ok(rel) = p.strip_prefix(&cwd) {
+                    *p = rel.to_path_buf();
+                }
+            }
         }
     }
     inputs.sort();
