@@ -23,6 +23,8 @@ enum Command {
     Rules(commands::rules::RulesArgs),
     /// Run the `test_` rules of Rego policies (exit 0 all pass, 1 a test fails, 2 errors).
     Verify(commands::verify::VerifyArgs),
+    /// Run Kyverno `kyverno-test.yaml` suites (exit 0 all hold, 1 one fails, 2 none found).
+    Test(commands::test::TestArgs),
     /// Encrypt, decrypt, edit and re-key SOPS files (compatible with Go sops).
     Sops(commands::sops::SopsArgs),
 }
@@ -61,6 +63,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Verify(args) => match commands::verify::run(&args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                let _ = output::report(&e);
+                ExitCode::from(2)
+            }
+        },
+        Command::Test(args) => match commands::test::run(&args) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 let _ = output::report(&e);

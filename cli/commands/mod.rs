@@ -6,4 +6,5 @@ pub(crate) mod sops;
 mod sops_edit;
 mod sops_keys;
 mod sops_paths;
+pub(crate) mod test;
 pub(crate) mod verify;

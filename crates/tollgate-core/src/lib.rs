@@ -7,6 +7,7 @@
 pub mod config;
 pub mod engine;
 pub mod finding;
+pub mod kyverno;
 pub mod manifest;
 pub mod packs;
 pub mod report;

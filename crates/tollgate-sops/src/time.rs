@@ -104,8 +104,18 @@ pub fn parse_yaml_timestamp(s: &str) -> Option<Timestamp> {
     Some(build(y, m, d, h, mi, sec, nanos, offset))
 }
 
+/// An instant from its calendar fields in the given offset.
 #[allow(clippy::too_many_arguments)]
-fn build(y: i64, m: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32, offset: i32) -> Timestamp {
+pub fn build(
+    y: i64,
+    m: u32,
+    d: u32,
+    h: u32,
+    mi: u32,
+    s: u32,
+    nanos: u32,
+    offset: i32,
+) -> Timestamp {
     let days = days_from_civil(y, m, d);
     let local = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
     Timestamp {
@@ -205,7 +215,8 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 }
 
 // Howard Hinnant's days-from-civil, exact for the proleptic Gregorian calendar.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+/// Days since 1970-01-01 of a civil date.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -215,7 +226,8 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// Year, month and day of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -1,0 +1,703 @@
+//! Evaluates Kyverno validate rules on one resource: match/exclude, context, preconditions,
+//! then pattern, anyPattern, deny or foreach, with Kyverno's statuses (pass, fail, skip, error)
+//! and its treatment of updates to resources that already violated the rule.
+
+use super::images;
+use super::jmes::JmesError;
+use super::matching::{applies, Target};
+use super::ops::condition;
+use super::pattern::{self, Outcome};
+use super::policy::{Body, Conditions, ContextEntry, Foreach, Policy, Rule};
+use super::vars::{self, insert_dotted, substitute, substitute_str, Mode};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// A rule's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// The resource satisfies the rule.
+    Pass,
+    /// It violates it.
+    Fail,
+    /// The rule does not apply (preconditions, conditional anchors).
+    Skip,
+    /// The rule could not be evaluated (unresolved variable, bad context).
+    Error,
+}
+
+impl Status {
+    /// `pass`, `fail`, `skip`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// The response of one rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleResponse {
+    /// Rule name (`autogen-...` for generated rules).
+    pub rule: String,
+    /// Verdict.
+    pub status: Status,
+    /// Why.
+    pub message: String,
+    /// For a failed pattern: the field path (`spec.containers[0].image`).
+    pub field: Option<String>,
+}
+
+/// Who sends the request, when a test gives user info.
+#[derive(Debug, Clone, Default)]
+pub struct UserInfo {
+    /// `userInfo.username`.
+    pub username: String,
+    /// `userInfo.groups`.
+    pub groups: Vec<String>,
+    /// Roles (`ns:name`).
+    pub roles: Vec<String>,
+    /// Cluster roles.
+    pub cluster_roles: Vec<String>,
+    /// `userInfo` as given.
+    pub raw: Value,
+}
+
+/// The admission request around the resource.
+pub struct Request<'a> {
+    /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
+    pub operation: &'a str,
+    /// The previous version (UPDATE) or the deleted object (DELETE).
+    pub old_object: Option<&'a Value>,
+    /// User info, when known.
+    pub user: Option<&'a UserInfo>,
+    /// Namespace labels for `namespaceSelector`.
+    pub namespaces: Option<&'a HashMap<String, Map<String, Value>>>,
+}
+
+impl Request<'_> {
+    /// A CREATE with nothing else known: how manifests in a repository are checked.
+    pub fn create() -> Request<'static> {
+        Request {
+            operation: "CREATE",
+            old_object: None,
+            user: None,
+            namespaces: None,
+        }
+    }
+
+    /// Labels of a namespace, if the request knows them.
+    pub fn namespace_labels(&self, ns: &str) -> Option<&Map<String, Value>> {
+        self.namespaces.and_then(|m| m.get(ns))
+    }
+}
+
+/// One resource prepared for evaluation: its identity and the JSON context every rule reads.
+pub struct Subject<'a> {
+    object: &'a Value,
+    target: Target<'a>,
+    ctx: Value,
+    req: Request<'a>,
+}
+
+impl<'a> Subject<'a> {
+    /// Builds the context (`request.*`, `images`) once for all policies.
+    pub fn new(object: &'a Value, req: Request<'a>) -> Self {
+        let delete = req.operation == "DELETE";
+        let mut request = Map::new();
+        request.insert("operation".into(), Value::String(req.operation.to_owned()));
+        let target = Target::of(object);
+        let (obj, old) = if delete {
+            (Value::Null, Some(req.old_object.unwrap_or(object).clone()))
+        } else {
+            (object.clone(), req.old_object.cloned())
+        };
+        request.insert("object".into(), obj);
+        if let Some(old) = old {
+            request.insert("oldObject".into(), old);
+        }
+        request.insert(
+            "namespace".into(),
+            Value::String(target.namespace.to_owned()),
+        );
+        if let Some(u) = req.user {
+            request.insert("userInfo".into(), u.raw.clone());
+            request.insert(
+                "roles".into(),
+                Value::Array(u.roles.iter().cloned().map(Value::String).collect()),
+            );
+            request.insert(
+                "clusterRoles".into(),
+                Value::Array(u.cluster_roles.iter().cloned().map(Value::String).collect()),
+            );
+        }
+        let mut ctx = Map::new();
+        ctx.insert("request".into(), Value::Object(request));
+        if let Some(images) = images::images_of(object) {
+            ctx.insert("images".into(), images);
+        }
+        if let Some(u) = req.user {
+            if let Some(sa) = u.username.strip_prefix("system:serviceaccount:") {
+                let (ns, name) = sa.split_once(':').unwrap_or(("", sa));
+                ctx.insert("serviceAccountName".into(), Value::String(name.to_owned()));
+                ctx.insert(
+                    "serviceAccountNamespace".into(),
+                    Value::String(ns.to_owned()),
+                );
+            }
+        }
+        Subject {
+            object,
+            target,
+            ctx: Value::Object(ctx),
+            req,
+        }
+    }
+
+    /// The resource.
+    pub fn object(&self) -> &Value {
+        self.object
+    }
+}
+
+/// Values a test's values file adds: at policy level (global and per resource) and per rule.
+#[derive(Default)]
+pub struct Values<'v> {
+    /// Added before any rule runs (dotted keys).
+    pub policy: Vec<(&'v str, &'v Value)>,
+    /// Added when a rule's context loads, by rule name.
+    pub rules: HashMap<&'v str, Vec<(&'v str, &'v Value)>>,
+}
+
+/// Evaluates every rule of a policy that applies to the subject.
+pub fn evaluate(policy: &Policy, subject: &Subject<'_>, values: &Values<'_>) -> Vec<RuleResponse> {
+    if let Some(ns) = &policy.namespace {
+        if subject.target.namespace != ns {
+            return Vec::new();
+        }
+    }
+    let ctx: Cow<'_, Value> = if values.policy.is_empty() {
+        Cow::Borrowed(&subject.ctx)
+    } else {
+        let mut c = subject.ctx.clone();
+        for (k, v) in &values.policy {
+            insert_dotted(&mut c, k, (*v).clone());
+        }
+        Cow::Owned(c)
+    };
+    let mut out = Vec::new();
+    for rule in &policy.rules {
+        if !applies(rule, &subject.target, &subject.req) {
+            continue;
+        }
+        let rule_values = values
+            .rules
+            .get(rule.name.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        // Autogen rules read the values written for their source rule.
+        let rule_values = if rule_values.is_empty() {
+            base_name(&rule.name)
+                .and_then(|b| values.rules.get(b))
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+        } else {
+            rule_values
+        };
+        let mode = Mode {
+            delete: subject.req.operation == "DELETE",
+        };
+        let target = if mode.delete {
+            subject.req.old_object.unwrap_or(subject.object)
+        } else {
+            subject.object
+        };
+        let Some(mut resp) = run_rule(rule, &ctx, rule_values, target, mode) else {
+            continue;
+        };
+        if resp.status == Status::Fail
+            && subject.req.operation == "UPDATE"
+            && rule.enforce
+            && rule.allow_existing_violations
+        {
+            // A test gives one version of each resource (the old object is the object itself);
+            // Kyverno's CLI does not re-check it then, so neither do we.
+            if let Some(old) = subject
+                .req
+                .old_object
+                .filter(|o| !std::ptr::eq(*o, subject.object))
+            {
+                let mut old_ctx = ctx.clone().into_owned();
+                insert_dotted(&mut old_ctx, "request.object", old.clone());
+                let prior = run_rule(rule, &old_ctx, rule_values, old, mode).map(|r| r.status);
+                if prior == Some(Status::Fail) {
+                    resp.status = Status::Skip;
+                    resp.message =
+                        "skipping modified resource as validation results have not changed".into();
+                }
+            }
+        }
+        out.push(resp);
+    }
+    out
+}
+
+/// The source rule of an autogen rule.
+pub fn base_name(rule: &str) -> Option<&str> {
+    rule.strip_prefix("autogen-cronjob-")
+        .or_else(|| rule.strip_prefix("autogen-"))
+}
+
+fn respond(rule: &Rule, status: Status, message: String, field: Option<String>) -> RuleResponse {
+    RuleResponse {
+        rule: rule.name.clone(),
+        status,
+        message,
+        field,
+    }
+}
+
+fn run_rule(
+    rule: &Rule,
+    ctx: &Value,
+    rule_values: &[(&str, &Value)],
+    target: &Value,
+    mode: Mode,
+) -> Option<RuleResponse> {
+    let needs_own = !rule.context.is_empty()
+        || !rule_values.is_empty()
+        || matches!(rule.body, Body::Foreach(_));
+    let mut owned;
+    let ctx: &mut Value = if needs_own {
+        owned = ctx.clone();
+        &mut owned
+    } else {
+        // Read-only rules share the subject's context.
+        return Some(check_rule(rule, ctx, target, mode));
+    };
+    for (k, v) in rule_values {
+        insert_dotted(ctx, k, (*v).clone());
+    }
+    if let Err(e) = load_context(&rule.context, ctx, mode) {
+        return Some(respond(
+            rule,
+            Status::Error,
+            format!("failed to load context: {e}"),
+            None,
+        ));
+    }
+    match &rule.body {
+        Body::Foreach(entries) => {
+            match preconditions(rule.preconditions.as_ref(), ctx, mode) {
+                Err(e) => return Some(respond(rule, Status::Error, e, None)),
+                Ok(false) => {
+                    return Some(respond(
+                        rule,
+                        Status::Skip,
+                        "preconditions not met".into(),
+                        None,
+                    ))
+                }
+                Ok(true) => {}
+            }
+            let msg = rule_message(rule, ctx, mode);
+            foreach_all(entries, ctx, target, mode, 0, &msg)
+                .map(|(status, message, field)| respond(rule, status, message, field))
+        }
+        _ => Some(check_rule(rule, ctx, target, mode)),
+    }
+}
+
+fn rule_message(rule: &Rule, ctx: &Value, mode: Mode) -> String {
+    match &rule.message {
+        Some(m) => match substitute_str(m, ctx, mode) {
+            Ok(v) => super::functions::to_string(&v),
+            Err(_) => m.clone(),
+        },
+        None => format!("validation error: rule {} failed", rule.name),
+    }
+}
+
+/// Preconditions, pattern/anyPattern/deny, for a rule without foreach.
+fn check_rule(rule: &Rule, ctx: &Value, target: &Value, mode: Mode) -> RuleResponse {
+    match preconditions(rule.preconditions.as_ref(), ctx, mode) {
+        Err(e) => return respond(rule, Status::Error, e, None),
+        Ok(false) => return respond(rule, Status::Skip, "preconditions not met".into(), None),
+        Ok(true) => {}
+    }
+    let msg = rule_message(rule, ctx, mode);
+    let (status, message, field) = check_body(&rule.body, ctx, target, mode, &msg);
+    respond(rule, status, message, field)
+}
+
+type Verdict = (Status, String, Option<String>);
+
+fn check_body(body: &Body, ctx: &Value, target: &Value, mode: Mode, msg: &str) -> Verdict {
+    match body {
+        Body::Deny(conds) => {
+            let Some(conds) = conds else {
+                return (Status::Fail, msg.to_owned(), None);
+            };
+            match conditions(conds, ctx, mode, false) {
+                Ok(true) => (Status::Fail, msg.to_owned(), None),
+                Ok(false) => (Status::Pass, "rule passed".into(), None),
+                Err(e) => (
+                    Status::Error,
+                    format!("failed to check deny conditions: {e}"),
+                    None,
+                ),
+            }
+        }
+        Body::Pattern(p) => {
+            let p = match materialize(p, ctx, mode) {
+                Ok(p) => p,
+                Err(e) => return (Status::Error, e, None),
+            };
+            match pattern::validate(target, &p) {
+                Outcome::Pass => (Status::Pass, "rule passed".into(), None),
+                Outcome::Skip { message } => (Status::Skip, message, None),
+                Outcome::Error { message } => (Status::Error, format!("{msg}: {message}"), None),
+                Outcome::Fail { path, message } => (
+                    Status::Fail,
+                    format!("{msg} ({message})"),
+                    Some(field_path(&path)),
+                ),
+            }
+        }
+        Body::AnyPattern(ps) => {
+            let mut failures = Vec::new();
+            let mut first_field = None;
+            let mut skipped = 0;
+            for (i, p) in ps.iter().enumerate() {
+                let p = match materialize(p, ctx, mode) {
+                    Ok(p) => p,
+                    Err(e) => return (Status::Error, e, None),
+                };
+                match pattern::validate(target, &p) {
+                    Outcome::Pass => return (Status::Pass, "rule passed".into(), None),
+                    Outcome::Skip { .. } => skipped += 1,
+                    Outcome::Error { message } => failures.push(format!("[{i}] {message}")),
+                    Outcome::Fail { path, message } => {
+                        first_field.get_or_insert_with(|| field_path(&path));
+                        failures.push(format!("[{i}] {message}"));
+                    }
+                }
+            }
+            if failures.is_empty() && skipped > 0 {
+                return (Status::Skip, "all patterns skipped".into(), None);
+            }
+            (
+                Status::Fail,
+                format!("{msg} ({})", failures.join("; ")),
+                first_field,
+            )
+        }
+        Body::Foreach(entries) => {
+            // A nested foreach inside a foreach element.
+            let mut ctx = ctx.clone();
+            foreach_all(entries, &mut ctx, target, mode, 1, msg).unwrap_or((
+                Status::Skip,
+                "no elements".into(),
+                None,
+            ))
+        }
+    }
+}
+
+/// Substitutes the variables of a pattern, or returns it as it is when it has none.
+fn materialize<'p>(p: &'p Value, ctx: &Value, mode: Mode) -> Result<Cow<'p, Value>, String> {
+    if vars::tree_has_vars(p) {
+        substitute(p, ctx, mode)
+            .map(Cow::Owned)
+            .map_err(|e| format!("variable substitution failed: {e}"))
+    } else {
+        Ok(Cow::Borrowed(p))
+    }
+}
+
+/// `/spec/containers/0/image/` to `spec.containers[0].image`.
+fn field_path(p: &str) -> String {
+    let mut out = String::new();
+    for seg in p.split('/').filter(|s| !s.is_empty()) {
+        if seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(seg);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+    }
+    out
+}
+
+/// Runs each foreach entry; `None` when no element was checked at all.
+fn foreach_all(
+    entries: &[Foreach],
+    ctx: &mut Value,
+    target: &Value,
+    mode: Mode,
+    nesting: usize,
+    msg: &str,
+) -> Option<Verdict> {
+    let mut applied = 0;
+    for fe in entries {
+        let list_src = if mode.delete {
+            fe.list.replace("request.object", "request.oldObject")
+        } else {
+            fe.list.clone()
+        };
+        let Ok(expr) = vars::expr(&list_src) else {
+            continue;
+        };
+        let elements = match expr.search(ctx) {
+            Ok(v) => match v.into_owned() {
+                Value::Array(a) => a,
+                other => vec![other],
+            },
+            // An unknown key (or any error) skips this foreach entry.
+            Err(_) => continue,
+        };
+        let (verdict, count) = foreach_elements(fe, &elements, ctx, target, mode, nesting, msg);
+        if verdict.0 != Status::Pass {
+            return Some(verdict);
+        }
+        applied += count;
+    }
+    (applied > 0).then(|| (Status::Pass, "rule passed".into(), None))
+}
+
+fn foreach_elements(
+    fe: &Foreach,
+    elements: &[Value],
+    ctx: &mut Value,
+    target: &Value,
+    mode: Mode,
+    nesting: usize,
+    msg: &str,
+) -> (Verdict, usize) {
+    let mut applied = 0;
+    let saved = ctx.clone();
+    let last = elements.len().saturating_sub(1);
+    for (index, element) in elements.iter().enumerate() {
+        if element.is_null() {
+            continue;
+        }
+        *ctx = saved.clone();
+        if let Value::Object(m) = ctx {
+            let idx = Value::from(index as u64);
+            m.insert("element".into(), element.clone());
+            m.insert(format!("element{nesting}"), element.clone());
+            m.insert("elementIndex".into(), idx.clone());
+            m.insert(format!("elementIndex{nesting}"), idx);
+        }
+        let verdict = (|| -> Option<Verdict> {
+            if let Err(e) = load_context(&fe.context, ctx, mode) {
+                return Some((Status::Error, format!("failed to load context: {e}"), None));
+            }
+            match preconditions(fe.preconditions.as_ref(), ctx, mode) {
+                Err(e) => return Some((Status::Error, e, None)),
+                Ok(false) => return Some((Status::Skip, "preconditions not met".into(), None)),
+                Ok(true) => {}
+            }
+            // A map element is what the pattern is matched against.
+            let element_target = if element.is_object() { element } else { target };
+            match &*fe.body {
+                Body::Foreach(nested) => {
+                    foreach_all(nested, ctx, element_target, mode, nesting + 1, msg)
+                }
+                body => Some(check_body(body, ctx, element_target, mode, msg)),
+            }
+        })();
+        let Some((status, message, field)) = verdict else {
+            continue;
+        };
+        match status {
+            Status::Pass => applied += 1,
+            Status::Skip => {}
+            Status::Error if index < last => {}
+            Status::Error => {
+                *ctx = saved;
+                return (
+                    (
+                        Status::Error,
+                        format!("validation failure: {message}"),
+                        field,
+                    ),
+                    applied,
+                );
+            }
+            Status::Fail => {
+                *ctx = saved;
+                let field = field.map(|f| f.to_string());
+                return ((Status::Fail, message, field), applied);
+            }
+        }
+    }
+    *ctx = saved;
+    ((Status::Pass, String::new(), None), applied)
+}
+
+fn load_context(entries: &[ContextEntry], ctx: &mut Value, mode: Mode) -> Result<(), String> {
+    for entry in entries {
+        let ContextEntry::Variable {
+            name,
+            value,
+            jmes_path,
+            default,
+        } = entry
+        else {
+            // configMap, apiCall, imageRegistry and globalReference are never fetched.
+            continue;
+        };
+        let default = match default {
+            Some(d) => Some(substitute(d, ctx, mode).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let path = match jmes_path {
+            Some(p) => {
+                let p = super::functions::to_string(
+                    &substitute_str(p, ctx, mode).map_err(|e| e.to_string())?,
+                );
+                let p = p
+                    .trim()
+                    .trim_start_matches("{{")
+                    .trim_end_matches("}}")
+                    .trim()
+                    .to_owned();
+                Some(p)
+            }
+            None => None,
+        };
+        let mut output = default.clone();
+        if let Some(v) = value {
+            let v = substitute(v, ctx, mode).map_err(|e| {
+                format!("failed to substitute variables in context entry {name}: {e}")
+            })?;
+            match &path {
+                Some(p) => match vars::expr(p)
+                    .and_then(|e| e.search(&v).map(Cow::into_owned).map_err(|e| e.to_string()))
+                {
+                    Ok(r) => output = Some(r),
+                    Err(e) if default.is_none() => {
+                        return Err(format!("failed to apply jmespath {p} to variable: {e}"))
+                    }
+                    Err(_) => {}
+                },
+                None => output = Some(v),
+            }
+        } else if let Some(p) = &path {
+            let src = if mode.delete {
+                p.replace("request.object", "request.oldObject")
+            } else {
+                p.clone()
+            };
+            match vars::expr(&src)
+                .map_err(JmesError::Runtime)
+                .and_then(|e| e.search(ctx).map(Cow::into_owned))
+            {
+                Ok(Value::Null) if default.is_some() => {}
+                Ok(r) => output = Some(r),
+                Err(e) if default.is_none() => {
+                    return Err(format!("failed to apply jmespath {p}: {e}"))
+                }
+                Err(_) => {}
+            }
+        }
+        match output {
+            Some(Value::Null) | None => {
+                return Err(format!(
+                    "unable to add context entry for variable {name} since it evaluated to nil"
+                ))
+            }
+            Some(v) => insert_dotted(ctx, name, v),
+        }
+    }
+    Ok(())
+}
+
+/// Preconditions: an unresolved variable reads as an empty string (Kyverno's behaviour).
+fn preconditions(c: Option<&Conditions>, ctx: &Value, mode: Mode) -> Result<bool, String> {
+    match c {
+        None => Ok(true),
+        Some(c) => conditions(c, ctx, mode, true),
+    }
+}
+
+fn side(v: &Value, ctx: &Value, mode: Mode, lenient: bool) -> Result<Value, String> {
+    if !vars::tree_has_vars(v) {
+        return Ok(v.clone());
+    }
+    if lenient {
+        Ok(substitute_lenient(v, ctx, mode))
+    } else {
+        substitute(v, ctx, mode).map_err(|e| e.to_string())
+    }
+}
+
+fn substitute_lenient(v: &Value, ctx: &Value, mode: Mode) -> Value {
+    match v {
+        Value::String(s) => substitute_str(s, ctx, mode).unwrap_or_else(|_| {
+            // Each unresolved variable becomes "" while the resolved ones stay.
+            let parts: Vec<&str> = s.split("{{").collect();
+            if parts.len() == 2 && parts[0].is_empty() && s.trim_end().ends_with("}}") {
+                return Value::String(String::new());
+            }
+            Value::String(splice_lenient(s, ctx, mode))
+        }),
+        Value::Array(a) => {
+            Value::Array(a.iter().map(|x| substitute_lenient(x, ctx, mode)).collect())
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), substitute_lenient(x, ctx, mode)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn splice_lenient(s: &str, ctx: &Value, mode: Mode) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("}}") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let var = &rest[start..start + end + 2];
+        if let Ok(v) = substitute_str(var, ctx, mode) {
+            out.push_str(&super::functions::to_string(&v));
+        }
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn conditions(c: &Conditions, ctx: &Value, mode: Mode, lenient: bool) -> Result<bool, String> {
+    // Kyverno substitutes every condition before evaluating any of them, so one unresolved
+    // variable is an error even when another condition already decides.
+    let resolve =
+        |list: &Option<Vec<super::policy::Condition>>| -> Result<Option<Vec<bool>>, String> {
+            let Some(list) = list else { return Ok(None) };
+            let mut out = Vec::with_capacity(list.len());
+            for cond in list {
+                let key = side(&cond.key, ctx, mode, lenient)?;
+                let value = side(&cond.value, ctx, mode, lenient)?;
+                out.push(condition(cond.operator, &key, &value));
+            }
+            Ok(Some(out))
+        };
+    let any = resolve(&c.any)?;
+    let all = resolve(&c.all)?;
+    let any_ok = any.is_none_or(|r| r.is_empty() || r.iter().any(|b| *b));
+    let all_ok = all.is_none_or(|r| r.iter().all(|b| *b));
+    Ok(any_ok && all_ok)
+}

@@ -1,0 +1,182 @@
+//! Container image references split the way Kyverno does: the `images` variable of a rule
+//! context and the `image_normalize` function.
+
+use serde_json::{Map, Value};
+
+/// The parts of an image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// `docker.io`, `ghcr.io`, ...
+    pub registry: String,
+    /// Repository path under the registry.
+    pub path: String,
+    /// Last segment of the path.
+    pub name: String,
+    /// Tag (`latest` when neither tag nor digest is given).
+    pub tag: String,
+    /// `sha256:...`, if pinned.
+    pub digest: String,
+}
+
+impl ImageInfo {
+    /// The reference as Kyverno prints it: digest wins over tag.
+    pub fn reference(&self) -> String {
+        let image = format!("{}/{}", self.registry, self.path);
+        if self.digest.is_empty() {
+            format!("{image}:{}", self.tag)
+        } else {
+            format!("{image}@{}", self.digest)
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("registry".into(), self.registry.clone().into());
+        m.insert("name".into(), self.name.clone().into());
+        m.insert("path".into(), self.path.clone().into());
+        m.insert("tag".into(), self.tag.clone().into());
+        m.insert("digest".into(), self.digest.clone().into());
+        m.insert("reference".into(), self.reference().into());
+        m.insert(
+            "referenceWithTag".into(),
+            format!("{}/{}:{}", self.registry, self.path, self.tag).into(),
+        );
+        Value::Object(m)
+    }
+}
+
+fn is_registry(first: &str) -> bool {
+    first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first
+}
+
+/// Splits a reference; `docker.io` is added when the first segment is not a registry.
+pub fn parse(image: &str) -> Result<ImageInfo, String> {
+    let bad = || format!("invalid image reference '{image}'");
+    if image.is_empty() || image.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => {
+            if !d.contains(':') {
+                return Err(bad());
+            }
+            (r, d.to_owned())
+        }
+        None => (image, String::new()),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (repo, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (
+            &rest[..last_slash + i],
+            rest[last_slash + i + 1..].to_owned(),
+        ),
+        None => (rest, String::new()),
+    };
+    let (registry, path) = match repo.split_once('/') {
+        Some((first, p)) if is_registry(first) => (first.to_owned(), p.to_owned()),
+        _ => ("docker.io".to_owned(), repo.to_owned()),
+    };
+    if path.is_empty() || path.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(bad());
+    }
+    let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
+    let tag = if tag.is_empty() && digest.is_empty() {
+        "latest".to_owned()
+    } else {
+        tag
+    };
+    Ok(ImageInfo {
+        registry,
+        path,
+        name,
+        tag,
+        digest,
+    })
+}
+
+/// `image_normalize`: the fully qualified form (`nginx` -> `docker.io/library/nginx:latest`).
+pub fn normalize(image: &str) -> Result<String, String> {
+    let mut info = parse(image)?;
+    if info.registry == "docker.io" && !info.path.contains('/') {
+        info.path = format!("library/{}", info.path);
+    }
+    let mut out = format!("{}/{}", info.registry, info.path);
+    if !info.tag.is_empty() {
+        out.push(':');
+        out.push_str(&info.tag);
+    }
+    if !info.digest.is_empty() {
+        out.push('@');
+        out.push_str(&info.digest);
+    }
+    Ok(out)
+}
+
+/// The `images` variable of a workload: `containers`, `initContainers`, `ephemeralContainers`,
+/// each a map from container name to its image parts. `None` for kinds without a pod spec.
+pub fn images_of(object: &Value) -> Option<Value> {
+    let kind = object.get("kind")?.as_str()?;
+    let spec = match kind {
+        "Pod" => object.get("spec"),
+        "CronJob" => object.pointer("/spec/jobTemplate/spec/template/spec"),
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "Job"
+        | "ReplicaSet"
+        | "ReplicationController" => object.pointer("/spec/template/spec"),
+        _ => None,
+    }?;
+    let mut out = Map::new();
+    for field in ["initContainers", "containers", "ephemeralContainers"] {
+        let Some(Value::Array(cs)) = spec.get(field) else {
+            continue;
+        };
+        let mut group = Map::new();
+        for c in cs {
+            let (Some(name), Some(image)) = (
+                c.get("name").and_then(Value::as_str),
+                c.get("image").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            if let Ok(info) = parse(image) {
+                group.insert(name.to_owned(), info.to_json());
+            }
+        }
+        if !group.is_empty() {
+            out.insert(field.to_owned(), Value::Object(group));
+        }
+    }
+    Some(Value::Object(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        let i = parse("nginx").unwrap();
+        assert_eq!(
+            (i.registry.as_str(), i.path.as_str(), i.tag.as_str()),
+            ("docker.io", "nginx", "latest")
+        );
+        let i = parse("ghcr.io/org/app:1.2@sha256:abc").unwrap();
+        assert_eq!(i.name, "app");
+        assert_eq!(i.tag, "1.2");
+        assert_eq!(i.digest, "sha256:abc");
+        assert_eq!(i.reference(), "ghcr.io/org/app@sha256:abc");
+        let i = parse("localhost:5000/app").unwrap();
+        assert_eq!(i.registry, "localhost:5000");
+        assert_eq!(
+            normalize("nginx").unwrap(),
+            "docker.io/library/nginx:latest"
+        );
+        assert_eq!(
+            normalize("bitnami/redis:7").unwrap(),
+            "docker.io/bitnami/redis:7"
+        );
+        assert!(parse("").is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! Kyverno validate policies, evaluated offline with Kyverno's semantics: users bring their
+//! `ClusterPolicy` files and `kyverno-test.yaml` suites unchanged. Findings go through the same
+//! pipeline as Rego ones (rule id `<policy>/<rule>`).
+
+pub mod autogen;
+pub mod engine;
+mod functions;
+pub mod images;
+pub mod jmes;
+pub mod matching;
+pub mod ops;
+pub mod pattern;
+pub mod policy;
+mod random;
+pub mod testrun;
+mod timefmt;
+pub mod units;
+pub mod vars;
+pub mod wildcard;
+mod x509;
+
+pub use engine::{evaluate, Request, RuleResponse, Status, Subject, Values};
+pub use policy::{Policy, PolicyError};
+
+use crate::finding::{Finding, Severity};
+use crate::manifest::Resource;
+
+/// Policies read from loaded documents, and the errors of the ones that could not be read.
+#[derive(Debug, Default)]
+pub struct PolicySet {
+    /// Policies that loaded.
+    pub policies: Vec<Policy>,
+    /// Kyverno documents of kinds we do not evaluate (ValidatingPolicy, ...): (file, kind, name).
+    pub other: Vec<(String, String, String)>,
+    /// Policies that did not load.
+    pub errors: Vec<PolicyError>,
+}
+
+impl PolicySet {
+    /// Reads every Kyverno policy among the documents; other documents are ignored.
+    pub fn from_resources(docs: &[Resource]) -> Self {
+        let mut set = PolicySet::default();
+        for d in docs {
+            if policy::is_policy(d) {
+                match policy::parse(d) {
+                    Ok(p) => set.policies.push(p),
+                    Err(e) => set.errors.extend(e),
+                }
+            } else if policy::is_other_kyverno(d) {
+                set.other.push((
+                    d.origin.file.to_string(),
+                    d.kind.clone(),
+                    d.name.clone().unwrap_or_default(),
+                ));
+            }
+        }
+        set
+    }
+
+    /// Rules of all policies.
+    pub fn rule_count(&self) -> usize {
+        self.policies.iter().map(|p| p.rules.len()).sum()
+    }
+}
+
+/// The findings of all policies on all resources (as `tollgate check` reports them): every
+/// rule that fails or errors. Enforce policies give errors, Audit policies warnings.
+pub fn check(set: &PolicySet, resources: &[Resource]) -> Vec<Finding> {
+    use rayon::prelude::*;
+    let values = Values::default();
+    resources
+        .par_iter()
+        .flat_map_iter(|res| {
+            let subject = Subject::new(&res.object, Request::create());
+            let mut out = Vec::new();
+            for p in &set.policies {
+                for resp in evaluate(p, &subject, &values) {
+                    if let Some(f) = finding(p, res, &resp) {
+                        out.push(f);
+                    }
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+fn finding(p: &Policy, res: &Resource, resp: &RuleResponse) -> Option<Finding> {
+    let severity = match resp.status {
+        Status::Fail if p.enforce => Severity::Error,
+        Status::Fail => Severity::Warning,
+        Status::Error => Severity::Error,
+        Status::Pass | Status::Skip => return None,
+    };
+    let message = if resp.status == Status::Error {
+        format!("rule could not be evaluated: {}", resp.message)
+    } else {
+        resp.message.clone()
+    };
+    let mut f = Finding::on(
+        res,
+        format!("{}/{}", p.name, resp.rule),
+        severity,
+        message,
+        "kyverno",
+        resp.field.clone(),
+    );
+    f.help = p.title.clone();
+    Some(f)
+}

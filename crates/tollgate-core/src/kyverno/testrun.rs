@@ -1,0 +1,636 @@
+//! `tollgate test`: runs `kyverno-test.yaml` suites (the `cli.kyverno.io/v1alpha1` Test schema
+//! and the older one) and compares every (result entry, resource) expectation with what the
+//! engine produced. Strict by default; `lenient` reproduces `kyverno test`'s leniencies.
+
+use super::engine::{evaluate, Request, RuleResponse, Subject, UserInfo, Values};
+use super::policy::{self, Policy, PolicyError};
+use crate::manifest::{self, Input, Resource};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// How expectations are judged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Reproduce `kyverno test`: a rule that produced nothing, or an invalid policy, is a skip
+    /// rather than a failure, whatever was expected.
+    pub lenient: bool,
+}
+
+/// One compared expectation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Policy name as the test writes it.
+    pub policy: String,
+    /// Rule name as the test writes it.
+    pub rule: String,
+    /// `kind/namespace/name` of the resource.
+    pub resource: String,
+    /// The declared result.
+    pub expected: String,
+    /// What the engine produced (`none` when the rule produced nothing).
+    pub got: String,
+    /// `pass`, `fail` or `skip` (lenient only).
+    pub outcome: Outcome,
+    /// Why, for failures and skips.
+    pub reason: String,
+}
+
+/// How a row ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The expectation holds.
+    Pass,
+    /// It does not.
+    Fail,
+    /// Not judged (lenient mode only).
+    Skip,
+}
+
+/// One test file's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResult {
+    /// The test file.
+    pub file: String,
+    /// `metadata.name` (or the legacy `name`).
+    pub name: String,
+    /// Every expectation.
+    pub rows: Vec<Row>,
+    /// Why the test could not run at all (its rows are then empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Warnings (deprecated schema, policies that did not load, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl TestResult {
+    /// Rows with this outcome.
+    pub fn count(&self, o: Outcome) -> usize {
+        self.rows.iter().filter(|r| r.outcome == o).count()
+    }
+}
+
+/// Test files below the paths: `kyverno-test.yaml` in any directory (hidden ones included),
+/// and files named explicitly.
+pub fn find(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        if p.is_file() {
+            out.push(p.clone());
+        } else if p.is_dir() {
+            let walker = ignore::WalkBuilder::new(p)
+                .hidden(false)
+                .require_git(false)
+                .follow_links(false)
+                .build();
+            for entry in walker.flatten() {
+                let is_test = entry.file_type().is_some_and(|t| t.is_file())
+                    && matches!(
+                        entry.file_name().to_str(),
+                        Some("kyverno-test.yaml" | "kyverno-test.yml")
+                    );
+                if is_test {
+                    out.push(entry.into_path());
+                }
+            }
+        } else {
+            errors.push(format!("{}: no such file or directory", p.display()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    (out, errors)
+}
+
+/// Reads one YAML file into JSON documents.
+fn yaml_docs(path: &Path) -> Result<Vec<Value>, String> {
+    let text = Input::File(path.to_owned()).read()?;
+    let docs = tollgate_sops::stores::yaml_read::read_documents(
+        &text,
+        tollgate_sops::stores::yaml_read::Schema::Kubernetes,
+    )
+    .map_err(|e| e.message().to_owned())?;
+    Ok(docs
+        .into_iter()
+        .map(|d| manifest::node_to_json(&d.root))
+        .filter(|v| !v.is_null())
+        .collect())
+}
+
+fn strs(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Kinds that have no namespace: a test resource without one of these kinds lands in `default`.
+const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CertificateSigningRequest",
+    "ClusterIssuer",
+    "ClusterPolicy",
+    "ClusterPolicyReport",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CSIDriver",
+    "CSINode",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "SecurityContextConstraints",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+/// A values file: values by dotted key, at each level.
+#[derive(Default)]
+struct ValuesFile {
+    global: Vec<(String, Value)>,
+    /// policy -> resource name -> values.
+    resources: HashMap<String, HashMap<String, Vec<(String, Value)>>>,
+    /// policy -> rule -> values.
+    rules: HashMap<String, HashMap<String, Vec<(String, Value)>>>,
+    namespaces: HashMap<String, Map<String, Value>>,
+}
+
+fn pairs(v: Option<&Value>) -> Vec<(String, Value)> {
+    match v {
+        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn read_values(v: &Value) -> ValuesFile {
+    let mut out = ValuesFile {
+        global: pairs(v.get("globalValues")),
+        ..Default::default()
+    };
+    if let Some(Value::Array(ps)) = v.get("policies") {
+        for p in ps {
+            let name = p
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            if let Some(Value::Array(rs)) = p.get("resources") {
+                for r in rs {
+                    let rn = r
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    out.resources
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(rn, pairs(r.get("values")));
+                }
+            }
+            if let Some(Value::Array(rs)) = p.get("rules") {
+                for r in rs {
+                    let rn = r
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    out.rules
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(rn, pairs(r.get("values")));
+                }
+            }
+        }
+    }
+    if let Some(Value::Array(ns)) = v.get("namespaceSelector") {
+        for n in ns {
+            if let (Some(name), Some(Value::Object(labels))) =
+                (n.get("name").and_then(Value::as_str), n.get("labels"))
+            {
+                out.namespaces.insert(name.to_owned(), labels.clone());
+            }
+        }
+    }
+    if let Some(Value::Array(ns)) = v.get("namespaces") {
+        for n in ns {
+            if let Some(name) = n.pointer("/metadata/name").and_then(Value::as_str) {
+                let labels = n
+                    .pointer("/metadata/labels")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                out.namespaces.entry(name.to_owned()).or_insert(labels);
+            }
+        }
+    }
+    out
+}
+
+fn read_userinfo(v: &Value) -> UserInfo {
+    let raw = v.get("userInfo").cloned().unwrap_or(Value::Null);
+    UserInfo {
+        username: raw
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        groups: strs(raw.get("groups")),
+        roles: strs(v.get("roles")),
+        cluster_roles: strs(v.get("clusterRoles")),
+        raw,
+    }
+}
+
+fn load_resources(dir: &Path, files: &[String], errors: &mut Vec<String>) -> Vec<Resource> {
+    let inputs: Vec<Input> = files.iter().map(|f| Input::File(dir.join(f))).collect();
+    let inv = manifest::load(&inputs);
+    for e in inv.errors {
+        errors.push(format!("{}: {}", e.file, e.message));
+    }
+    inv.resources
+}
+
+fn display(r: &Resource) -> String {
+    match &r.namespace {
+        Some(ns) => format!("{}/{ns}/{}", r.kind, r.name.as_deref().unwrap_or("")),
+        None => format!("{}/{}", r.kind, r.name.as_deref().unwrap_or("")),
+    }
+}
+
+/// Runs one test file.
+pub fn run(path: &Path, opts: Options) -> TestResult {
+    let mut result = TestResult {
+        file: path.display().to_string(),
+        name: String::new(),
+        rows: Vec::new(),
+        error: None,
+        warnings: Vec::new(),
+    };
+    let doc = match yaml_docs(path) {
+        Ok(d) if d.len() == 1 && d[0].is_object() => d.into_iter().next().unwrap_or_default(),
+        Ok(_) => {
+            result.error = Some("a test file must hold exactly one YAML map".into());
+            return result;
+        }
+        Err(e) => {
+            result.error = Some(e);
+            return result;
+        }
+    };
+    result.name = doc
+        .pointer("/metadata/name")
+        .or_else(|| doc.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if doc.get("apiVersion").is_none() || doc.get("kind").is_none() || doc.get("name").is_some() {
+        result
+            .warnings
+            .push("deprecated test schema: use apiVersion cli.kyverno.io/v1alpha1, kind Test and metadata.name".into());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut load_errors = Vec::new();
+
+    // Policies.
+    let policy_docs = load_resources(dir, &strs(doc.get("policies")), &mut load_errors);
+    let mut policies: HashMap<String, Policy> = HashMap::new();
+    let mut invalid: HashMap<String, Vec<PolicyError>> = HashMap::new();
+    let mut other: HashMap<String, String> = HashMap::new();
+    for d in &policy_docs {
+        if policy::is_policy(d) {
+            match policy::parse(d) {
+                Ok(p) => {
+                    policies.insert(p.key(), p);
+                }
+                Err(e) => {
+                    let key = match (&d.kind[..], &d.namespace) {
+                        ("Policy", Some(ns)) => format!("{ns}/{}", d.name.as_deref().unwrap_or("")),
+                        _ => d.name.clone().unwrap_or_default(),
+                    };
+                    invalid.insert(key, e);
+                }
+            }
+        } else if policy::is_other_kyverno(d) {
+            other.insert(d.name.clone().unwrap_or_default(), d.kind.clone());
+        }
+    }
+
+    // Resources, with Kyverno's CLI defaults.
+    let mut resources = load_resources(dir, &strs(doc.get("resources")), &mut load_errors);
+    for r in &mut resources {
+        if r.namespace.is_none() && !CLUSTER_SCOPED.contains(&r.kind.as_str()) {
+            r.namespace = Some("default".into());
+            if let Some(Value::Object(meta)) = r.object.get_mut("metadata") {
+                meta.insert("namespace".into(), Value::String("default".into()));
+            }
+        }
+    }
+    for e in load_errors {
+        result.warnings.push(e);
+    }
+    // A later resource with the same identity replaces the earlier one, as in Kyverno's CLI.
+    let identity = |r: &Resource| {
+        (
+            r.api_version.clone(),
+            r.kind.clone(),
+            r.namespace.clone(),
+            r.name.clone(),
+        )
+    };
+    let mut seen: HashMap<_, usize> = HashMap::new();
+    let mut deduped: Vec<Resource> = Vec::with_capacity(resources.len());
+    for r in resources {
+        match seen.get(&identity(&r)) {
+            Some(&i) => {
+                result.warnings.push(format!(
+                    "duplicate resource {}: the later one is used",
+                    display(&r)
+                ));
+                deduped[i] = r;
+            }
+            None => {
+                seen.insert(identity(&r), deduped.len());
+                deduped.push(r);
+            }
+        }
+    }
+    let resources = deduped;
+
+    let values = match doc.get("variables").and_then(Value::as_str) {
+        Some(f) => match yaml_docs(&dir.join(f)) {
+            Ok(d) => read_values(d.first().unwrap_or(&Value::Null)),
+            Err(e) => {
+                result.error = Some(format!("values file {f}: {e}"));
+                return result;
+            }
+        },
+        None => doc.get("values").map(read_values).unwrap_or_default(),
+    };
+    let user = match doc.get("userinfo").and_then(Value::as_str) {
+        Some(f) => match yaml_docs(&dir.join(f)) {
+            Ok(d) => Some(read_userinfo(d.first().unwrap_or(&Value::Null))),
+            Err(e) => {
+                result.error = Some(format!("userinfo file {f}: {e}"));
+                return result;
+            }
+        },
+        None => None,
+    };
+
+    // Each (policy, resource) is evaluated once, however many expectations refer to it.
+    let mut cache: HashMap<(String, usize), Vec<RuleResponse>> = HashMap::new();
+    let empty = Vec::new();
+    let Some(Value::Array(entries)) = doc.get("results") else {
+        return result;
+    };
+    for entry in entries {
+        let policy_name = entry
+            .get("policy")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let rule = entry
+            .get("rule")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let expected = entry
+            .get("result")
+            .or_else(|| entry.get("status"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let mut names = strs(entry.get("resources"));
+        names.extend(strs(entry.get("resource")));
+        let matches_name = |r: &Resource, n: &str| match n.split_once('/') {
+            Some((ns, name)) => {
+                r.namespace.as_deref() == Some(ns) && r.name.as_deref() == Some(name)
+            }
+            None => r.name.as_deref() == Some(n),
+        };
+        let mut targets: Vec<usize> = Vec::new();
+        let mut missing: Vec<String> = Vec::new();
+        let kind = entry.get("kind").and_then(Value::as_str);
+        for n in &names {
+            let mut found: Vec<usize> = resources
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| matches_name(r, n))
+                .map(|(i, _)| i)
+                .collect();
+            // `kind` tells same-named resources apart; when none has it (a Pod rule checked on
+            // a Deployment), every resource of that name is meant.
+            if let Some(kind) = kind.filter(|_| !opts.lenient) {
+                let narrowed: Vec<usize> = found
+                    .iter()
+                    .copied()
+                    .filter(|i| resources[*i].kind == kind)
+                    .collect();
+                if !narrowed.is_empty() {
+                    found = narrowed;
+                }
+            }
+            if found.is_empty() {
+                missing.push(n.clone());
+            }
+            targets.extend(found);
+        }
+        if names.is_empty() || (opts.lenient && targets.is_empty()) {
+            targets = (0..resources.len()).collect();
+        }
+        let row = |resource: String, got: &str, outcome: Outcome, reason: String| Row {
+            policy: policy_name.clone(),
+            rule: rule.clone(),
+            resource,
+            expected: expected.clone(),
+            got: got.to_owned(),
+            outcome,
+            reason,
+        };
+        if !opts.lenient {
+            for n in &missing {
+                result.rows.push(row(
+                    n.clone(),
+                    "none",
+                    Outcome::Fail,
+                    "no resource of that name is loaded by the test".into(),
+                ));
+            }
+        }
+        for idx in targets {
+            let res = &resources[idx];
+            let shown = display(res);
+            let Some(policy) = policies.get(&policy_name) else {
+                let reason = if let Some(errs) = invalid.get(&policy_name) {
+                    format!(
+                        "invalid policy: {}",
+                        errs.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                } else if let Some(kind) = other.get(&policy_name) {
+                    format!("unsupported policy kind {kind}")
+                } else {
+                    "no policy of that name is loaded by the test".into()
+                };
+                let outcome = if opts.lenient {
+                    Outcome::Skip
+                } else {
+                    Outcome::Fail
+                };
+                result.rows.push(row(shown, "none", outcome, reason));
+                continue;
+            };
+            if let Some((_, what)) = policy.unsupported.iter().find(|(n, _)| *n == rule) {
+                let outcome = if opts.lenient {
+                    Outcome::Skip
+                } else {
+                    Outcome::Fail
+                };
+                result.rows.push(row(
+                    shown,
+                    "none",
+                    outcome,
+                    format!("unsupported rule type {what}"),
+                ));
+                continue;
+            }
+            let responses = cache
+                .entry((policy.key(), idx))
+                .or_insert_with(|| evaluate_one(policy, res, &values, user.as_ref()));
+            let resp = responses.iter().chain(empty.iter()).find(|r| {
+                r.rule == rule
+                    || r.rule.strip_prefix("autogen-") == Some(rule.as_str())
+                    || r.rule.strip_prefix("autogen-cronjob-") == Some(rule.as_str())
+            });
+            match resp {
+                Some(r) => {
+                    let got = r.status.as_str();
+                    if got == expected {
+                        result
+                            .rows
+                            .push(row(shown, got, Outcome::Pass, String::new()));
+                    } else {
+                        result
+                            .rows
+                            .push(row(shown, got, Outcome::Fail, r.message.clone()));
+                    }
+                }
+                None => {
+                    let reason = "the rule produced no result (it did not match, was excluded, or checked nothing)".to_owned();
+                    if expected == "skip" && !opts.lenient {
+                        result
+                            .rows
+                            .push(row(shown, "none", Outcome::Pass, String::new()));
+                    } else if opts.lenient {
+                        result.rows.push(row(shown, "none", Outcome::Skip, reason));
+                    } else {
+                        result.rows.push(row(shown, "none", Outcome::Fail, reason));
+                    }
+                }
+            }
+        }
+    }
+    result
+}
+
+fn evaluate_one(
+    policy: &Policy,
+    res: &Resource,
+    values: &ValuesFile,
+    user: Option<&UserInfo>,
+) -> Vec<RuleResponse> {
+    let name = res.name.as_deref().unwrap_or("");
+    let mut policy_values: Vec<(&str, &Value)> =
+        values.global.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    if let Some(r) = values.resources.get(&policy.name).and_then(|m| m.get(name)) {
+        policy_values.extend(r.iter().map(|(k, v)| (k.as_str(), v)));
+    }
+    let operation = policy_values
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == "request.operation")
+        .and_then(|(_, v)| v.as_str())
+        .unwrap_or("CREATE")
+        .to_owned();
+    let rules = values
+        .rules
+        .get(&policy.name)
+        .map(|m| {
+            m.iter()
+                .map(|(r, vs)| {
+                    (
+                        r.as_str(),
+                        vs.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let v = Values {
+        policy: policy_values,
+        rules,
+    };
+    let req = Request {
+        operation: &operation,
+        // The CLI has one version of each resource: an update compares it with itself.
+        old_object: matches!(operation.as_str(), "UPDATE" | "DELETE").then_some(&res.object),
+        user,
+        namespaces: Some(&values.namespaces),
+    };
+    let subject = Subject::new(&res.object, req);
+    evaluate(policy, &subject, &v)
+}
+
+/// Totals over many test files.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Totals {
+    /// Expectations that hold.
+    pub passed: usize,
+    /// Expectations that do not (and tests that could not run count one each).
+    pub failed: usize,
+    /// Expectations not judged (lenient mode).
+    pub skipped: usize,
+}
+
+impl Totals {
+    /// Sums the rows of all results.
+    pub fn of(results: &[TestResult]) -> Self {
+        let mut t = Totals::default();
+        for r in results {
+            t.passed += r.count(Outcome::Pass);
+            t.failed += r.count(Outcome::Fail) + usize::from(r.error.is_some());
+            t.skipped += r.count(Outcome::Skip);
+        }
+        t
+    }
+
+    /// `N passed, N failed` (`, N skipped` when some are).
+    pub fn line(&self) -> String {
+        let mut s = format!("{} passed, {} failed", self.passed, self.failed);
+        if self.skipped > 0 {
+            s.push_str(&format!(", {} skipped", self.skipped));
+        }
+        s
+    }
+}

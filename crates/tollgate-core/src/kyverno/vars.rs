@@ -1,0 +1,277 @@
+//! `{{ expression }}` substitution in policy values: a string that is exactly one variable is
+//! replaced by the typed result, otherwise results are spliced in as text. Expressions are
+//! compiled once and cached; an unresolved variable is an error, as in Kyverno.
+
+use super::functions::to_string;
+use super::jmes::{self, Expr, JmesError};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// Why a substitution failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubstError {
+    /// The variable as written (`{{ request.object.x }}`).
+    pub variable: String,
+    /// What went wrong.
+    pub error: JmesError,
+}
+
+impl std::fmt::Display for SubstError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "failed to substitute {}: {}", self.variable, self.error)
+    }
+}
+
+/// The innermost `{{ ... }}` spans of a string: byte range and the trimmed expression. A
+/// variable inside another (`{{ f('{{ x }}') }}`) is resolved first, as Kyverno does.
+fn spans(s: &str) -> Vec<(usize, usize, &str)> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    'outer: while let Some(off) = s[i..].find("{{") {
+        let start = i + off;
+        if start > 0 && b[start - 1] == b'\\' {
+            i = start + 2;
+            continue;
+        }
+        // Single `{...}` (JMESPath multi-select hashes, JSON literals) may appear inside.
+        let mut j = start + 2;
+        let mut depth = 0usize;
+        while j < b.len() {
+            match b[j] {
+                b'{' if j + 1 < b.len() && b[j + 1] == b'{' => {
+                    // A nested variable: it is the innermost candidate now.
+                    i = j;
+                    continue 'outer;
+                }
+                b'{' => depth += 1,
+                b'}' if depth > 0 => depth -= 1,
+                b'}' if j + 1 < b.len() && b[j + 1] == b'}' => {
+                    out.push((start, j + 2, s[start + 2..j].trim()));
+                    i = j + 2;
+                    continue 'outer;
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        break;
+    }
+    out
+}
+
+/// Whether a string contains a variable.
+pub fn has_vars(s: &str) -> bool {
+    s.contains("{{") && !spans(s).is_empty()
+}
+
+/// Whether any string (or key) in a tree contains a variable.
+pub fn tree_has_vars(v: &Value) -> bool {
+    match v {
+        Value::String(s) => has_vars(s),
+        Value::Array(a) => a.iter().any(tree_has_vars),
+        Value::Object(m) => m.iter().any(|(k, v)| has_vars(k) || tree_has_vars(v)),
+        _ => false,
+    }
+}
+
+fn cache() -> &'static RwLock<HashMap<String, Arc<Expr>>> {
+    static CACHE: OnceLock<RwLock<HashMap<String, Arc<Expr>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// Compiles (once) the expression of a variable.
+pub fn expr(src: &str) -> Result<Arc<Expr>, String> {
+    if let Some(e) = cache().read().ok().and_then(|c| c.get(src).cloned()) {
+        return Ok(e);
+    }
+    let e = Arc::new(jmes::compile(src)?);
+    if let Ok(mut c) = cache().write() {
+        c.insert(src.to_owned(), e.clone());
+    }
+    Ok(e)
+}
+
+/// Checks every variable of a string compiles; the message names the variable.
+pub fn check(s: &str) -> Result<(), String> {
+    for (_, _, e) in spans(s) {
+        let e = strip_at(e);
+        if e.is_empty() {
+            continue;
+        }
+        expr(e).map_err(|m| format!("invalid variable {{{{{e}}}}}: {m}"))?;
+    }
+    Ok(())
+}
+
+fn strip_at(e: &str) -> &str {
+    e.strip_prefix('-').map_or(e, str::trim)
+}
+
+/// How `request.object` is read: on DELETE Kyverno reads the old object instead.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mode {
+    /// The request is a DELETE.
+    pub delete: bool,
+}
+
+fn eval(src: &str, ctx: &Value, mode: Mode) -> Result<Value, JmesError> {
+    let rewritten;
+    let src = if mode.delete && src.contains("request.object") {
+        rewritten = src.replace("request.object", "request.oldObject");
+        rewritten.as_str()
+    } else {
+        src
+    };
+    let e = expr(src).map_err(JmesError::Runtime)?;
+    e.search(ctx).map(std::borrow::Cow::into_owned)
+}
+
+/// Substitutes the variables of one string.
+pub fn substitute_str(s: &str, ctx: &Value, mode: Mode) -> Result<Value, SubstError> {
+    if !s.contains("{{") {
+        return Ok(Value::String(s.to_owned()));
+    }
+    let fail = |var: &str, error| SubstError {
+        variable: var.to_owned(),
+        error,
+    };
+    let mut current = s.to_owned();
+    // Each round resolves the innermost variables; nesting is shallow in practice.
+    for _ in 0..16 {
+        let found = spans(&current);
+        if found.is_empty() {
+            return Ok(Value::String(unescape(&current)));
+        }
+        if found.len() == 1 && found[0].0 == 0 && found[0].1 == current.len() {
+            let src = strip_at(found[0].2);
+            return eval(src, ctx, mode).map_err(|e| fail(&current, e));
+        }
+        let mut out = String::with_capacity(current.len());
+        let mut last = 0;
+        for (start, end, src) in &found {
+            out.push_str(&current[last..*start]);
+            let v = eval(strip_at(src), ctx, mode).map_err(|e| fail(&current[*start..*end], e))?;
+            out.push_str(&to_string(&v));
+            last = *end;
+        }
+        out.push_str(&current[last..]);
+        current = out;
+    }
+    Ok(Value::String(unescape(&current)))
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("\\{{", "{{")
+}
+
+/// Substitutes every string and key of a tree.
+pub fn substitute(v: &Value, ctx: &Value, mode: Mode) -> Result<Value, SubstError> {
+    match v {
+        Value::String(s) => substitute_str(s, ctx, mode),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| substitute(x, ctx, mode))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        Value::Object(m) => {
+            let mut out = serde_json::Map::with_capacity(m.len());
+            for (k, x) in m {
+                let key = if k.contains("{{") {
+                    to_string(&substitute_str(k, ctx, mode)?)
+                } else {
+                    k.clone()
+                };
+                out.insert(key, substitute(x, ctx, mode)?);
+            }
+            Ok(Value::Object(out))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+/// Inserts a value at a dotted path (`request.operation`), creating maps on the way, as
+/// Kyverno's `AddVariable` does for values files.
+pub fn insert_dotted(ctx: &mut Value, dotted: &str, value: Value) {
+    let mut cur = ctx;
+    let mut parts = dotted.split('.').peekable();
+    while let Some(p) = parts.next() {
+        if !cur.is_object() {
+            *cur = Value::Object(serde_json::Map::new());
+        }
+        let Value::Object(m) = cur else { return };
+        if parts.peek().is_none() {
+            m.insert(p.to_owned(), value);
+            return;
+        }
+        cur = m.entry(p.to_owned()).or_insert(Value::Null);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn typed_and_spliced() {
+        let ctx = json!({"request": {"object": {"spec": {"replicas": 3, "name": "web"}}}});
+        let m = Mode::default();
+        assert_eq!(
+            substitute_str("{{ request.object.spec.replicas }}", &ctx, m),
+            Ok(json!(3))
+        );
+        assert_eq!(
+            substitute_str(
+                "n={{request.object.spec.replicas}}/{{ request.object.spec.name }}",
+                &ctx,
+                m
+            ),
+            Ok(json!("n=3/web"))
+        );
+        assert_eq!(
+            substitute_str("{{ request.object.nope || 'd' }}", &ctx, m),
+            Ok(json!("d"))
+        );
+        assert!(substitute_str("{{ request.object.nope }}", &ctx, m).is_err());
+        assert_eq!(
+            substitute_str("\\{{ literal }}", &ctx, m),
+            Ok(json!("{{ literal }}"))
+        );
+        assert_eq!(
+            substitute_str("{{ {a: request.object.spec.name} }}", &ctx, m),
+            Ok(json!({"a": "web"}))
+        );
+        assert!(check("{{ nope( }}").is_err());
+        let ctx = json!({"x": "abc"});
+        assert_eq!(
+            substitute_str("{{ to_upper('{{ x }}') }}", &ctx, m),
+            Ok(json!("ABC"))
+        );
+        assert_eq!(
+            substitute_str("a-{{ to_upper('{{ x }}') }}", &ctx, m),
+            Ok(json!("a-ABC"))
+        );
+    }
+
+    #[test]
+    fn delete_reads_the_old_object() {
+        let ctx = json!({"request": {"oldObject": {"a": 1}}});
+        assert_eq!(
+            substitute_str("{{ request.object.a }}", &ctx, Mode { delete: true }),
+            Ok(json!(1))
+        );
+    }
+
+    #[test]
+    fn dotted_values() {
+        let mut ctx = json!({"request": {"object": {"spec": {"x": 1}}}});
+        insert_dotted(&mut ctx, "request.object.spec.sa", json!("busybox"));
+        insert_dotted(&mut ctx, "cm.data.k", json!("v"));
+        assert_eq!(
+            ctx,
+            json!({"request": {"object": {"spec": {"x": 1, "sa": "busybox"}}}, "cm": {"data": {"k": "v"}}})
+        );
+    }
+}

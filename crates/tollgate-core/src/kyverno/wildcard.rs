@@ -1,0 +1,54 @@
+//! Kyverno's wildcards: `*` is any run of characters (also empty), `?` exactly one character,
+//! matched over the whole string. Used by patterns, conditions, match filters and functions.
+
+/// Whether `text` matches `pattern`.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return pattern == text;
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Greedy with one backtrack point: the classic linear-time wildcard matcher.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Whether a string has wildcard characters.
+pub fn has_wildcard(s: &str) -> bool {
+    s.contains(['*', '?'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn wildcard_semantics() {
+        assert!(matches("*", ""));
+        assert!(matches("a*c", "abbbc"));
+        assert!(matches("a?c", "abc"));
+        assert!(!matches("a?c", "ac"));
+        assert!(matches("*.example.com", "x.example.com"));
+        assert!(!matches("*.example.com", "example.com"));
+        assert!(matches("da*da*da*", "daaadabadmanda"));
+        assert!(matches("?a*da*d?*", "daaadabadmanda"));
+        assert!(!matches("abc", "abcd"));
+        assert!(matches("*:latest", "nginx:latest"));
+    }
+}

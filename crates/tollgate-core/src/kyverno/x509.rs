@@ -1,0 +1,276 @@
+//! Kyverno's `x509_decode(pem)`: the fields of an X.509 certificate that policies read
+//! (subject, issuer, validity, serial, SANs, CA flag), named as Go's `x509.Certificate` names
+//! them. A small DER reader: certificates are parsed, never verified.
+
+use super::jmes::{Arg, JmesError};
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use tollgate_sops::time::build;
+
+type R<T> = Result<T, String>;
+
+struct Tlv<'a> {
+    tag: u8,
+    body: &'a [u8],
+}
+
+fn read(b: &[u8]) -> R<(Tlv<'_>, &[u8])> {
+    let bad = || "malformed DER".to_string();
+    let (&tag, rest) = b.split_first().ok_or_else(bad)?;
+    let (&l0, rest) = rest.split_first().ok_or_else(bad)?;
+    let (len, rest) = if l0 < 0x80 {
+        (usize::from(l0), rest)
+    } else {
+        let n = usize::from(l0 & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return Err(bad());
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |a, &x| (a << 8) | usize::from(x));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return Err(bad());
+    }
+    Ok((
+        Tlv {
+            tag,
+            body: &rest[..len],
+        },
+        &rest[len..],
+    ))
+}
+
+fn children(b: &[u8]) -> R<Vec<Tlv<'_>>> {
+    let mut out = Vec::new();
+    let mut rest = b;
+    while !rest.is_empty() {
+        let (t, r) = read(rest)?;
+        out.push(t);
+        rest = r;
+    }
+    Ok(out)
+}
+
+fn oid(b: &[u8]) -> String {
+    let mut parts = Vec::new();
+    if let Some(&first) = b.first() {
+        parts.push(u64::from(first / 40));
+        parts.push(u64::from(first % 40));
+    }
+    let mut acc = 0u64;
+    for &x in b.iter().skip(1) {
+        acc = (acc << 7) | u64::from(x & 0x7f);
+        if x & 0x80 == 0 {
+            parts.push(acc);
+            acc = 0;
+        }
+    }
+    parts
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn name(b: &[u8]) -> R<Value> {
+    let mut fields: Map<String, Value> = Map::new();
+    let mut cn = String::new();
+    let mut serial = String::new();
+    for set in children(b)? {
+        for atv in children(set.body)? {
+            let parts = children(atv.body)?;
+            if parts.len() != 2 {
+                continue;
+            }
+            let value = String::from_utf8_lossy(parts[1].body).into_owned();
+            let key = match oid(parts[0].body).as_str() {
+                "2.5.4.3" => {
+                    cn = value;
+                    continue;
+                }
+                "2.5.4.5" => {
+                    serial = value;
+                    continue;
+                }
+                "2.5.4.6" => "Country",
+                "2.5.4.10" => "Organization",
+                "2.5.4.11" => "OrganizationalUnit",
+                "2.5.4.7" => "Locality",
+                "2.5.4.8" => "Province",
+                "2.5.4.9" => "StreetAddress",
+                "2.5.4.17" => "PostalCode",
+                _ => continue,
+            };
+            if let Value::Array(a) = fields
+                .entry(key)
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
+                a.push(Value::String(value));
+            }
+        }
+    }
+    let mut out = Map::new();
+    for key in [
+        "Country",
+        "Organization",
+        "OrganizationalUnit",
+        "Locality",
+        "Province",
+        "StreetAddress",
+        "PostalCode",
+    ] {
+        out.insert(key.into(), fields.remove(key).unwrap_or(Value::Null));
+    }
+    out.insert("SerialNumber".into(), serial.into());
+    out.insert("CommonName".into(), cn.into());
+    Ok(Value::Object(out))
+}
+
+fn time(t: &Tlv<'_>) -> R<String> {
+    let s = std::str::from_utf8(t.body).map_err(|_| "bad time".to_string())?;
+    let (y, rest) = match t.tag {
+        0x17 => {
+            let yy: i64 = s.get(..2).and_then(|x| x.parse().ok()).ok_or("bad time")?;
+            (if yy < 50 { 2000 + yy } else { 1900 + yy }, &s[2..])
+        }
+        _ => (
+            s.get(..4).and_then(|x| x.parse().ok()).ok_or("bad time")?,
+            &s[4..],
+        ),
+    };
+    let f = |i: usize| -> R<u32> {
+        rest.get(i..i + 2)
+            .and_then(|x| x.parse().ok())
+            .ok_or_else(|| "bad time".to_string())
+    };
+    Ok(build(y, f(0)?, f(2)?, f(4)?, f(6)?, f(8)?, 0, 0).rfc3339())
+}
+
+fn serial(b: &[u8]) -> Value {
+    // Go encodes *big.Int as a JSON number; keep small ones numeric, large ones as digits.
+    if b.len() <= 7 {
+        Value::from(b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
+    } else {
+        let mut digits = vec![0u32];
+        for &byte in b {
+            let mut carry = u32::from(byte);
+            for d in &mut digits {
+                let v = *d * 256 + carry;
+                *d = v % 10;
+                carry = v / 10;
+            }
+            while carry > 0 {
+                digits.push(carry % 10);
+                carry /= 10;
+            }
+        }
+        let s: String = digits
+            .iter()
+            .rev()
+            .map(|d| char::from(b'0' + *d as u8))
+            .collect();
+        serde_json::from_str(&s).unwrap_or(Value::String(s))
+    }
+}
+
+fn certificate(der: &[u8]) -> R<Value> {
+    let (cert, _) = read(der)?;
+    let parts = children(cert.body)?;
+    let tbs = children(parts.first().ok_or("empty certificate")?.body)?;
+    let mut i = 0;
+    let mut version = 1;
+    if tbs.first().is_some_and(|t| t.tag == 0xa0) {
+        let (v, _) = read(tbs[0].body)?;
+        version = v.body.first().map_or(0, |x| i64::from(*x)) + 1;
+        i = 1;
+    }
+    let get = |k: usize| {
+        tbs.get(k)
+            .ok_or_else(|| "truncated certificate".to_string())
+    };
+    let mut out = Map::new();
+    out.insert("Version".into(), Value::from(version));
+    out.insert("SerialNumber".into(), serial(get(i)?.body));
+    out.insert("Issuer".into(), name(get(i + 2)?.body)?);
+    let validity = children(get(i + 3)?.body)?;
+    if validity.len() == 2 {
+        out.insert("NotBefore".into(), time(&validity[0])?.into());
+        out.insert("NotAfter".into(), time(&validity[1])?.into());
+    }
+    out.insert("Subject".into(), name(get(i + 4)?.body)?);
+    let mut dns = Vec::new();
+    let mut emails = Vec::new();
+    let mut is_ca = false;
+    let mut bc_valid = false;
+    for ext_wrapper in tbs.iter().skip(i + 6).filter(|t| t.tag == 0xa3) {
+        let (exts, _) = read(ext_wrapper.body)?;
+        for ext in children(exts.body)? {
+            let f = children(ext.body)?;
+            let id = oid(f[0].body);
+            let value = f.last().map_or(&[][..], |v| v.body);
+            match id.as_str() {
+                "2.5.29.17" => {
+                    let (seq, _) = read(value)?;
+                    for gn in children(seq.body)? {
+                        let v = String::from_utf8_lossy(gn.body).into_owned();
+                        match gn.tag {
+                            0x82 => dns.push(Value::String(v)),
+                            0x81 => emails.push(Value::String(v)),
+                            _ => {}
+                        }
+                    }
+                }
+                "2.5.29.19" => {
+                    bc_valid = true;
+                    let (seq, _) = read(value)?;
+                    is_ca = children(seq.body)?
+                        .first()
+                        .is_some_and(|b| b.tag == 0x01 && b.body.first() == Some(&0xff));
+                }
+                _ => {}
+            }
+        }
+    }
+    out.insert(
+        "DNSNames".into(),
+        if dns.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(dns)
+        },
+    );
+    out.insert(
+        "EmailAddresses".into(),
+        if emails.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(emails)
+        },
+    );
+    out.insert("BasicConstraintsValid".into(), bc_valid.into());
+    out.insert("IsCA".into(), is_ca.into());
+    Ok(Value::Object(out))
+}
+
+/// The JMESPath function.
+pub(super) fn decode(a: &[Arg<'_>]) -> Result<Value, JmesError> {
+    let err = |m: String| JmesError::Runtime(format!("x509_decode(): {m}"));
+    let Value::String(pem) = a[0].value() else {
+        return Err(err("the argument must be a PEM string".into()));
+    };
+    let begin = "-----BEGIN CERTIFICATE-----";
+    let start = pem
+        .find(begin)
+        .ok_or_else(|| err("no PEM certificate block".into()))?;
+    let body = &pem[start + begin.len()..];
+    let end = body
+        .find("-----END CERTIFICATE-----")
+        .ok_or_else(|| err("unterminated PEM block".into()))?;
+    let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| err(e.to_string()))?;
+    certificate(&der).map_err(err)
+}
