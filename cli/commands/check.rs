@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use tollgate_core::config::Config;
 use tollgate_core::engine::{self, rego};
 use tollgate_core::finding::{ResourceRef, Severity};
+use tollgate_core::kyverno;
 use tollgate_core::manifest::{load_paths, LoadError};
 use tollgate_core::report::{self, Format, HumanOptions, Report, RuleInfo};
 use tollgate_core::suppress::{self, Baseline};
@@ -229,6 +230,41 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
             )));
         }
     };
+    let kyverno = kyverno::load_policy_paths(&pick(&a.policy, &config.policies));
+    if !kyverno.errors.is_empty() {
+        for e in &kyverno.errors {
+            output::warn(&e.to_string());
+        }
+        return Err(usage(format!(
+            "{} Kyverno policy error(s)",
+            kyverno.errors.len()
+        )));
+    }
+    for (file, kind, name) in &kyverno.other {
+        output::warn(&format!(
+            "{file}: {kind} {name} is not evaluated (only ClusterPolicy and Policy validate rules are)"
+        ));
+    }
+    for p in &kyverno.policies {
+        for r in &p.rules {
+            let external = r.external_context();
+            if !external.is_empty() && !r.name.starts_with("autogen-") {
+                output::warn(&format!(
+                    "{}: policy {} rule {}: not evaluated offline (context {} needs the cluster or a registry; `tollgate test` can supply it from a values file)",
+                    p.file,
+                    p.name,
+                    r.name,
+                    external.join(", ")
+                ));
+            }
+        }
+        for (rule, what) in &p.unsupported {
+            output::warn(&format!(
+                "{}: policy {} rule {rule}: {what} rules are not evaluated",
+                p.file, p.name
+            ));
+        }
+    }
     let baseline = a
         .baseline
         .as_deref()
@@ -241,6 +277,11 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
     } else {
         engine::run(&policies, &inventory.resources)
     };
+    let mut evaluation = evaluation;
+    evaluation
+        .findings
+        .extend(kyverno::check(&kyverno, &inventory.resources));
+    tollgate_core::finding::sort(&mut evaluation.findings);
     let today = tollgate_sops::time::Timestamp::now_utc().rfc3339();
     let use_annotations = config.annotation_exemptions && !a.no_annotation_exemptions;
     let engine::Evaluation {
@@ -308,6 +349,25 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
                 .contains(&q.id)
                 .then(|| format!("https://example.invalid/tollgate/docs/rules/{}.md", q.id)),
         })
+        .chain(kyverno.policies.iter().flat_map(|p| {
+            p.rules
+                .iter()
+                .filter(|r| r.external_context().is_empty())
+                .map(|r| {
+                    let id = format!("{}/{}", p.name, r.name);
+                    let default = if r.enforce {
+                        Severity::Error
+                    } else {
+                        Severity::Warning
+                    };
+                    RuleInfo {
+                        severity: config.severity_for(&id, default),
+                        id,
+                        title: p.title.clone().or_else(|| r.message.clone()),
+                        help_uri: None,
+                    }
+                })
+        }))
         .collect();
     let rep = Report {
         rules: &rules,

@@ -86,7 +86,10 @@ pub fn policy_files(paths: &[PathBuf], include_tests: bool) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_file() {
-            files.push(p.clone());
+            // YAML policies (Kyverno) are read by their own loader.
+            if !crate::manifest::is_manifest_path(p) {
+                files.push(p.clone());
+            }
             continue;
         }
         for entry in ignore::WalkBuilder::new(p)

@@ -3,12 +3,12 @@
 //! and its treatment of updates to resources that already violated the rule.
 
 use super::images;
-use super::jmes::JmesError;
+use super::jmes::{JmesError, Scope};
 use super::matching::{applies, Target};
 use super::ops::condition;
 use super::pattern::{self, Outcome};
 use super::policy::{Body, Conditions, ContextEntry, Foreach, Policy, Rule};
-use super::vars::{self, insert_dotted, substitute, substitute_str, Mode};
+use super::vars::{self, substitute, substitute_str, Mode};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -174,22 +174,27 @@ pub struct Values<'v> {
 
 /// Evaluates every rule of a policy that applies to the subject.
 pub fn evaluate(policy: &Policy, subject: &Subject<'_>, values: &Values<'_>) -> Vec<RuleResponse> {
+    evaluate_rules(policy, subject, values, |_| true)
+}
+
+/// Evaluates the rules `keep` selects.
+pub fn evaluate_rules(
+    policy: &Policy,
+    subject: &Subject<'_>,
+    values: &Values<'_>,
+    keep: impl Fn(&Rule) -> bool,
+) -> Vec<RuleResponse> {
     if let Some(ns) = &policy.namespace {
         if subject.target.namespace != ns {
             return Vec::new();
         }
     }
-    let ctx: Cow<'_, Value> = if values.policy.is_empty() {
-        Cow::Borrowed(&subject.ctx)
-    } else {
-        let mut c = subject.ctx.clone();
-        for (k, v) in &values.policy {
-            insert_dotted(&mut c, k, (*v).clone());
-        }
-        Cow::Owned(c)
-    };
+    let mut ctx = Scope::new(&subject.ctx);
+    for (k, v) in &values.policy {
+        ctx.set_dotted(k, (*v).clone());
+    }
     let mut out = Vec::new();
-    for rule in &policy.rules {
+    for rule in policy.rules.iter().filter(|r| keep(r)) {
         if !applies(rule, &subject.target, &subject.req) {
             continue;
         }
@@ -230,8 +235,8 @@ pub fn evaluate(policy: &Policy, subject: &Subject<'_>, values: &Values<'_>) -> 
                 .old_object
                 .filter(|o| !std::ptr::eq(*o, subject.object))
             {
-                let mut old_ctx = ctx.clone().into_owned();
-                insert_dotted(&mut old_ctx, "request.object", old.clone());
+                let mut old_ctx = ctx.clone();
+                old_ctx.set_dotted("request.object", old.clone());
                 let prior = run_rule(rule, &old_ctx, rule_values, old, mode).map(|r| r.status);
                 if prior == Some(Status::Fail) {
                     resp.status = Status::Skip;
@@ -262,7 +267,7 @@ fn respond(rule: &Rule, status: Status, message: String, field: Option<String>) 
 
 fn run_rule(
     rule: &Rule,
-    ctx: &Value,
+    ctx: &Scope<'_>,
     rule_values: &[(&str, &Value)],
     target: &Value,
     mode: Mode,
@@ -270,16 +275,14 @@ fn run_rule(
     let needs_own = !rule.context.is_empty()
         || !rule_values.is_empty()
         || matches!(rule.body, Body::Foreach(_));
-    let mut owned;
-    let ctx: &mut Value = if needs_own {
-        owned = ctx.clone();
-        &mut owned
-    } else {
+    if !needs_own {
         // Read-only rules share the subject's context.
         return Some(check_rule(rule, ctx, target, mode));
-    };
+    }
+    let mut owned = ctx.clone();
+    let ctx = &mut owned;
     for (k, v) in rule_values {
-        insert_dotted(ctx, k, (*v).clone());
+        ctx.set_dotted(k, (*v).clone());
     }
     if let Err(e) = load_context(&rule.context, ctx, mode) {
         return Some(respond(
@@ -311,7 +314,7 @@ fn run_rule(
     }
 }
 
-fn rule_message(rule: &Rule, ctx: &Value, mode: Mode) -> String {
+fn rule_message(rule: &Rule, ctx: &Scope<'_>, mode: Mode) -> String {
     match &rule.message {
         Some(m) => match substitute_str(m, ctx, mode) {
             Ok(v) => super::functions::to_string(&v),
@@ -322,7 +325,7 @@ fn rule_message(rule: &Rule, ctx: &Value, mode: Mode) -> String {
 }
 
 /// Preconditions, pattern/anyPattern/deny, for a rule without foreach.
-fn check_rule(rule: &Rule, ctx: &Value, target: &Value, mode: Mode) -> RuleResponse {
+fn check_rule(rule: &Rule, ctx: &Scope<'_>, target: &Value, mode: Mode) -> RuleResponse {
     match preconditions(rule.preconditions.as_ref(), ctx, mode) {
         Err(e) => return respond(rule, Status::Error, e, None),
         Ok(false) => return respond(rule, Status::Skip, "preconditions not met".into(), None),
@@ -335,7 +338,7 @@ fn check_rule(rule: &Rule, ctx: &Value, target: &Value, mode: Mode) -> RuleRespo
 
 type Verdict = (Status, String, Option<String>);
 
-fn check_body(body: &Body, ctx: &Value, target: &Value, mode: Mode, msg: &str) -> Verdict {
+fn check_body(body: &Body, ctx: &Scope<'_>, target: &Value, mode: Mode, msg: &str) -> Verdict {
     match body {
         Body::Deny(conds) => {
             let Some(conds) = conds else {
@@ -408,7 +411,7 @@ fn check_body(body: &Body, ctx: &Value, target: &Value, mode: Mode, msg: &str) -
 }
 
 /// Substitutes the variables of a pattern, or returns it as it is when it has none.
-fn materialize<'p>(p: &'p Value, ctx: &Value, mode: Mode) -> Result<Cow<'p, Value>, String> {
+fn materialize<'p>(p: &'p Value, ctx: &Scope<'_>, mode: Mode) -> Result<Cow<'p, Value>, String> {
     if vars::tree_has_vars(p) {
         substitute(p, ctx, mode)
             .map(Cow::Owned)
@@ -439,7 +442,7 @@ fn field_path(p: &str) -> String {
 /// Runs each foreach entry; `None` when no element was checked at all.
 fn foreach_all(
     entries: &[Foreach],
-    ctx: &mut Value,
+    ctx: &mut Scope<'_>,
     target: &Value,
     mode: Mode,
     nesting: usize,
@@ -455,7 +458,7 @@ fn foreach_all(
         let Ok(expr) = vars::expr(&list_src) else {
             continue;
         };
-        let elements = match expr.search(ctx) {
+        let elements = match expr.search(&*ctx) {
             Ok(v) => match v.into_owned() {
                 Value::Array(a) => a,
                 other => vec![other],
@@ -475,27 +478,25 @@ fn foreach_all(
 fn foreach_elements(
     fe: &Foreach,
     elements: &[Value],
-    ctx: &mut Value,
+    ctx: &mut Scope<'_>,
     target: &Value,
     mode: Mode,
     nesting: usize,
     msg: &str,
 ) -> (Verdict, usize) {
     let mut applied = 0;
-    let saved = ctx.clone();
+    let saved = ctx.mark();
     let last = elements.len().saturating_sub(1);
     for (index, element) in elements.iter().enumerate() {
         if element.is_null() {
             continue;
         }
-        *ctx = saved.clone();
-        if let Value::Object(m) = ctx {
-            let idx = Value::from(index as u64);
-            m.insert("element".into(), element.clone());
-            m.insert(format!("element{nesting}"), element.clone());
-            m.insert("elementIndex".into(), idx.clone());
-            m.insert(format!("elementIndex{nesting}"), idx);
-        }
+        ctx.truncate(saved);
+        let idx = Value::from(index as u64);
+        ctx.set("element", element.clone());
+        ctx.set(&format!("element{nesting}"), element.clone());
+        ctx.set("elementIndex", idx.clone());
+        ctx.set(&format!("elementIndex{nesting}"), idx);
         let verdict = (|| -> Option<Verdict> {
             if let Err(e) = load_context(&fe.context, ctx, mode) {
                 return Some((Status::Error, format!("failed to load context: {e}"), None));
@@ -522,7 +523,7 @@ fn foreach_elements(
             Status::Skip => {}
             Status::Error if index < last => {}
             Status::Error => {
-                *ctx = saved;
+                ctx.truncate(saved);
                 return (
                     (
                         Status::Error,
@@ -533,17 +534,47 @@ fn foreach_elements(
                 );
             }
             Status::Fail => {
-                *ctx = saved;
-                let field = field.map(|f| f.to_string());
+                // The rule's message may name the element (`{{ element.image }}`).
+                let message = if message.contains("{{") {
+                    substitute_str(&message, ctx, mode)
+                        .map(|v| super::functions::to_string(&v))
+                        .unwrap_or(message)
+                } else {
+                    message
+                };
+                ctx.truncate(saved);
+                // A path inside a map element is relative to it; put it under the list's path
+                // when the list is a plain field of the resource.
+                let field = match (field, element_prefix(&fe.list, index)) {
+                    (Some(f), Some(prefix)) if element.is_object() => Some(if f.is_empty() {
+                        prefix
+                    } else {
+                        format!("{prefix}.{f}")
+                    }),
+                    (Some(_), Some(prefix)) => Some(prefix),
+                    (None, Some(prefix)) => Some(prefix),
+                    (f, None) => f,
+                };
                 return ((Status::Fail, message, field), applied);
             }
         }
     }
-    *ctx = saved;
+    ctx.truncate(saved);
     ((Status::Pass, String::new(), None), applied)
 }
 
-fn load_context(entries: &[ContextEntry], ctx: &mut Value, mode: Mode) -> Result<(), String> {
+/// `request.object.spec.containers` (or with a trailing `[]`) and index 2 give
+/// `spec.containers[2]`; other list expressions have no field path.
+fn element_prefix(list: &str, index: usize) -> Option<String> {
+    let path = list.trim().strip_prefix("request.object.")?;
+    let path = path.strip_suffix("[]").unwrap_or(path);
+    let plain = path
+        .split('.')
+        .all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    plain.then(|| format!("{path}[{index}]"))
+}
+
+fn load_context(entries: &[ContextEntry], ctx: &mut Scope<'_>, mode: Mode) -> Result<(), String> {
     for entry in entries {
         let ContextEntry::Variable {
             name,
@@ -599,7 +630,7 @@ fn load_context(entries: &[ContextEntry], ctx: &mut Value, mode: Mode) -> Result
             };
             match vars::expr(&src)
                 .map_err(JmesError::Runtime)
-                .and_then(|e| e.search(ctx).map(Cow::into_owned))
+                .and_then(|e| e.search(&*ctx).map(Cow::into_owned))
             {
                 Ok(Value::Null) if default.is_some() => {}
                 Ok(r) => output = Some(r),
@@ -615,21 +646,21 @@ fn load_context(entries: &[ContextEntry], ctx: &mut Value, mode: Mode) -> Result
                     "unable to add context entry for variable {name} since it evaluated to nil"
                 ))
             }
-            Some(v) => insert_dotted(ctx, name, v),
+            Some(v) => ctx.set_dotted(name, v),
         }
     }
     Ok(())
 }
 
 /// Preconditions: an unresolved variable reads as an empty string (Kyverno's behaviour).
-fn preconditions(c: Option<&Conditions>, ctx: &Value, mode: Mode) -> Result<bool, String> {
+fn preconditions(c: Option<&Conditions>, ctx: &Scope<'_>, mode: Mode) -> Result<bool, String> {
     match c {
         None => Ok(true),
         Some(c) => conditions(c, ctx, mode, true),
     }
 }
 
-fn side(v: &Value, ctx: &Value, mode: Mode, lenient: bool) -> Result<Value, String> {
+fn side(v: &Value, ctx: &Scope<'_>, mode: Mode, lenient: bool) -> Result<Value, String> {
     if !vars::tree_has_vars(v) {
         return Ok(v.clone());
     }
@@ -640,7 +671,7 @@ fn side(v: &Value, ctx: &Value, mode: Mode, lenient: bool) -> Result<Value, Stri
     }
 }
 
-fn substitute_lenient(v: &Value, ctx: &Value, mode: Mode) -> Value {
+fn substitute_lenient(v: &Value, ctx: &Scope<'_>, mode: Mode) -> Value {
     match v {
         Value::String(s) => substitute_str(s, ctx, mode).unwrap_or_else(|_| {
             // Each unresolved variable becomes "" while the resolved ones stay.
@@ -662,7 +693,7 @@ fn substitute_lenient(v: &Value, ctx: &Value, mode: Mode) -> Value {
     }
 }
 
-fn splice_lenient(s: &str, ctx: &Value, mode: Mode) -> String {
+fn splice_lenient(s: &str, ctx: &Scope<'_>, mode: Mode) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(start) = rest.find("{{") {
@@ -681,7 +712,7 @@ fn splice_lenient(s: &str, ctx: &Value, mode: Mode) -> String {
     out
 }
 
-fn conditions(c: &Conditions, ctx: &Value, mode: Mode, lenient: bool) -> Result<bool, String> {
+fn conditions(c: &Conditions, ctx: &Scope<'_>, mode: Mode, lenient: bool) -> Result<bool, String> {
     // Kyverno substitutes every condition before evaluating any of them, so one unresolved
     // variable is an error even when another condition already decides.
     let resolve =

@@ -39,8 +39,17 @@ pub type Eval<'a> = Result<Cow<'a, Value>, JmesError>;
 pub fn compile(src: &str) -> Result<Expr, String> {
     let ast = jmespath::parse(src).map_err(|e| {
         let msg = e.to_string();
-        // The crate's message repeats the expression with a caret; the first line says it all.
-        msg.lines().next().unwrap_or(&msg).to_owned()
+        // The crate's message repeats the expression with a caret; the first line says it all,
+        // once its "(line 0, column N)" is put in terms of the expression.
+        let first = msg.lines().next().unwrap_or(&msg);
+        match first.rsplit_once("(line 0, column ") {
+            Some((head, col)) => format!(
+                "{}(at character {} of the expression)",
+                head,
+                col.trim_end_matches(')')
+            ),
+            None => first.to_owned(),
+        }
     })?;
     check_functions(&ast)?;
     Ok(Expr { ast })
@@ -91,9 +100,110 @@ fn visit(ast: &Ast, f: &mut dyn FnMut(&Ast)) {
 }
 
 impl Expr {
-    /// Evaluates against `data`.
-    pub fn search<'a>(&self, data: &'a Value) -> Eval<'a> {
+    /// Evaluates against a JSON value or a layered [`Scope`].
+    pub fn search<'d, S: Source<'d>>(&self, data: S) -> Eval<'d> {
         eval(&self.ast, data)
+    }
+}
+
+/// What an expression starts from: a JSON value, or a rule's layered context.
+pub trait Source<'d>: Copy {
+    /// A field of an object source (`None` when missing); never called on non-objects.
+    fn field(self, name: &str) -> Option<&'d Value>;
+    /// Whether the source is an object.
+    fn is_object(self) -> bool;
+    /// The source as a plain value, when it is one.
+    fn plain(self) -> Option<&'d Value>;
+    /// The whole source as one value (`@` at the top of a scope).
+    fn whole(self) -> Cow<'d, Value>;
+}
+
+impl<'d> Source<'d> for &'d Value {
+    fn field(self, name: &str) -> Option<&'d Value> {
+        self.get(name)
+    }
+    fn is_object(self) -> bool {
+        Value::is_object(self)
+    }
+    fn plain(self) -> Option<&'d Value> {
+        Some(self)
+    }
+    fn whole(self) -> Cow<'d, Value> {
+        Cow::Borrowed(self)
+    }
+}
+
+/// A rule's context: the resource's shared context plus the names a rule adds (context
+/// entries, `element`, values), so rules and foreach elements never copy the resource.
+#[derive(Debug, Clone)]
+pub struct Scope<'a> {
+    base: &'a Value,
+    overlay: Vec<(String, Value)>,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope over a context object.
+    pub fn new(base: &'a Value) -> Self {
+        Scope {
+            base,
+            overlay: Vec::new(),
+        }
+    }
+
+    /// Sets a top-level name.
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.overlay.push((name.to_owned(), value));
+    }
+
+    /// Sets a dotted name (`request.operation`): the top-level value is copied and changed.
+    pub fn set_dotted(&mut self, dotted: &str, value: Value) {
+        match dotted.split_once('.') {
+            None => self.set(dotted, value),
+            Some((top, rest)) => {
+                let mut current = self.get(top).cloned().unwrap_or(Value::Null);
+                super::vars::insert_dotted(&mut current, rest, value);
+                self.set(top, current);
+            }
+        }
+    }
+
+    /// A top-level name, the latest setting first.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.overlay
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .or_else(|| self.base.get(name))
+    }
+
+    /// How many names were added, to drop later ones with [`Scope::truncate`].
+    pub fn mark(&self) -> usize {
+        self.overlay.len()
+    }
+
+    /// Drops names added after `mark`.
+    pub fn truncate(&mut self, mark: usize) {
+        self.overlay.truncate(mark);
+    }
+}
+
+impl<'d> Source<'d> for &'d Scope<'_> {
+    fn field(self, name: &str) -> Option<&'d Value> {
+        self.get(name)
+    }
+    fn is_object(self) -> bool {
+        true
+    }
+    fn plain(self) -> Option<&'d Value> {
+        None
+    }
+    fn whole(self) -> Cow<'d, Value> {
+        let mut m = self.base.as_object().cloned().unwrap_or_default();
+        for (k, v) in &self.overlay {
+            m.insert(k.clone(), v.clone());
+        }
+        Cow::Owned(Value::Object(m))
     }
 }
 
@@ -150,22 +260,24 @@ pub fn truthy(v: &Value) -> bool {
 
 const NULL: Value = Value::Null;
 
-fn eval<'d>(ast: &Ast, data: &'d Value) -> Eval<'d> {
+fn eval<'d, S: Source<'d>>(ast: &Ast, data: S) -> Eval<'d> {
     match ast {
-        Ast::Identity { .. } => Ok(Cow::Borrowed(data)),
-        Ast::Field { name, .. } => match data {
-            Value::Object(m) => match m.get(name) {
+        Ast::Identity { .. } => Ok(data.whole()),
+        Ast::Field { name, .. } => {
+            if !data.is_object() {
+                return Ok(Cow::Borrowed(&NULL));
+            }
+            match data.field(name) {
                 Some(v) => Ok(Cow::Borrowed(v)),
                 None => Err(JmesError::NotFound(name.clone())),
-            },
-            _ => Ok(Cow::Borrowed(&NULL)),
-        },
+            }
+        }
         Ast::Subexpr { lhs, rhs, .. } => {
             let left = eval(lhs, data)?;
-            then(left, |l| eval(rhs, l))
+            then(left, |l: &Value| eval(rhs, l))
         }
-        Ast::Index { idx, .. } => match data {
-            Value::Array(a) => {
+        Ast::Index { idx, .. } => match data.plain() {
+            Some(Value::Array(a)) => {
                 let i = if *idx < 0 {
                     a.len().checked_sub(idx.unsigned_abs() as usize)
                 } else {
@@ -180,8 +292,8 @@ fn eval<'d>(ast: &Ast, data: &'d Value) -> Eval<'d> {
         )),
         Ast::Slice {
             start, stop, step, ..
-        } => match data {
-            Value::Array(a) => Ok(Cow::Owned(Value::Array(slice(a, *start, *stop, *step)?))),
+        } => match data.plain() {
+            Some(Value::Array(a)) => Ok(Cow::Owned(Value::Array(slice(a, *start, *stop, *step)?))),
             _ => Ok(Cow::Borrowed(&NULL)),
         },
         Ast::Projection { lhs, rhs, .. } => {
@@ -259,7 +371,7 @@ fn eval<'d>(ast: &Ast, data: &'d Value) -> Eval<'d> {
             eval(rhs, data)
         }
         Ast::MultiList { elements, .. } => {
-            if data.is_null() {
+            if data.plain().is_some_and(Value::is_null) {
                 return Ok(Cow::Borrowed(&NULL));
             }
             let mut out = Vec::with_capacity(elements.len());
@@ -269,7 +381,7 @@ fn eval<'d>(ast: &Ast, data: &'d Value) -> Eval<'d> {
             Ok(Cow::Owned(Value::Array(out)))
         }
         Ast::MultiHash { elements, .. } => {
-            if data.is_null() {
+            if data.plain().is_some_and(Value::is_null) {
                 return Ok(Cow::Borrowed(&NULL));
             }
             let mut out = serde_json::Map::with_capacity(elements.len());

@@ -63,8 +63,57 @@ impl PolicySet {
     }
 }
 
+/// Reads the Kyverno policies among YAML files: files named explicitly and YAML files found
+/// in directories. A walked file that does not parse counts only if it mentions `kyverno.io`
+/// (policy directories also hold data and test resources).
+pub fn load_policy_paths(paths: &[std::path::PathBuf]) -> PolicySet {
+    use crate::manifest::{is_manifest_path, load, Input};
+    let mut explicit = Vec::new();
+    let mut walked = Vec::new();
+    for p in paths {
+        if p.is_file() {
+            if is_manifest_path(p) {
+                explicit.push(Input::File(p.clone()));
+            }
+        } else if p.is_dir() {
+            for e in ignore::WalkBuilder::new(p)
+                .require_git(false)
+                .build()
+                .flatten()
+            {
+                if e.file_type().is_some_and(|t| t.is_file()) && is_manifest_path(e.path()) {
+                    walked.push(Input::File(e.into_path()));
+                }
+            }
+        }
+    }
+    let mut docs = load(&explicit);
+    let walked_docs = load(&walked);
+    docs.resources.extend(walked_docs.resources);
+    let mut set = PolicySet::from_resources(&docs.resources);
+    let mentions_kyverno =
+        |file: &str| std::fs::read_to_string(file).is_ok_and(|t| t.contains("kyverno.io/"));
+    for e in docs.errors.into_iter().chain(
+        walked_docs
+            .errors
+            .into_iter()
+            .filter(|e| mentions_kyverno(&e.file)),
+    ) {
+        set.errors.push(PolicyError {
+            file: e.file,
+            line: 0,
+            policy: String::new(),
+            rule: None,
+            message: e.message,
+        });
+    }
+    set
+}
+
 /// The findings of all policies on all resources (as `tollgate check` reports them): every
-/// rule that fails or errors. Enforce policies give errors, Audit policies warnings.
+/// rule that fails or errors. Enforce policies give errors, Audit policies warnings. Rules that
+/// need the cluster or a registry (see [`policy::Rule::external_context`]) are left out: offline
+/// their variables cannot resolve, and the caller says so once instead of once per resource.
 pub fn check(set: &PolicySet, resources: &[Resource]) -> Vec<Finding> {
     use rayon::prelude::*;
     let values = Values::default();
@@ -74,7 +123,8 @@ pub fn check(set: &PolicySet, resources: &[Resource]) -> Vec<Finding> {
             let subject = Subject::new(&res.object, Request::create());
             let mut out = Vec::new();
             for p in &set.policies {
-                for resp in evaluate(p, &subject, &values) {
+                let offline = |r: &policy::Rule| r.external_context().is_empty();
+                for resp in engine::evaluate_rules(p, &subject, &values, offline) {
                     if let Some(f) = finding(p, res, &resp) {
                         out.push(f);
                     }

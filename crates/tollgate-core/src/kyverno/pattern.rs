@@ -79,10 +79,10 @@ struct PatErr {
 }
 
 impl PatErr {
-    fn plain(path: &str, message: String) -> Self {
+    fn plain(path: &Path<'_>, message: String) -> Self {
         PatErr {
             kind: ErrKind::Plain,
-            path: path.to_owned(),
+            path: path.to_string(),
             message,
         }
     }
@@ -92,6 +92,38 @@ impl PatErr {
             ErrKind::Conditional | ErrKind::Global | ErrKind::SkipAll
         )
     }
+}
+
+/// Where the walk is, built only when an error needs it: paths are rendered as
+/// `/spec/containers/0/image/`, and most comparisons succeed.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl<'a> Path<'a> {
+    fn key(&'a self, k: &'a str) -> Path<'a> {
+        Path::Key(self, k)
+    }
+    fn index(&'a self, i: usize) -> Path<'a> {
+        Path::Index(self, i)
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => f.write_str("/"),
+            Path::Key(p, k) => write!(f, "{p}{k}/"),
+            Path::Index(p, i) => write!(f, "{p}{i}/"),
+        }
+    }
+}
+
+fn shown_p(p: &Path<'_>) -> String {
+    shown(&p.to_string())
 }
 
 /// Tracks, for each conditional/existence/negation anchor, whether any resource map had it.
@@ -119,7 +151,7 @@ impl AnchorMap {
 /// Matches a resource against a pattern.
 pub fn validate(resource: &Value, pattern: &Value) -> Outcome {
     let mut ac = AnchorMap::default();
-    match element(resource, pattern, "/", &mut ac) {
+    match element(resource, pattern, &Path::Root, &mut ac) {
         Ok(()) => Outcome::Pass,
         Err(e) if e.skips() => Outcome::Skip { message: e.message },
         Err(e) if matches!(e.kind, ErrKind::Negation) => Outcome::Fail {
@@ -137,7 +169,7 @@ pub fn validate(resource: &Value, pattern: &Value) -> Outcome {
 fn element(
     resource: &Value,
     pattern: &Value,
-    path: &str,
+    path: &Path<'_>,
     ac: &mut AnchorMap,
 ) -> Result<(), PatErr> {
     match pattern {
@@ -145,7 +177,11 @@ fn element(
             let Value::Object(r) = resource else {
                 return Err(PatErr::plain(
                     path,
-                    format!("expected a map at {path}, found {}", kind_of(resource)),
+                    format!(
+                        "expected a map at {}, found {}",
+                        shown_p(path),
+                        kind_of(resource)
+                    ),
                 ));
             };
             ac.check(p, r);
@@ -155,7 +191,11 @@ fn element(
             let Value::Array(r) = resource else {
                 return Err(PatErr::plain(
                     path,
-                    format!("expected a list at {path}, found {}", kind_of(resource)),
+                    format!(
+                        "expected a list at {}, found {}",
+                        shown_p(path),
+                        kind_of(resource)
+                    ),
                 ));
             };
             array(r, p, path, ac)
@@ -171,13 +211,34 @@ fn element(
                 Err(PatErr::plain(
                     path,
                     format!(
-                        "the value {} at {path} does not match {}",
+                        "the value {} at {} does not match {}",
                         short(resource),
+                        shown_p(path),
                         short(scalar)
                     ),
                 ))
             }
         }
+    }
+}
+
+/// `/spec/containers/0/image/` as `spec.containers[0].image` for messages.
+fn shown(path: &str) -> String {
+    let mut out = String::new();
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        if seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+    }
+    if out.is_empty() {
+        "the top level".into()
+    } else {
+        out
     }
 }
 
@@ -269,7 +330,7 @@ fn has_nested_anchor(v: &Value) -> bool {
 fn map(
     resource: &Map<String, Value>,
     pattern: &Map<String, Value>,
-    path: &str,
+    path: &Path<'_>,
     ac: &mut AnchorMap,
 ) -> Result<(), PatErr> {
     let expanded = expand_metadata(pattern, resource);
@@ -287,14 +348,14 @@ fn map(
     }
     anchors.sort_by(|a, b| a.0.cmp(b.0));
     for (_, anchor, inner, pv) in anchors {
-        let current = format!("{path}{inner}/");
+        let current = path.key(inner);
         match anchor {
             Anchor::Negation => {
                 if resource.contains_key(inner) {
                     return Err(PatErr {
                         kind: ErrKind::Negation,
-                        path: current,
-                        message: format!("{path}{inner} is not allowed"),
+                        message: format!("{} is not allowed", shown_p(&current)),
+                        path: current.to_string(),
                     });
                 }
             }
@@ -316,7 +377,7 @@ fn map(
                 None => {
                     return Err(PatErr {
                         kind: ErrKind::Conditional,
-                        path: current,
+                        path: current.to_string(),
                         message: "conditional anchor key doesn't exist in the resource".into(),
                     })
                 }
@@ -337,7 +398,7 @@ fn map(
     for (k, pv) in plain {
         if let Some((Anchor::Global, inner)) = parse_anchor(k) {
             if let Some(rv) = resource.get(inner) {
-                let current = format!("{path}{inner}/");
+                let current = path.key(inner);
                 if let Err(e) = element(rv, pv, &current, ac) {
                     return Err(PatErr {
                         kind: ErrKind::Global,
@@ -352,11 +413,14 @@ fn map(
             Some((Anchor::AddIfNotPresent, inner)) => inner,
             _ => k.as_str(),
         };
-        let current = format!("{path}{key}/");
+        let current = path.key(key);
         let rv = resource.get(key).unwrap_or(&Value::Null);
         if pv.as_str() == Some("*") {
             if rv.is_null() {
-                return Err(PatErr::plain(path, format!("{path}{key} is required")));
+                return Err(PatErr::plain(
+                    path,
+                    format!("{} is required", shown_p(&current)),
+                ));
             }
             continue;
         }
@@ -365,28 +429,34 @@ fn map(
     Ok(())
 }
 
-fn existence(rv: &Value, pv: &Value, path: &str, ac: &mut AnchorMap) -> Result<(), PatErr> {
+fn existence(rv: &Value, pv: &Value, path: &Path<'_>, ac: &mut AnchorMap) -> Result<(), PatErr> {
     let Value::Array(items) = rv else {
         return Err(PatErr::plain(
             path,
-            format!("the existence anchor needs a list at {path}"),
+            format!("the existence anchor needs a list at {}", shown_p(path)),
         ));
     };
     let Value::Array(patterns) = pv else {
         return Err(PatErr::plain(
             path,
-            format!("the existence anchor pattern at {path} must be a list"),
+            format!(
+                "the existence anchor pattern at {} must be a list",
+                shown_p(path)
+            ),
         ));
     };
     for p in patterns {
         let found = items
             .iter()
             .enumerate()
-            .any(|(i, item)| element(item, p, &format!("{path}{i}/"), ac).is_ok());
+            .any(|(i, item)| element(item, p, &path.index(i), ac).is_ok());
         if !found {
             return Err(PatErr::plain(
                 path,
-                format!("no element of {path} matches the existence anchor"),
+                format!(
+                    "no element of {} matches the existence anchor",
+                    shown_p(path)
+                ),
             ));
         }
     }
@@ -396,7 +466,7 @@ fn existence(rv: &Value, pv: &Value, path: &str, ac: &mut AnchorMap) -> Result<(
 fn array(
     resource: &[Value],
     pattern: &[Value],
-    path: &str,
+    path: &Path<'_>,
     ac: &mut AnchorMap,
 ) -> Result<(), PatErr> {
     let Some(first) = pattern.first() else {
@@ -407,7 +477,7 @@ fn array(
             let mut applied = 0;
             let mut skipped: Vec<String> = Vec::new();
             for (i, item) in resource.iter().enumerate() {
-                match element(item, first, &format!("{path}{i}/"), ac) {
+                match element(item, first, &path.index(i), ac) {
                     Ok(()) => applied += 1,
                     Err(e) if e.skips() => skipped.push(e.message),
                     Err(e) => return Err(e),
@@ -416,7 +486,7 @@ fn array(
             if applied == 0 && !skipped.is_empty() {
                 return Err(PatErr {
                     kind: ErrKind::SkipAll,
-                    path: path.to_owned(),
+                    path: path.to_string(),
                     message: skipped.join("; "),
                 });
             }
@@ -427,18 +497,30 @@ fn array(
                 return Err(PatErr::plain(
                     path,
                     format!(
-                        "the list at {path} has {} elements, the pattern needs {}",
+                        "the list at {} has {} elements, the pattern needs {}",
+                        shown_p(path),
                         resource.len(),
                         pattern.len()
                     ),
                 ));
             }
             for (i, p) in pattern.iter().enumerate() {
-                element(&resource[i], p, &format!("{path}{i}/"), ac)?;
+                element(&resource[i], p, &path.index(i), ac)?;
             }
             Ok(())
         }
-        _ => element(&Value::Array(resource.to_vec()), first, path, ac),
+        scalar => match resource.iter().find(|i| !pattern_scalar(i, scalar)) {
+            None => Ok(()),
+            Some(bad) => Err(PatErr::plain(
+                path,
+                format!(
+                    "the value {} in {} does not match {}",
+                    short(bad),
+                    shown_p(path),
+                    short(scalar)
+                ),
+            )),
+        },
     }
 }
 

@@ -69,6 +69,32 @@ pub struct Rule {
     pub line: u32,
 }
 
+impl Rule {
+    /// The names of context entries that need the cluster or a registry (`configMap`,
+    /// `apiCall`, `imageRegistry`, `globalReference`), here or in a foreach.
+    pub fn external_context(&self) -> Vec<&str> {
+        fn entries<'a>(list: &'a [ContextEntry], out: &mut Vec<&'a str>) {
+            for e in list {
+                if let ContextEntry::External { name } = e {
+                    out.push(name);
+                }
+            }
+        }
+        fn body<'a>(b: &'a Body, out: &mut Vec<&'a str>) {
+            if let Body::Foreach(fes) = b {
+                for fe in fes {
+                    entries(&fe.context, out);
+                    body(&fe.body, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        entries(&self.context, &mut out);
+        body(&self.body, &mut out);
+        out
+    }
+}
+
 /// The check of a rule.
 #[derive(Debug, Clone)]
 pub enum Body {
@@ -251,6 +277,9 @@ pub struct PolicyError {
 
 impl std::fmt::Display for PolicyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.policy.is_empty() {
+            return write!(f, "{}: {}", self.file, self.message);
+        }
         write!(f, "{}:{}: policy {}", self.file, self.line, self.policy)?;
         if let Some(r) = &self.rule {
             write!(f, ", rule {r}")?;
@@ -375,7 +404,14 @@ pub fn parse(res: &Resource) -> Result<Policy, Vec<PolicyError>> {
         .iter()
         .enumerate()
         .chain(generated.iter().map(|(i, r)| (*i, r)));
-    for (index, raw) in all {
+    let source_rules = raw_rules.len();
+    let mut failed_sources = std::collections::HashSet::new();
+    for (position, (index, raw)) in all.enumerate() {
+        // A generated rule repeats its source rule's mistakes; report those once.
+        let generated = position >= source_rules;
+        if generated && failed_sources.contains(&index) {
+            continue;
+        }
         let rule_name = string(raw.get("name")).unwrap_or_default();
         ctx.rule = Some(rule_name.clone());
         ctx.base = format!("spec.rules[{index}]");
@@ -389,7 +425,10 @@ pub fn parse(res: &Resource) -> Result<Policy, Vec<PolicyError>> {
         }
         match parse_rule(&ctx, raw, &rule_name, enforce) {
             Ok(r) => policy.rules.push(r),
-            Err(e) => errors.push(e),
+            Err(e) => {
+                failed_sources.insert(index);
+                errors.push(e);
+            }
         }
     }
     if errors.is_empty() {

@@ -3,7 +3,7 @@
 //! compiled once and cached; an unresolved variable is an error, as in Kyverno.
 
 use super::functions::to_string;
-use super::jmes::{self, Expr, JmesError};
+use super::jmes::{self, Expr, JmesError, Scope};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -116,7 +116,7 @@ pub struct Mode {
     pub delete: bool,
 }
 
-fn eval(src: &str, ctx: &Value, mode: Mode) -> Result<Value, JmesError> {
+fn eval(src: &str, ctx: &Scope<'_>, mode: Mode) -> Result<Value, JmesError> {
     let rewritten;
     let src = if mode.delete && src.contains("request.object") {
         rewritten = src.replace("request.object", "request.oldObject");
@@ -129,7 +129,7 @@ fn eval(src: &str, ctx: &Value, mode: Mode) -> Result<Value, JmesError> {
 }
 
 /// Substitutes the variables of one string.
-pub fn substitute_str(s: &str, ctx: &Value, mode: Mode) -> Result<Value, SubstError> {
+pub fn substitute_str(s: &str, ctx: &Scope<'_>, mode: Mode) -> Result<Value, SubstError> {
     if !s.contains("{{") {
         return Ok(Value::String(s.to_owned()));
     }
@@ -167,7 +167,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// Substitutes every string and key of a tree.
-pub fn substitute(v: &Value, ctx: &Value, mode: Mode) -> Result<Value, SubstError> {
+pub fn substitute(v: &Value, ctx: &Scope<'_>, mode: Mode) -> Result<Value, SubstError> {
     match v {
         Value::String(s) => substitute_str(s, ctx, mode),
         Value::Array(a) => a
@@ -219,38 +219,38 @@ mod tests {
         let ctx = json!({"request": {"object": {"spec": {"replicas": 3, "name": "web"}}}});
         let m = Mode::default();
         assert_eq!(
-            substitute_str("{{ request.object.spec.replicas }}", &ctx, m),
+            substitute_str("{{ request.object.spec.replicas }}", &Scope::new(&ctx), m),
             Ok(json!(3))
         );
         assert_eq!(
             substitute_str(
                 "n={{request.object.spec.replicas}}/{{ request.object.spec.name }}",
-                &ctx,
+                &Scope::new(&ctx),
                 m
             ),
             Ok(json!("n=3/web"))
         );
         assert_eq!(
-            substitute_str("{{ request.object.nope || 'd' }}", &ctx, m),
+            substitute_str("{{ request.object.nope || 'd' }}", &Scope::new(&ctx), m),
             Ok(json!("d"))
         );
-        assert!(substitute_str("{{ request.object.nope }}", &ctx, m).is_err());
+        assert!(substitute_str("{{ request.object.nope }}", &Scope::new(&ctx), m).is_err());
         assert_eq!(
-            substitute_str("\\{{ literal }}", &ctx, m),
+            substitute_str("\\{{ literal }}", &Scope::new(&ctx), m),
             Ok(json!("{{ literal }}"))
         );
         assert_eq!(
-            substitute_str("{{ {a: request.object.spec.name} }}", &ctx, m),
+            substitute_str("{{ {a: request.object.spec.name} }}", &Scope::new(&ctx), m),
             Ok(json!({"a": "web"}))
         );
         assert!(check("{{ nope( }}").is_err());
         let ctx = json!({"x": "abc"});
         assert_eq!(
-            substitute_str("{{ to_upper('{{ x }}') }}", &ctx, m),
+            substitute_str("{{ to_upper('{{ x }}') }}", &Scope::new(&ctx), m),
             Ok(json!("ABC"))
         );
         assert_eq!(
-            substitute_str("a-{{ to_upper('{{ x }}') }}", &ctx, m),
+            substitute_str("a-{{ to_upper('{{ x }}') }}", &Scope::new(&ctx), m),
             Ok(json!("a-ABC"))
         );
     }
@@ -259,7 +259,11 @@ mod tests {
     fn delete_reads_the_old_object() {
         let ctx = json!({"request": {"oldObject": {"a": 1}}});
         assert_eq!(
-            substitute_str("{{ request.object.a }}", &ctx, Mode { delete: true }),
+            substitute_str(
+                "{{ request.object.a }}",
+                &Scope::new(&ctx),
+                Mode { delete: true }
+            ),
             Ok(json!(1))
         );
     }

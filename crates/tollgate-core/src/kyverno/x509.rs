@@ -149,7 +149,8 @@ fn time(t: &Tlv<'_>) -> R<String> {
 }
 
 fn serial(b: &[u8]) -> Value {
-    // Go encodes *big.Int as a JSON number; keep small ones numeric, large ones as digits.
+    // Go encodes *big.Int as a JSON number; a serial past f64's exact range (most are 20
+    // bytes) is kept exact as a decimal string instead.
     if b.len() <= 7 {
         Value::from(b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
     } else {
@@ -171,7 +172,7 @@ fn serial(b: &[u8]) -> Value {
             .rev()
             .map(|d| char::from(b'0' + *d as u8))
             .collect();
-        serde_json::from_str(&s).unwrap_or(Value::String(s))
+        Value::String(s)
     }
 }
 
@@ -273,4 +274,37 @@ pub(super) fn decode(a: &[Arg<'_>]) -> Result<Value, JmesError> {
         .decode(b64)
         .map_err(|e| err(e.to_string()))?;
     certificate(&der).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::jmes::compile;
+    use serde_json::json;
+
+    #[test]
+    fn decodes_a_certificate() {
+        let pem = include_str!("../../../../fixtures/kyverno/test-only-cert.pem");
+        let out = compile("x509_decode(pem)")
+            .unwrap()
+            .search(&json!({ "pem": pem }))
+            .unwrap()
+            .into_owned();
+        assert_eq!(out["Subject"]["CommonName"], "tollgate-test");
+        assert_eq!(out["Subject"]["Organization"], json!(["Tollgate Test"]));
+        assert_eq!(out["Issuer"]["CommonName"], "tollgate-test");
+        assert_eq!(out["NotBefore"], "2026-11-23T10:06:23Z");
+        assert_eq!(out["NotAfter"], "2036-11-20T10:06:23Z");
+        assert_eq!(out["DNSNames"], json!(["a.example.test", "b.example.test"]));
+        assert_eq!(out["IsCA"], true);
+        assert_eq!(out["Version"], 3);
+        // 0x3F259C83A3D0ED6F8F60A52FE2D6314D5406024A
+        assert_eq!(
+            out["SerialNumber"],
+            "360505180445591921153632302223990875135213437514"
+        );
+        assert!(compile("x509_decode('nope')")
+            .unwrap()
+            .search(&json!({}))
+            .is_err());
+    }
 }

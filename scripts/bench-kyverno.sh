@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Kyverno policies in `tollgate check`: every policy of the dev corpus
+# (../shared/corpus/kyverno-policies, the policies its kyverno-test.yaml files name) over 10,000
+# generated Pods and Deployments. Wall time (median of RUNS) and peak RSS on 1 and 2 threads,
+# and rule evaluations per second (resources x rules, autogen rules included).
+# Usage: scripts/bench-kyverno.sh [RUNS]   (prints a Markdown table)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+runs=${1:-5}
+corpus="$root/../shared/corpus/kyverno-policies"
+[ -d "$corpus" ] || { echo "no corpus at $corpus" >&2; exit 2; }
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+tg="${CARGO_TARGET_DIR:-$root/target}/release/tollgate"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 "$root/scripts/gen-pods.py" 10000 "$work/workloads"
+mkdir -p "$work/policies"
+python3 - "$corpus" "$work/policies" <<'PY'
+import json, os, shutil, sys
+corpus, out = sys.argv[1], sys.argv[2]
+seen = set()
+for t in json.load(open(os.path.join(corpus, "MANIFEST.json"))):
+    test = os.path.join(corpus, t["test"])
+    base = os.path.dirname(test)
+    in_policies = False
+    for line in open(test):
+        if line.startswith("policies:"):
+            in_policies = True
+            continue
+        if in_policies and line.lstrip().startswith("- "):
+            p = os.path.normpath(os.path.join(base, line.strip()[2:].strip()))
+            if p not in seen:
+                seen.add(p)
+                shutil.copy(p, os.path.join(out, f"{len(seen):03d}-{os.path.basename(p)}"))
+        elif in_policies and not line.startswith(" "):
+            in_policies = False
+print(f"{len(seen)} policies", file=sys.stderr)
+PY
+
+measure() {
+  local times=() rss=0 t0 t1 m
+  for _ in $(seq "$runs"); do
+    t0=$EPOCHREALTIME
+    "$@" > /dev/null 2> /dev/null || true
+    t1=$EPOCHREALTIME
+    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
+    /usr/bin/time -f "%M" -o "$work/rss" "$@" > /dev/null 2> /dev/null || true
+    m=$(tail -n 1 "$work/rss")
+    if [ "$m" -gt "$rss" ]; then rss=$m; fi
+  done
+  printf '%s %s\n' "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")" "$rss"
+}
+
+read -r rules findings resources < <({ "$tg" check --format sarif --policy "$work/policies" "$work/workloads" 2> /dev/null || true; } \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin)["runs"][0]; print(len(d["tool"]["driver"]["rules"]), len(d["results"]), 10000)')
+echo "tollgate: $rules Kyverno rules, $findings findings on $resources resources"
+printf '| run | wall s | peak RSS MiB | rule evaluations/s |\n|---|---|---|---|\n'
+for threads in 1 2; do
+  read -r t m < <(RAYON_NUM_THREADS=$threads measure "$tg" check --format json --policy "$work/policies" "$work/workloads")
+  awk -v n="$threads" -v t="$t" -v m="$m" -v r="$rules" -v res="$resources" \
+    'BEGIN { printf "| tollgate check, %d thread(s) | %.2f | %.0f | %.0f |\n", n, t, m / 1024, r * res / t }'
+done
