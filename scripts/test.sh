@@ -13,3 +13,5 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+# Kyverno conformance on the shared corpus, when the checkout has it (a floor, not a snapshot).
+scripts/kyverno-conformance.sh
