@@ -46,39 +46,26 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => {
             let sub = matches.subcommand_matches("check").unwrap_or(&matches);
-            match commands::check::run(&args, sub) {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => {
-                    // Usage, configuration and input errors of `check` all exit 2.
-                    let _ = output::report(&e);
-                    ExitCode::from(2)
-                }
-            }
+            policy_exit(commands::check::run(&args, sub))
         }
-        Command::Rules(args) => match commands::rules::run(&args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                let _ = output::report(&e);
-                ExitCode::from(2)
-            }
-        },
-        Command::Verify(args) => match commands::verify::run(&args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                let _ = output::report(&e);
-                ExitCode::from(2)
-            }
-        },
-        Command::Test(args) => match commands::test::run(&args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                let _ = output::report(&e);
-                ExitCode::from(2)
-            }
-        },
+        Command::Rules(args) => policy_exit(commands::rules::run(&args)),
+        Command::Verify(args) => policy_exit(commands::verify::run(&args)),
+        Command::Test(args) => policy_exit(commands::test::run(&args)),
         Command::Sops(args) => match commands::sops::run(args) {
             Ok(code) => ExitCode::from(code),
             Err(e) => output::report(&e),
         },
+    }
+}
+
+/// The policy commands share one contract: their own code, or 2 for usage, configuration and
+/// input errors (sops's commands keep sops's exit codes instead).
+fn policy_exit(result: Result<u8, tollgate_sops::Error>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let _ = output::report(&e);
+            ExitCode::from(2)
+        }
     }
 }

@@ -11,20 +11,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 "$root/scripts/gen-manifests.py" 10000 "$work/manifests"
 
-measure() {
-  local times=() rss=0 t0 t1 m
-  for _ in $(seq "$runs"); do
-    t0=$EPOCHREALTIME
-    "$@" > /dev/null 2> /dev/null || true
-    t1=$EPOCHREALTIME
-    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
-    /usr/bin/time -f "%M" -o "$work/rss" "$@" > /dev/null 2> /dev/null || true
-    # GNU time puts "Command exited with non-zero status N" first when the command fails.
-    m=$(tail -n 1 "$work/rss")
-    if [ "$m" -gt "$rss" ]; then rss=$m; fi
-  done
-  printf '%s %s\n' "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")" "$rss"
-}
+. "$root/scripts/measure.sh"
 
 findings=$({ "$tg" check --format json --policy "$root/benches/policies" "$work/manifests" || true; } | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["findings"]), d["summary"]["resources"])')
 echo "tollgate: ${findings% *} findings on ${findings#* } resources"

@@ -37,19 +37,7 @@ for t in json.load(open(os.path.join(corpus, "MANIFEST.json"))):
 print(f"{len(seen)} policies", file=sys.stderr)
 PY
 
-measure() {
-  local times=() rss=0 t0 t1 m
-  for _ in $(seq "$runs"); do
-    t0=$EPOCHREALTIME
-    "$@" > /dev/null 2> /dev/null || true
-    t1=$EPOCHREALTIME
-    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
-    /usr/bin/time -f "%M" -o "$work/rss" "$@" > /dev/null 2> /dev/null || true
-    m=$(tail -n 1 "$work/rss")
-    if [ "$m" -gt "$rss" ]; then rss=$m; fi
-  done
-  printf '%s %s\n' "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")" "$rss"
-}
+. "$root/scripts/measure.sh"
 
 read -r rules findings resources < <({ "$tg" check --format sarif --policy "$work/policies" "$work/workloads" 2> /dev/null || true; } \
   | python3 -c 'import json,sys; d=json.load(sys.stdin)["runs"][0]; print(len(d["tool"]["driver"]["rules"]), len(d["results"]), 10000)')

@@ -17,21 +17,7 @@ export SOPS_AGE_KEY_FILE="$key"
 "$sops_bin" encrypt --age "$r1" "$work/plain.yaml" > "$work/sops.enc.yaml"
 "$tg" sops encrypt --age "$r1" "$work/plain.yaml" > "$work/tg.enc.yaml"
 
-# Prints "median_seconds max_rss_kib" over $runs runs of the command (wall time from bash's
-# microsecond clock; peak RSS from GNU time).
-measure() {
-  local times=() rss=0 t0 t1 m
-  for _ in $(seq "$runs"); do
-    t0=$EPOCHREALTIME
-    "$@" > /dev/null 2> /dev/null
-    t1=$EPOCHREALTIME
-    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')")
-    /usr/bin/time -f "%M" -o "$work/rss" "$@" > /dev/null 2> /dev/null
-    read -r m < "$work/rss"
-    if [ "$m" -gt "$rss" ]; then rss=$m; fi
-  done
-  printf '%s %s\n' "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")" "$rss"
-}
+. "$root/scripts/measure.sh"
 
 printf '| operation | sops s | tollgate s | speed-up | sops peak RSS MiB | tollgate peak RSS MiB |\n|---|---|---|---|---|---|\n'
 for op in decrypt encrypt; do

@@ -247,14 +247,13 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
     }
     for p in &kyverno.policies {
         for r in &p.rules {
-            let external = r.external_context();
-            if !external.is_empty() && !r.name.starts_with("autogen-") {
+            if !r.external.is_empty() && !r.name.starts_with("autogen-") {
                 output::warn(&format!(
                     "{}: policy {} rule {}: not evaluated offline (context {} needs the cluster or a registry; `tollgate test` can supply it from a values file)",
                     p.file,
                     p.name,
                     r.name,
-                    external.join(", ")
+                    r.external.join(", ")
                 ));
             }
         }
@@ -350,23 +349,20 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
                 .then(|| format!("https://example.invalid/tollgate/docs/rules/{}.md", q.id)),
         })
         .chain(kyverno.policies.iter().flat_map(|p| {
-            p.rules
-                .iter()
-                .filter(|r| r.external_context().is_empty())
-                .map(|r| {
-                    let id = format!("{}/{}", p.name, r.name);
-                    let default = if r.enforce {
-                        Severity::Error
-                    } else {
-                        Severity::Warning
-                    };
-                    RuleInfo {
-                        severity: config.severity_for(&id, default),
-                        id,
-                        title: p.title.clone().or_else(|| r.message.clone()),
-                        help_uri: None,
-                    }
-                })
+            p.rules.iter().filter(|r| r.external.is_empty()).map(|r| {
+                let id = format!("{}/{}", p.name, r.name);
+                let default = if r.enforce {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                };
+                RuleInfo {
+                    severity: config.severity_for(&id, default),
+                    id,
+                    title: p.title.clone().or_else(|| r.message.clone()),
+                    help_uri: None,
+                }
+            })
         }))
         .collect();
     let rep = Report {

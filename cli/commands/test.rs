@@ -6,8 +6,9 @@ use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use tollgate_core::kyverno::testrun::{self, Options, Outcome, TestResult, Totals};
+use tollgate_core::report::xml_escape as xml;
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum TestFormat {
     Human,
     Json,
@@ -58,12 +59,6 @@ pub(crate) fn run(a: &TestArgs) -> Result<u8, tollgate_sops::Error> {
         }
     }
     Ok(u8::from(totals.failed > 0) + u8::from(!errors.is_empty() && totals.failed == 0))
-}
-
-impl PartialEq for TestFormat {
-    fn eq(&self, other: &Self) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
-    }
 }
 
 fn human(results: &[TestResult], totals: &Totals, verbose: bool) -> String {
@@ -118,22 +113,6 @@ fn json(results: &[TestResult], totals: &Totals) -> String {
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
-}
-
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn junit(results: &[TestResult], totals: &Totals) -> String {

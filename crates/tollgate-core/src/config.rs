@@ -248,7 +248,7 @@ impl Config {
     pub fn severity_for(&self, rule_id: &str, default: Severity) -> Severity {
         self.severity
             .iter()
-            .find(|(r, _)| crate::suppress::wildcard(r, rule_id))
+            .find(|(r, _)| crate::wildcard::matches(r, rule_id))
             .map_or(default, |(_, s)| *s)
     }
 }

@@ -12,3 +12,4 @@ pub mod manifest;
 pub mod packs;
 pub mod report;
 pub mod suppress;
+pub mod wildcard;

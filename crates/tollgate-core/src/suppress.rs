@@ -5,35 +5,13 @@
 use crate::config::{Config, Exception};
 use crate::finding::Finding;
 use crate::manifest::Resource;
+use crate::wildcard::matches as wildcard;
 use std::collections::{HashMap, HashSet};
 
 /// Annotation listing rule ids (or `*`) a resource is exempt from.
 pub const IGNORE_ANNOTATION: &str = "tollgate.dev/ignore";
 /// Annotation giving the reason; without it the exemption is not honoured.
 pub const REASON_ANNOTATION: &str = "tollgate.dev/ignore-reason";
-
-/// `*` matches any run of characters, `?` one character; everything else literally.
-pub fn wildcard(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            pi += 1;
-            mark = ti;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
 
 /// A path glob where `**` crosses directories and `*` does not.
 fn path_glob(pattern: &str, path: &str) -> bool {

@@ -7,7 +7,7 @@ use super::jmes::{JmesError, Scope};
 use super::matching::{applies, Target};
 use super::ops::condition;
 use super::pattern::{self, Outcome};
-use super::policy::{Body, Conditions, ContextEntry, Foreach, Policy, Rule};
+use super::policy::{Body, Conditions, ContextEntry, Foreach, Policy, Rule, Templated};
 use super::vars::{self, substitute, substitute_str, Mode};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -411,13 +411,17 @@ fn check_body(body: &Body, ctx: &Scope<'_>, target: &Value, mode: Mode, msg: &st
 }
 
 /// Substitutes the variables of a pattern, or returns it as it is when it has none.
-fn materialize<'p>(p: &'p Value, ctx: &Scope<'_>, mode: Mode) -> Result<Cow<'p, Value>, String> {
-    if vars::tree_has_vars(p) {
-        substitute(p, ctx, mode)
+fn materialize<'p>(
+    p: &'p Templated,
+    ctx: &Scope<'_>,
+    mode: Mode,
+) -> Result<Cow<'p, Value>, String> {
+    if p.has_vars {
+        substitute(&p.value, ctx, mode)
             .map(Cow::Owned)
             .map_err(|e| format!("variable substitution failed: {e}"))
     } else {
-        Ok(Cow::Borrowed(p))
+        Ok(Cow::Borrowed(&p.value))
     }
 }
 
@@ -660,8 +664,9 @@ fn preconditions(c: Option<&Conditions>, ctx: &Scope<'_>, mode: Mode) -> Result<
     }
 }
 
-fn side(v: &Value, ctx: &Scope<'_>, mode: Mode, lenient: bool) -> Result<Value, String> {
-    if !vars::tree_has_vars(v) {
+fn side(t: &Templated, ctx: &Scope<'_>, mode: Mode, lenient: bool) -> Result<Value, String> {
+    let v = &t.value;
+    if !t.has_vars {
         return Ok(v.clone());
     }
     if lenient {

@@ -4,7 +4,7 @@
 
 use super::jmes::{apply_expref, json_eq, Arg, JmesError};
 use super::units;
-use super::wildcard;
+use crate::wildcard;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;

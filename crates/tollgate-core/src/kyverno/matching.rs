@@ -3,7 +3,7 @@
 
 use super::engine::Request;
 use super::policy::{Filter, KindSelector, LabelSelector, MatchBlock, Rule};
-use super::wildcard;
+use crate::wildcard;
 use serde_json::{Map, Value};
 
 /// The identity of the resource under test.

@@ -16,7 +16,6 @@ pub mod testrun;
 mod timefmt;
 pub mod units;
 pub mod vars;
-pub mod wildcard;
 mod x509;
 
 pub use engine::{evaluate, Request, RuleResponse, Status, Subject, Values};
@@ -112,7 +111,7 @@ pub fn load_policy_paths(paths: &[std::path::PathBuf]) -> PolicySet {
 
 /// The findings of all policies on all resources (as `tollgate check` reports them): every
 /// rule that fails or errors. Enforce policies give errors, Audit policies warnings. Rules that
-/// need the cluster or a registry (see [`policy::Rule::external_context`]) are left out: offline
+/// need the cluster or a registry (see [`policy::Rule::external`]) are left out: offline
 /// their variables cannot resolve, and the caller says so once instead of once per resource.
 pub fn check(set: &PolicySet, resources: &[Resource]) -> Vec<Finding> {
     use rayon::prelude::*;
@@ -123,7 +122,7 @@ pub fn check(set: &PolicySet, resources: &[Resource]) -> Vec<Finding> {
             let subject = Subject::new(&res.object, Request::create());
             let mut out = Vec::new();
             for p in &set.policies {
-                let offline = |r: &policy::Rule| r.external_context().is_empty();
+                let offline = |r: &policy::Rule| r.external.is_empty();
                 for resp in engine::evaluate_rules(p, &subject, &values, offline) {
                     if let Some(f) = finding(p, res, &resp) {
                         out.push(f);

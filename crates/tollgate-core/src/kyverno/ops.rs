@@ -3,7 +3,7 @@
 //! `AnyIn`, `GreaterThan`, ...), each trying durations, then quantities, then strings.
 
 use super::units::{parse_duration, parse_quantity};
-use super::wildcard;
+use crate::wildcard;
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::sync::OnceLock;

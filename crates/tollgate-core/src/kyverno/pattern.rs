@@ -3,7 +3,7 @@
 //! arrays of maps, and the rules that turn a mismatch into pass, fail, skip or error.
 
 use super::ops::pattern_scalar;
-use super::wildcard;
+use crate::wildcard;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 

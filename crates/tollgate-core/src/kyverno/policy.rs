@@ -63,35 +63,40 @@ pub struct Rule {
     pub enforce: bool,
     /// `validate.allowExistingViolations` (default true).
     pub allow_existing_violations: bool,
-    /// Field path of the rule in the policy document (`spec.rules[0]`), for positions.
-    pub path: String,
-    /// The line of the rule in the policy file.
-    pub line: u32,
+    /// Names of context entries that need the cluster or a registry (`configMap`, `apiCall`,
+    /// `imageRegistry`, `globalReference`), here or in a foreach; offline they cannot resolve.
+    pub external: Vec<String>,
 }
 
-impl Rule {
-    /// The names of context entries that need the cluster or a registry (`configMap`,
-    /// `apiCall`, `imageRegistry`, `globalReference`), here or in a foreach.
-    pub fn external_context(&self) -> Vec<&str> {
-        fn entries<'a>(list: &'a [ContextEntry], out: &mut Vec<&'a str>) {
-            for e in list {
-                if let ContextEntry::External { name } = e {
-                    out.push(name);
-                }
-            }
+fn external_names(context: &[ContextEntry], body: &Body, out: &mut Vec<String>) {
+    for e in context {
+        if let ContextEntry::External { name } = e {
+            out.push(name.clone());
         }
-        fn body<'a>(b: &'a Body, out: &mut Vec<&'a str>) {
-            if let Body::Foreach(fes) = b {
-                for fe in fes {
-                    entries(&fe.context, out);
-                    body(&fe.body, out);
-                }
-            }
+    }
+    if let Body::Foreach(fes) = body {
+        for fe in fes {
+            external_names(&fe.context, &fe.body, out);
         }
-        let mut out = Vec::new();
-        entries(&self.context, &mut out);
-        body(&self.body, &mut out);
-        out
+    }
+}
+
+/// A policy value whose `{{ }}` variables are known at load time, so evaluation does not scan
+/// it again for every resource.
+#[derive(Debug, Clone)]
+pub struct Templated {
+    /// The value as written.
+    pub value: Value,
+    /// Whether any string or key in it holds a variable.
+    pub has_vars: bool,
+}
+
+impl Templated {
+    fn new(value: Value) -> Self {
+        Templated {
+            has_vars: vars::tree_has_vars(&value),
+            value,
+        }
     }
 }
 
@@ -99,9 +104,9 @@ impl Rule {
 #[derive(Debug, Clone)]
 pub enum Body {
     /// `validate.pattern`.
-    Pattern(Value),
+    Pattern(Templated),
     /// `validate.anyPattern`.
-    AnyPattern(Vec<Value>),
+    AnyPattern(Vec<Templated>),
     /// `validate.deny`: fails when the conditions hold.
     Deny(Option<Conditions>),
     /// `validate.foreach`.
@@ -134,11 +139,11 @@ pub struct Conditions {
 #[derive(Debug, Clone)]
 pub struct Condition {
     /// Left side (variables allowed).
-    pub key: Value,
+    pub key: Templated,
     /// The operator.
     pub operator: Operator,
     /// Right side (variables allowed).
-    pub value: Value,
+    pub value: Templated,
     /// Message of a failing deny condition.
     pub message: Option<String>,
 }
@@ -490,6 +495,8 @@ fn parse_rule(ctx: &Ctx<'_>, raw: &Value, name: &str, enforce: bool) -> Result<R
         vars::check(m).map_err(|e| ctx.err("validate.message", e))?;
     }
     let body = parse_body(ctx, validate, "validate")?;
+    let mut external = Vec::new();
+    external_names(&context, &body, &mut external);
     let rule_action = string(validate.get("failureAction"));
     Ok(Rule {
         name: name.to_owned(),
@@ -504,8 +511,7 @@ fn parse_rule(ctx: &Ctx<'_>, raw: &Value, name: &str, enforce: bool) -> Result<R
             .get("allowExistingViolations")
             .and_then(Value::as_bool)
             .unwrap_or(true),
-        path: ctx.base.clone(),
-        line: ctx.err("", "").line,
+        external,
     })
 }
 
@@ -531,7 +537,7 @@ fn parse_body(ctx: &Ctx<'_>, v: &Map<String, Value>, at: &str) -> Result<Body, P
         "pattern" => {
             let p = &v["pattern"];
             check_pattern(ctx, p, &format!("{at}.pattern"))?;
-            Ok(Body::Pattern(p.clone()))
+            Ok(Body::Pattern(Templated::new(p.clone())))
         }
         "anyPattern" => {
             let Value::Array(ps) = &v["anyPattern"] else {
@@ -543,7 +549,9 @@ fn parse_body(ctx: &Ctx<'_>, v: &Map<String, Value>, at: &str) -> Result<Body, P
             for (i, p) in ps.iter().enumerate() {
                 check_pattern(ctx, p, &format!("{at}.anyPattern[{i}]"))?;
             }
-            Ok(Body::AnyPattern(ps.clone()))
+            Ok(Body::AnyPattern(
+                ps.iter().cloned().map(Templated::new).collect(),
+            ))
         }
         "deny" => {
             let conds = match v["deny"].get("conditions") {
@@ -705,9 +713,9 @@ fn parse_condition_list(
         check_vars(ctx, &key, &format!("{here}.key"))?;
         check_vars(ctx, &value, &format!("{here}.value"))?;
         out.push(Condition {
-            key,
+            key: Templated::new(key),
             operator,
-            value,
+            value: Templated::new(value),
             message: string(c.get("message")),
         });
     }

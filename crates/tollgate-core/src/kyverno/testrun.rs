@@ -181,44 +181,36 @@ fn pairs(v: Option<&Value>) -> Vec<(String, Value)> {
     }
 }
 
+fn str_of(v: Option<&Value>) -> String {
+    v.and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
 fn read_values(v: &Value) -> ValuesFile {
     let mut out = ValuesFile {
         global: pairs(v.get("globalValues")),
         ..Default::default()
     };
+    // `policies[].resources[]` and `policies[].rules[]` both map names to values.
+    let named = |list: Option<&Value>| -> HashMap<String, Vec<(String, Value)>> {
+        let Some(Value::Array(items)) = list else {
+            return HashMap::new();
+        };
+        items
+            .iter()
+            .map(|i| (str_of(i.get("name")), pairs(i.get("values"))))
+            .collect()
+    };
     if let Some(Value::Array(ps)) = v.get("policies") {
         for p in ps {
-            let name = p
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            if let Some(Value::Array(rs)) = p.get("resources") {
-                for r in rs {
-                    let rn = r
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned();
-                    out.resources
-                        .entry(name.clone())
-                        .or_default()
-                        .insert(rn, pairs(r.get("values")));
-                }
-            }
-            if let Some(Value::Array(rs)) = p.get("rules") {
-                for r in rs {
-                    let rn = r
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned();
-                    out.rules
-                        .entry(name.clone())
-                        .or_default()
-                        .insert(rn, pairs(r.get("values")));
-                }
-            }
+            let name = str_of(p.get("name"));
+            out.resources
+                .entry(name.clone())
+                .or_default()
+                .extend(named(p.get("resources")));
+            out.rules
+                .entry(name)
+                .or_default()
+                .extend(named(p.get("rules")));
         }
     }
     if let Some(Value::Array(ns)) = v.get("namespaceSelector") {
@@ -248,11 +240,7 @@ fn read_values(v: &Value) -> ValuesFile {
 fn read_userinfo(v: &Value) -> UserInfo {
     let raw = v.get("userInfo").cloned().unwrap_or(Value::Null);
     UserInfo {
-        username: raw
-            .get("username")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
+        username: str_of(raw.get("username")),
         groups: strs(raw.get("groups")),
         roles: strs(v.get("roles")),
         cluster_roles: strs(v.get("clusterRoles")),
@@ -270,10 +258,7 @@ fn load_resources(dir: &Path, files: &[String], errors: &mut Vec<String>) -> Vec
 }
 
 fn display(r: &Resource) -> String {
-    match &r.namespace {
-        Some(ns) => format!("{}/{ns}/{}", r.kind, r.name.as_deref().unwrap_or("")),
-        None => format!("{}/{}", r.kind, r.name.as_deref().unwrap_or("")),
-    }
+    crate::finding::ResourceRef::of(r).display()
 }
 
 /// Runs one test file.
@@ -398,7 +383,6 @@ pub fn run(path: &Path, opts: Options) -> TestResult {
 
     // Each (policy, resource) is evaluated once, however many expectations refer to it.
     let mut cache: HashMap<(String, usize), Vec<RuleResponse>> = HashMap::new();
-    let empty = Vec::new();
     let Some(Value::Array(entries)) = doc.get("results") else {
         return result;
     };
@@ -518,7 +502,7 @@ pub fn run(path: &Path, opts: Options) -> TestResult {
             let responses = cache
                 .entry((policy.key(), idx))
                 .or_insert_with(|| evaluate_one(policy, res, &values, user.as_ref()));
-            let resp = responses.iter().chain(empty.iter()).find(|r| {
+            let resp = responses.iter().find(|r| {
                 r.rule == rule
                     || r.rule.strip_prefix("autogen-") == Some(rule.as_str())
                     || r.rule.strip_prefix("autogen-cronjob-") == Some(rule.as_str())

@@ -1,24 +1,8 @@
 //! JUnit XML: a testsuite per file, a testcase per resource and rule (resources without
 //! findings pass), so CI servers that read JUnit show policy results as tests.
 
-use super::Report;
+use super::{xml_escape as xml, Report};
 use std::collections::BTreeMap;
-
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 pub(super) fn render(r: &Report<'_>) -> String {
     // file -> testcase name -> failure messages (empty: passed)

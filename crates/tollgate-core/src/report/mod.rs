@@ -106,3 +106,21 @@ pub fn render(format: Format, report: &Report<'_>, human: HumanOptions) -> Strin
         Format::Github => github::render(report),
     }
 }
+
+/// Text escaped for XML attributes and content; control characters XML cannot carry are
+/// dropped.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,5 +1,5 @@
-//! Kyverno's wildcards: `*` is any run of characters (also empty), `?` exactly one character,
-//! matched over the whole string. Used by patterns, conditions, match filters and functions.
+//! Wildcards as users write them in rule ids, exceptions and Kyverno policies: `*` is any run
+//! of characters (also empty), `?` exactly one character, matched over the whole string.
 
 /// Whether `text` matches `pattern`.
 pub fn matches(pattern: &str, text: &str) -> bool {
