@@ -3,7 +3,7 @@
 //! and its treatment of updates to resources that already violated the rule.
 
 use super::images;
-use super::jmes::{JmesError, Scope};
+use super::jmes::{JmesError, Listed, Scope};
 use super::matching::{applies, Target};
 use super::ops::condition;
 use super::pattern::{self, Outcome};
@@ -235,7 +235,7 @@ pub fn evaluate_rules(
                 .old_object
                 .filter(|o| !std::ptr::eq(*o, subject.object))
             {
-                let mut old_ctx = ctx.clone();
+                let mut old_ctx = ctx.child();
                 old_ctx.set_dotted("request.object", old.clone());
                 let prior = run_rule(rule, &old_ctx, rule_values, old, mode).map(|r| r.status);
                 if prior == Some(Status::Fail) {
@@ -279,7 +279,7 @@ fn run_rule(
         // Read-only rules share the subject's context.
         return Some(check_rule(rule, ctx, target, mode));
     }
-    let mut owned = ctx.clone();
+    let mut owned = ctx.child();
     let ctx = &mut owned;
     for (k, v) in rule_values {
         ctx.set_dotted(k, (*v).clone());
@@ -400,8 +400,7 @@ fn check_body(body: &Body, ctx: &Scope<'_>, target: &Value, mode: Mode, msg: &st
         }
         Body::Foreach(entries) => {
             // A nested foreach inside a foreach element.
-            let mut ctx = ctx.clone();
-            foreach_all(entries, &mut ctx, target, mode, 1, msg).unwrap_or((
+            foreach_all(entries, ctx, target, mode, 1, msg).unwrap_or((
                 Status::Skip,
                 "no elements".into(),
                 None,
@@ -446,7 +445,7 @@ fn field_path(p: &str) -> String {
 /// Runs each foreach entry; `None` when no element was checked at all.
 fn foreach_all(
     entries: &[Foreach],
-    ctx: &mut Scope<'_>,
+    ctx: &Scope<'_>,
     target: &Value,
     mode: Mode,
     nesting: usize,
@@ -455,18 +454,16 @@ fn foreach_all(
     let mut applied = 0;
     for fe in entries {
         let list_src = if mode.delete {
-            fe.list.replace("request.object", "request.oldObject")
+            Cow::Owned(fe.list.replace("request.object", "request.oldObject"))
         } else {
-            fe.list.clone()
+            Cow::Borrowed(fe.list.as_str())
         };
         let Ok(expr) = vars::expr(&list_src) else {
             continue;
         };
-        let elements = match expr.search(&*ctx) {
-            Ok(v) => match v.into_owned() {
-                Value::Array(a) => a,
-                other => vec![other],
-            },
+        let elements = match expr.search_list(ctx) {
+            Ok(Listed::Items(items)) => items,
+            Ok(Listed::Other(v)) => vec![v],
             // An unknown key (or any error) skips this foreach entry.
             Err(_) => continue,
         };
@@ -479,33 +476,54 @@ fn foreach_all(
     (applied > 0).then(|| (Status::Pass, "rule passed".into(), None))
 }
 
+/// `element0`, `element1`...: the names a nested foreach level adds besides `element`.
+fn level_name(prefix: &'static str, nesting: usize) -> Cow<'static, str> {
+    const ELEMENT: [&str; 4] = ["element0", "element1", "element2", "element3"];
+    const INDEX: [&str; 4] = [
+        "elementIndex0",
+        "elementIndex1",
+        "elementIndex2",
+        "elementIndex3",
+    ];
+    let table = if prefix == "element" {
+        &ELEMENT
+    } else {
+        &INDEX
+    };
+    match table.get(nesting) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(format!("{prefix}{nesting}")),
+    }
+}
+
 fn foreach_elements(
     fe: &Foreach,
-    elements: &[Value],
-    ctx: &mut Scope<'_>,
+    elements: &[Cow<'_, Value>],
+    ctx: &Scope<'_>,
     target: &Value,
     mode: Mode,
     nesting: usize,
     msg: &str,
 ) -> (Verdict, usize) {
     let mut applied = 0;
-    let saved = ctx.mark();
     let last = elements.len().saturating_sub(1);
     for (index, element) in elements.iter().enumerate() {
+        let element: &Value = element;
         if element.is_null() {
             continue;
         }
-        ctx.truncate(saved);
+        // Each element gets its own scope over the rule's; the element is borrowed, not copied.
+        let mut scope = ctx.child();
         let idx = Value::from(index as u64);
-        ctx.set("element", element.clone());
-        ctx.set(&format!("element{nesting}"), element.clone());
-        ctx.set("elementIndex", idx.clone());
-        ctx.set(&format!("elementIndex{nesting}"), idx);
+        scope.set_ref("element", element);
+        scope.set_ref(level_name("element", nesting), element);
+        scope.set("elementIndex", idx.clone());
+        scope.set(level_name("elementIndex", nesting), idx);
         let verdict = (|| -> Option<Verdict> {
-            if let Err(e) = load_context(&fe.context, ctx, mode) {
+            if let Err(e) = load_context(&fe.context, &mut scope, mode) {
                 return Some((Status::Error, format!("failed to load context: {e}"), None));
             }
-            match preconditions(fe.preconditions.as_ref(), ctx, mode) {
+            match preconditions(fe.preconditions.as_ref(), &scope, mode) {
                 Err(e) => return Some((Status::Error, e, None)),
                 Ok(false) => return Some((Status::Skip, "preconditions not met".into(), None)),
                 Ok(true) => {}
@@ -514,9 +532,9 @@ fn foreach_elements(
             let element_target = if element.is_object() { element } else { target };
             match &*fe.body {
                 Body::Foreach(nested) => {
-                    foreach_all(nested, ctx, element_target, mode, nesting + 1, msg)
+                    foreach_all(nested, &scope, element_target, mode, nesting + 1, msg)
                 }
-                body => Some(check_body(body, ctx, element_target, mode, msg)),
+                body => Some(check_body(body, &scope, element_target, mode, msg)),
             }
         })();
         let Some((status, message, field)) = verdict else {
@@ -527,7 +545,6 @@ fn foreach_elements(
             Status::Skip => {}
             Status::Error if index < last => {}
             Status::Error => {
-                ctx.truncate(saved);
                 return (
                     (
                         Status::Error,
@@ -540,13 +557,12 @@ fn foreach_elements(
             Status::Fail => {
                 // The rule's message may name the element (`{{ element.image }}`).
                 let message = if message.contains("{{") {
-                    substitute_str(&message, ctx, mode)
+                    substitute_str(&message, &scope, mode)
                         .map(|v| super::functions::to_string(&v))
                         .unwrap_or(message)
                 } else {
                     message
                 };
-                ctx.truncate(saved);
                 // A path inside a map element is relative to it; put it under the list's path
                 // when the list is a plain field of the resource.
                 let field = match (field, element_prefix(&fe.list, index)) {
@@ -563,7 +579,6 @@ fn foreach_elements(
             }
         }
     }
-    ctx.truncate(saved);
     ((Status::Pass, String::new(), None), applied)
 }
 
@@ -597,7 +612,7 @@ fn load_context(entries: &[ContextEntry], ctx: &mut Scope<'_>, mode: Mode) -> Re
         let path = match jmes_path {
             Some(p) => {
                 let p = super::functions::to_string(
-                    &substitute_str(p, ctx, mode).map_err(|e| e.to_string())?,
+                    &*substitute_str(p, ctx, mode).map_err(|e| e.to_string())?,
                 );
                 let p = p
                     .trim()
@@ -664,28 +679,38 @@ fn preconditions(c: Option<&Conditions>, ctx: &Scope<'_>, mode: Mode) -> Result<
     }
 }
 
-fn side(t: &Templated, ctx: &Scope<'_>, mode: Mode, lenient: bool) -> Result<Value, String> {
+fn side<'a>(
+    t: &'a Templated,
+    ctx: &'a Scope<'_>,
+    mode: Mode,
+    lenient: bool,
+) -> Result<Cow<'a, Value>, String> {
     let v = &t.value;
     if !t.has_vars {
-        return Ok(v.clone());
+        return Ok(Cow::Borrowed(v));
     }
-    if lenient {
-        Ok(substitute_lenient(v, ctx, mode))
-    } else {
-        substitute(v, ctx, mode).map_err(|e| e.to_string())
+    match (v, lenient) {
+        // The common case, `{{ request.object.x }}`, reads the value where it is.
+        (Value::String(s), false) => substitute_str(s, ctx, mode).map_err(|e| e.to_string()),
+        (_, true) => Ok(Cow::Owned(substitute_lenient(v, ctx, mode))),
+        (_, false) => substitute(v, ctx, mode)
+            .map(Cow::Owned)
+            .map_err(|e| e.to_string()),
     }
 }
 
 fn substitute_lenient(v: &Value, ctx: &Scope<'_>, mode: Mode) -> Value {
     match v {
-        Value::String(s) => substitute_str(s, ctx, mode).unwrap_or_else(|_| {
-            // Each unresolved variable becomes "" while the resolved ones stay.
-            let parts: Vec<&str> = s.split("{{").collect();
-            if parts.len() == 2 && parts[0].is_empty() && s.trim_end().ends_with("}}") {
-                return Value::String(String::new());
-            }
-            Value::String(splice_lenient(s, ctx, mode))
-        }),
+        Value::String(s) => substitute_str(s, ctx, mode)
+            .map(Cow::into_owned)
+            .unwrap_or_else(|_| {
+                // Each unresolved variable becomes "" while the resolved ones stay.
+                let parts: Vec<&str> = s.split("{{").collect();
+                if parts.len() == 2 && parts[0].is_empty() && s.trim_end().ends_with("}}") {
+                    return Value::String(String::new());
+                }
+                Value::String(splice_lenient(s, ctx, mode))
+            }),
         Value::Array(a) => {
             Value::Array(a.iter().map(|x| substitute_lenient(x, ctx, mode)).collect())
         }

@@ -104,6 +104,11 @@ impl Expr {
     pub fn search<'d, S: Source<'d>>(&self, data: S) -> Eval<'d> {
         eval(&self.ast, data)
     }
+
+    /// Evaluates for a list of items (foreach), borrowing the items from the input.
+    pub fn search_list<'d, S: Source<'d>>(&self, data: S) -> Result<Listed<'d>, JmesError> {
+        listed(&self.ast, data)
+    }
 }
 
 /// What an expression starts from: a JSON value, or a rule's layered context.
@@ -134,11 +139,13 @@ impl<'d> Source<'d> for &'d Value {
 }
 
 /// A rule's context: the resource's shared context plus the names a rule adds (context
-/// entries, `element`, values), so rules and foreach elements never copy the resource.
-#[derive(Debug, Clone)]
+/// entries, `element`, values). A scope layers over its parent instead of copying it, and a
+/// name may borrow its value, so rules and foreach elements never copy the resource.
+#[derive(Debug)]
 pub struct Scope<'a> {
     base: &'a Value,
-    overlay: Vec<(String, Value)>,
+    parent: Option<&'a Scope<'a>>,
+    names: Vec<(Cow<'a, str>, Cow<'a, Value>)>,
 }
 
 impl<'a> Scope<'a> {
@@ -146,45 +153,54 @@ impl<'a> Scope<'a> {
     pub fn new(base: &'a Value) -> Self {
         Scope {
             base,
-            overlay: Vec::new(),
+            parent: None,
+            names: Vec::new(),
+        }
+    }
+
+    /// A scope that sees everything this one does; names set on it shadow this one's.
+    pub fn child(&'a self) -> Scope<'a> {
+        Scope {
+            base: self.base,
+            parent: Some(self),
+            names: Vec::new(),
         }
     }
 
     /// Sets a top-level name.
-    pub fn set(&mut self, name: &str, value: Value) {
-        self.overlay.push((name.to_owned(), value));
+    pub fn set(&mut self, name: impl Into<Cow<'a, str>>, value: Value) {
+        self.names.push((name.into(), Cow::Owned(value)));
+    }
+
+    /// Sets a top-level name to a value that outlives the scope.
+    pub fn set_ref(&mut self, name: impl Into<Cow<'a, str>>, value: &'a Value) {
+        self.names.push((name.into(), Cow::Borrowed(value)));
     }
 
     /// Sets a dotted name (`request.operation`): the top-level value is copied and changed.
     pub fn set_dotted(&mut self, dotted: &str, value: Value) {
         match dotted.split_once('.') {
-            None => self.set(dotted, value),
+            None => self.set(dotted.to_owned(), value),
             Some((top, rest)) => {
                 let mut current = self.get(top).cloned().unwrap_or(Value::Null);
                 super::vars::insert_dotted(&mut current, rest, value);
-                self.set(top, current);
+                self.set(top.to_owned(), current);
             }
         }
     }
 
     /// A top-level name, the latest setting first.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.overlay
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-            .or_else(|| self.base.get(name))
-    }
-
-    /// How many names were added, to drop later ones with [`Scope::truncate`].
-    pub fn mark(&self) -> usize {
-        self.overlay.len()
-    }
-
-    /// Drops names added after `mark`.
-    pub fn truncate(&mut self, mark: usize) {
-        self.overlay.truncate(mark);
+        let mut scope = self;
+        loop {
+            if let Some((_, v)) = scope.names.iter().rev().find(|(k, _)| k == name) {
+                return Some(v);
+            }
+            match scope.parent {
+                Some(p) => scope = p,
+                None => return scope.base.get(name),
+            }
+        }
     }
 }
 
@@ -199,9 +215,17 @@ impl<'d> Source<'d> for &'d Scope<'_> {
         None
     }
     fn whole(self) -> Cow<'d, Value> {
+        let mut chain = Vec::new();
+        let mut scope = Some(self);
+        while let Some(s) = scope {
+            chain.push(s);
+            scope = s.parent;
+        }
         let mut m = self.base.as_object().cloned().unwrap_or_default();
-        for (k, v) in &self.overlay {
-            m.insert(k.clone(), v.clone());
+        for s in chain.iter().rev() {
+            for (k, v) in &s.names {
+                m.insert(k.to_string(), v.clone().into_owned());
+            }
         }
         Cow::Owned(Value::Object(m))
     }
@@ -296,42 +320,15 @@ fn eval<'d, S: Source<'d>>(ast: &Ast, data: S) -> Eval<'d> {
             Some(Value::Array(a)) => Ok(Cow::Owned(Value::Array(slice(a, *start, *stop, *step)?))),
             _ => Ok(Cow::Borrowed(&NULL)),
         },
-        Ast::Projection { lhs, rhs, .. } => {
-            // Kyverno's fork: a missing field feeding a projection is just no data.
-            let left = lenient(eval(lhs, data))?;
-            let Value::Array(items) = &*left else {
-                return Ok(Cow::Borrowed(&NULL));
-            };
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                let r = lenient(eval(rhs, item))?;
-                if !r.is_null() {
-                    out.push(r.into_owned());
-                }
-            }
-            Ok(Cow::Owned(Value::Array(out)))
-        }
-        Ast::Flatten { node, .. } => {
-            let v = lenient(eval(node, data))?;
-            let Value::Array(items) = &*v else {
-                return Ok(Cow::Borrowed(&NULL));
-            };
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                match item {
-                    Value::Array(inner) => out.extend(inner.iter().cloned()),
-                    other => out.push(other.clone()),
-                }
-            }
-            Ok(Cow::Owned(Value::Array(out)))
-        }
-        Ast::ObjectValues { node, .. } => {
-            let v = lenient(eval(node, data))?;
-            match &*v {
-                Value::Object(m) => Ok(Cow::Owned(Value::Array(m.values().cloned().collect()))),
-                _ => Ok(Cow::Borrowed(&NULL)),
-            }
-        }
+        Ast::Projection { .. }
+        | Ast::Flatten { .. }
+        | Ast::ObjectValues { .. }
+        | Ast::MultiList { .. } => match listed(ast, data)? {
+            Listed::Items(items) => Ok(Cow::Owned(Value::Array(
+                items.into_iter().map(Cow::into_owned).collect(),
+            ))),
+            Listed::Other(v) => Ok(v),
+        },
         Ast::Condition {
             predicate, then, ..
         } => {
@@ -370,16 +367,6 @@ fn eval<'d, S: Source<'d>>(ast: &Ast, data: S) -> Eval<'d> {
             }
             eval(rhs, data)
         }
-        Ast::MultiList { elements, .. } => {
-            if data.plain().is_some_and(Value::is_null) {
-                return Ok(Cow::Borrowed(&NULL));
-            }
-            let mut out = Vec::with_capacity(elements.len());
-            for e in elements {
-                out.push(lenient(eval(e, data))?.into_owned());
-            }
-            Ok(Cow::Owned(Value::Array(out)))
-        }
         Ast::MultiHash { elements, .. } => {
             if data.plain().is_some_and(Value::is_null) {
                 return Ok(Cow::Borrowed(&NULL));
@@ -403,6 +390,87 @@ fn eval<'d, S: Source<'d>>(ast: &Ast, data: S) -> Eval<'d> {
             }
             functions::call(name, &evaluated).map(Cow::Owned)
         }
+    }
+}
+
+/// What an expression gives when a list is wanted: its items, or the value that is not a list.
+pub enum Listed<'d> {
+    /// The items, borrowed from the input where they come straight from it.
+    Items(Vec<Cow<'d, Value>>),
+    /// A value that is not a list (null where a projection had nothing to project).
+    Other(Cow<'d, Value>),
+}
+
+/// Evaluates `ast` as a list: projections, flattens, `*` and multi-selects keep their items
+/// borrowed, so `spec.[initContainers, containers][]` copies no container.
+fn listed<'d, S: Source<'d>>(ast: &Ast, data: S) -> Result<Listed<'d>, JmesError> {
+    let null = || Ok(Listed::Other(Cow::Borrowed(&NULL)));
+    match ast {
+        Ast::Projection { lhs, rhs, .. } => {
+            // Kyverno's fork: a missing field feeding a projection is just no data.
+            let items = match lenient_listed(listed(lhs, data))? {
+                Listed::Items(items) => items,
+                Listed::Other(_) => return null(),
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                let r = then(item, |v: &Value| lenient(eval(rhs, v)))?;
+                if !r.is_null() {
+                    out.push(r);
+                }
+            }
+            Ok(Listed::Items(out))
+        }
+        Ast::Flatten { node, .. } => {
+            let items = match lenient_listed(listed(node, data))? {
+                Listed::Items(items) => items,
+                Listed::Other(_) => return null(),
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Cow::Borrowed(Value::Array(inner)) => {
+                        out.extend(inner.iter().map(Cow::Borrowed))
+                    }
+                    Cow::Owned(Value::Array(inner)) => {
+                        out.extend(inner.into_iter().map(Cow::Owned))
+                    }
+                    other => out.push(other),
+                }
+            }
+            Ok(Listed::Items(out))
+        }
+        Ast::ObjectValues { node, .. } => match lenient(eval(node, data))? {
+            Cow::Borrowed(Value::Object(m)) => {
+                Ok(Listed::Items(m.values().map(Cow::Borrowed).collect()))
+            }
+            Cow::Owned(Value::Object(m)) => Ok(Listed::Items(
+                m.into_iter().map(|(_, v)| Cow::Owned(v)).collect(),
+            )),
+            _ => null(),
+        },
+        Ast::MultiList { elements, .. } => {
+            if data.plain().is_some_and(Value::is_null) {
+                return null();
+            }
+            let mut out = Vec::with_capacity(elements.len());
+            for e in elements {
+                out.push(lenient(eval(e, data))?);
+            }
+            Ok(Listed::Items(out))
+        }
+        other => Ok(match eval(other, data)? {
+            Cow::Borrowed(Value::Array(a)) => Listed::Items(a.iter().map(Cow::Borrowed).collect()),
+            Cow::Owned(Value::Array(a)) => Listed::Items(a.into_iter().map(Cow::Owned).collect()),
+            v => Listed::Other(v),
+        }),
+    }
+}
+
+fn lenient_listed(r: Result<Listed<'_>, JmesError>) -> Result<Listed<'_>, JmesError> {
+    match r {
+        Err(JmesError::NotFound(_)) => Ok(Listed::Other(Cow::Owned(Value::Null))),
+        other => other,
     }
 }
 

@@ -5,6 +5,7 @@
 use super::functions::to_string;
 use super::jmes::{self, Expr, JmesError, Scope};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -116,7 +117,7 @@ pub struct Mode {
     pub delete: bool,
 }
 
-fn eval(src: &str, ctx: &Scope<'_>, mode: Mode) -> Result<Value, JmesError> {
+fn eval<'d>(src: &str, ctx: &'d Scope<'_>, mode: Mode) -> Result<Cow<'d, Value>, JmesError> {
     let rewritten;
     let src = if mode.delete && src.contains("request.object") {
         rewritten = src.replace("request.object", "request.oldObject");
@@ -125,13 +126,18 @@ fn eval(src: &str, ctx: &Scope<'_>, mode: Mode) -> Result<Value, JmesError> {
         src
     };
     let e = expr(src).map_err(JmesError::Runtime)?;
-    e.search(ctx).map(std::borrow::Cow::into_owned)
+    e.search(ctx)
 }
 
-/// Substitutes the variables of one string.
-pub fn substitute_str(s: &str, ctx: &Scope<'_>, mode: Mode) -> Result<Value, SubstError> {
+/// Substitutes the variables of one string; a string that is one variable gives its value,
+/// borrowed from the context when it comes straight from it.
+pub fn substitute_str<'d>(
+    s: &str,
+    ctx: &'d Scope<'_>,
+    mode: Mode,
+) -> Result<Cow<'d, Value>, SubstError> {
     if !s.contains("{{") {
-        return Ok(Value::String(s.to_owned()));
+        return Ok(Cow::Owned(Value::String(s.to_owned())));
     }
     let fail = |var: &str, error| SubstError {
         variable: var.to_owned(),
@@ -142,7 +148,7 @@ pub fn substitute_str(s: &str, ctx: &Scope<'_>, mode: Mode) -> Result<Value, Sub
     for _ in 0..16 {
         let found = spans(&current);
         if found.is_empty() {
-            return Ok(Value::String(unescape(&current)));
+            return Ok(Cow::Owned(Value::String(unescape(&current))));
         }
         if found.len() == 1 && found[0].0 == 0 && found[0].1 == current.len() {
             let src = strip_at(found[0].2);
@@ -159,7 +165,7 @@ pub fn substitute_str(s: &str, ctx: &Scope<'_>, mode: Mode) -> Result<Value, Sub
         out.push_str(&current[last..]);
         current = out;
     }
-    Ok(Value::String(unescape(&current)))
+    Ok(Cow::Owned(Value::String(unescape(&current))))
 }
 
 fn unescape(s: &str) -> String {
@@ -169,7 +175,7 @@ fn unescape(s: &str) -> String {
 /// Substitutes every string and key of a tree.
 pub fn substitute(v: &Value, ctx: &Scope<'_>, mode: Mode) -> Result<Value, SubstError> {
     match v {
-        Value::String(s) => substitute_str(s, ctx, mode),
+        Value::String(s) => substitute_str(s, ctx, mode).map(Cow::into_owned),
         Value::Array(a) => a
             .iter()
             .map(|x| substitute(x, ctx, mode))
@@ -179,7 +185,7 @@ pub fn substitute(v: &Value, ctx: &Scope<'_>, mode: Mode) -> Result<Value, Subst
             let mut out = serde_json::Map::with_capacity(m.len());
             for (k, x) in m {
                 let key = if k.contains("{{") {
-                    to_string(&substitute_str(k, ctx, mode)?)
+                    to_string(&*substitute_str(k, ctx, mode)?)
                 } else {
                     k.clone()
                 };
@@ -214,16 +220,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn sub(s: &str, ctx: &Scope<'_>, mode: Mode) -> Result<Value, SubstError> {
+        substitute_str(s, ctx, mode).map(Cow::into_owned)
+    }
+
     #[test]
     fn typed_and_spliced() {
         let ctx = json!({"request": {"object": {"spec": {"replicas": 3, "name": "web"}}}});
         let m = Mode::default();
         assert_eq!(
-            substitute_str("{{ request.object.spec.replicas }}", &Scope::new(&ctx), m),
+            sub("{{ request.object.spec.replicas }}", &Scope::new(&ctx), m),
             Ok(json!(3))
         );
         assert_eq!(
-            substitute_str(
+            sub(
                 "n={{request.object.spec.replicas}}/{{ request.object.spec.name }}",
                 &Scope::new(&ctx),
                 m
@@ -231,26 +241,26 @@ mod tests {
             Ok(json!("n=3/web"))
         );
         assert_eq!(
-            substitute_str("{{ request.object.nope || 'd' }}", &Scope::new(&ctx), m),
+            sub("{{ request.object.nope || 'd' }}", &Scope::new(&ctx), m),
             Ok(json!("d"))
         );
-        assert!(substitute_str("{{ request.object.nope }}", &Scope::new(&ctx), m).is_err());
+        assert!(sub("{{ request.object.nope }}", &Scope::new(&ctx), m).is_err());
         assert_eq!(
-            substitute_str("\\{{ literal }}", &Scope::new(&ctx), m),
+            sub("\\{{ literal }}", &Scope::new(&ctx), m),
             Ok(json!("{{ literal }}"))
         );
         assert_eq!(
-            substitute_str("{{ {a: request.object.spec.name} }}", &Scope::new(&ctx), m),
+            sub("{{ {a: request.object.spec.name} }}", &Scope::new(&ctx), m),
             Ok(json!({"a": "web"}))
         );
         assert!(check("{{ nope( }}").is_err());
         let ctx = json!({"x": "abc"});
         assert_eq!(
-            substitute_str("{{ to_upper('{{ x }}') }}", &Scope::new(&ctx), m),
+            sub("{{ to_upper('{{ x }}') }}", &Scope::new(&ctx), m),
             Ok(json!("ABC"))
         );
         assert_eq!(
-            substitute_str("a-{{ to_upper('{{ x }}') }}", &Scope::new(&ctx), m),
+            sub("a-{{ to_upper('{{ x }}') }}", &Scope::new(&ctx), m),
             Ok(json!("a-ABC"))
         );
     }
@@ -259,7 +269,7 @@ mod tests {
     fn delete_reads_the_old_object() {
         let ctx = json!({"request": {"oldObject": {"a": 1}}});
         assert_eq!(
-            substitute_str(
+            sub(
                 "{{ request.object.a }}",
                 &Scope::new(&ctx),
                 Mode { delete: true }

@@ -1,32 +1,85 @@
 //! The JSON report: `schema_version` 1, described by `docs/report.schema.json`.
 
 use super::Report;
-use crate::finding::Severity;
-use serde_json::json;
+use crate::finding::{Finding, Severity};
+use serde::Serialize;
+
+// Borrowed views serialized straight to text: building a `serde_json::Value` first copied every
+// finding (a sizeable share of a large run). Field order is the schema's order.
+#[derive(Serialize)]
+struct Doc<'a> {
+    schema_version: u32,
+    tool: Tool<'a>,
+    findings: &'a [Finding],
+    suppressed: &'a [Finding],
+    errors: Vec<ErrorView<'a>>,
+    expired_exceptions: &'a [String],
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct Tool<'a> {
+    name: &'static str,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorView<'a> {
+    file: &'a str,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    files: usize,
+    resources: usize,
+    skipped_documents: usize,
+    errors: usize,
+    suppressed: usize,
+    findings: Counts,
+    exit_code: u8,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    error: usize,
+    warning: usize,
+    info: usize,
+}
 
 pub(super) fn render(r: &Report<'_>) -> String {
-    let value = json!({
-        "schema_version": 1,
-        "tool": { "name": "tollgate", "version": r.version },
-        "findings": r.findings,
-        "suppressed": if r.show_suppressed { json!(r.suppressed) } else { json!([]) },
-        "errors": r.errors.iter().map(|e| json!({ "file": e.file, "message": e.message })).collect::<Vec<_>>(),
-        "expired_exceptions": r.expired,
-        "summary": {
-            "files": r.files,
-            "resources": r.resources,
-            "skipped_documents": r.skipped,
-            "errors": r.errors.len(),
-            "suppressed": r.suppressed.len(),
-            "findings": {
-                "error": r.count(Severity::Error),
-                "warning": r.count(Severity::Warning),
-                "info": r.count(Severity::Info),
-            },
-            "exit_code": r.exit_code,
+    let doc = Doc {
+        schema_version: 1,
+        tool: Tool {
+            name: "tollgate",
+            version: r.version,
         },
-    });
-    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+        findings: r.findings,
+        suppressed: if r.show_suppressed { r.suppressed } else { &[] },
+        errors: r
+            .errors
+            .iter()
+            .map(|e| ErrorView {
+                file: &e.file,
+                message: &e.message,
+            })
+            .collect(),
+        expired_exceptions: r.expired,
+        summary: Summary {
+            files: r.files,
+            resources: r.resources,
+            skipped_documents: r.skipped,
+            errors: r.errors.len(),
+            suppressed: r.suppressed.len(),
+            findings: Counts {
+                error: r.count(Severity::Error),
+                warning: r.count(Severity::Warning),
+                info: r.count(Severity::Info),
+            },
+            exit_code: r.exit_code,
+        },
+    };
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
 }
