@@ -159,21 +159,29 @@ pub fn apply(
             e.reason
         ));
     }
-    for mut f in findings {
-        f.severity = config.severity_for(&f.rule_id, f.severity);
-        let why = use_annotations
-            .then(|| annotation(&f))
-            .flatten()
-            .or_else(|| {
-                live.iter()
-                    .find(|e| exception_applies(e, &f))
-                    .map(|e| format!("exception: {}", e.reason))
-            })
-            .or_else(|| {
-                baseline
-                    .filter(|b| b.0.contains(&f.fingerprint()))
-                    .map(|_| "baseline".to_owned())
-            });
+    // Deciding is independent per finding (and a large run has hundreds of thousands).
+    use rayon::prelude::*;
+    let decided: Vec<(Finding, Option<String>)> = findings
+        .into_par_iter()
+        .map(|mut f| {
+            f.severity = config.severity_for(&f.rule_id, f.severity);
+            let why = use_annotations
+                .then(|| annotation(&f))
+                .flatten()
+                .or_else(|| {
+                    live.iter()
+                        .find(|e| exception_applies(e, &f))
+                        .map(|e| format!("exception: {}", e.reason))
+                })
+                .or_else(|| {
+                    baseline
+                        .filter(|b| b.0.contains(&f.fingerprint()))
+                        .map(|_| "baseline".to_owned())
+                });
+            (f, why)
+        })
+        .collect();
+    for (mut f, why) in decided {
         match why {
             Some(w) => {
                 f.suppressed_by = Some(w);

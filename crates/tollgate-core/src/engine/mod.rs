@@ -33,6 +33,10 @@ pub fn run_combined(policies: &rego::Policies, resources: &[Resource]) -> Evalua
 
 /// Evaluates every resource against the compiled Rego policies, one engine per worker.
 pub fn run(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
+    if policies.is_empty() {
+        // Nothing to ask: skip handing every resource to the Rego engines.
+        return Evaluation::default();
+    }
     let per_resource: Vec<(Vec<Finding>, Vec<Finding>, Vec<LoadError>)> = resources
         .par_iter()
         .map_init(|| policies.worker(), |worker, r| worker.evaluate(r))

@@ -70,6 +70,13 @@ pub struct Policies {
     exceptions: Vec<(usize, String)>,
 }
 
+impl Policies {
+    /// Whether there is nothing to evaluate (no rules, no exceptions).
+    pub fn is_empty(&self) -> bool {
+        self.queries.is_empty() && self.exceptions.is_empty()
+    }
+}
+
 impl std::fmt::Debug for Policies {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -584,8 +584,29 @@ fn clean_path(p: &str) -> String {
     }
 }
 
+/// A compiled regular expression. Policies call `regex_match` with the same few patterns for
+/// every resource, and compiling dwarfs matching, so each thread keeps what it compiled.
 fn regex(src: &str) -> Result<regex::Regex, JmesError> {
-    regex::Regex::new(src).map_err(|e| err(format!("invalid regular expression: {e}")))
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    // Patterns usually come from the policy, but may be built from resource data; the bound
+    // keeps such a run from growing the cache without end.
+    const LIMIT: usize = 512;
+    thread_local! {
+        static COMPILED: RefCell<HashMap<String, regex::Regex>> = RefCell::new(HashMap::new());
+    }
+    if let Some(re) = COMPILED.with(|c| c.borrow().get(src).cloned()) {
+        return Ok(re);
+    }
+    let re = regex::Regex::new(src).map_err(|e| err(format!("invalid regular expression: {e}")))?;
+    COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= LIMIT {
+            c.clear();
+        }
+        c.insert(src.to_owned(), re.clone());
+    });
+    Ok(re)
 }
 
 fn f_regex_match(a: &[Arg<'_>]) -> Out {
