@@ -7,6 +7,9 @@ mod output;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Secrets and policy compliance for GitOps repositories.
 #[derive(Parser)]
 #[command(name = "tollgate", version, about, long_about = None, propagate_version = true)]
