@@ -22,8 +22,15 @@ pub(crate) fn warn(msg: &str) {
 
 /// Writes to stdout; a broken pipe (`| head`) is not an error.
 pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Error> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
+    stdout_with(|out| out.write_all(bytes))
+}
+
+/// Streams to a buffered stdout; a broken pipe (`| head`) is not an error.
+pub(crate) fn stdout_with(
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::new(

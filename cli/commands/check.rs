@@ -380,16 +380,12 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         version,
     };
     for (format, path) in outputs {
-        let text = report::render(
-            format,
-            &rep,
-            HumanOptions {
-                color: color && path.is_none(),
-            },
-        );
+        let human = HumanOptions {
+            color: color && path.is_none(),
+        };
         match path {
-            Some(p) => write_atomic(&p, text.as_bytes(), 0o644)?,
-            None => output::stdout(text.as_bytes())?,
+            Some(p) => write_atomic(&p, report::render(format, &rep, human).as_bytes(), 0o644)?,
+            None => output::stdout_with(|out| report::write(format, &rep, human, out))?,
         }
     }
     // The process ends right after this: freeing a large run's documents and findings one

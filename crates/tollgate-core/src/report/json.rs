@@ -48,6 +48,14 @@ struct Counts {
 }
 
 pub(super) fn render(r: &Report<'_>) -> String {
+    let mut out = Vec::new();
+    // Writing to memory cannot fail, and serde_json writes valid UTF-8.
+    let _ = write(r, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Streams the report: a large run's findings are never held as one text in memory.
+pub(super) fn write(r: &Report<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let doc = Doc {
         schema_version: 1,
         tool: Tool {
@@ -79,7 +87,6 @@ pub(super) fn render(r: &Report<'_>) -> String {
             exit_code: r.exit_code,
         },
     };
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    s.push('\n');
-    s
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
 }

@@ -107,6 +107,19 @@ pub fn render(format: Format, report: &Report<'_>, human: HumanOptions) -> Strin
     }
 }
 
+/// Writes a report in one format; JSON is streamed, the others are rendered first.
+pub fn write(
+    format: Format,
+    report: &Report<'_>,
+    human: HumanOptions,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Json => json::write(report, out),
+        other => out.write_all(render(other, report, human).as_bytes()),
+    }
+}
+
 /// Text escaped for XML attributes and content; control characters XML cannot carry are
 /// dropped.
 pub fn xml_escape(s: &str) -> String {
