@@ -277,9 +277,13 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         engine::run(&policies, &inventory.resources)
     };
     let mut evaluation = evaluation;
-    evaluation
-        .findings
-        .extend(kyverno::check(&kyverno, &inventory.resources));
+    let kyverno_findings = kyverno::check(&kyverno, &inventory.resources);
+    if evaluation.findings.is_empty() {
+        // Without Rego findings there is nothing to merge: skip moving every finding.
+        evaluation.findings = kyverno_findings;
+    } else {
+        evaluation.findings.extend(kyverno_findings);
+    }
     tollgate_core::finding::sort(&mut evaluation.findings);
     let today = tollgate_sops::time::Timestamp::now_utc().rfc3339();
     let use_annotations = config.annotation_exemptions && !a.no_annotation_exemptions;

@@ -159,37 +159,30 @@ pub fn apply(
             e.reason
         ));
     }
-    // Deciding is independent per finding (and a large run has hundreds of thousands).
+    // Deciding is independent per finding (a large run has hundreds of thousands), and the
+    // few waived ones are moved out in place rather than every finding into a new list.
     use rayon::prelude::*;
-    let decided: Vec<(Finding, Option<String>)> = findings
-        .into_par_iter()
-        .map(|mut f| {
-            f.severity = config.severity_for(&f.rule_id, f.severity);
-            let why = use_annotations
-                .then(|| annotation(&f))
-                .flatten()
-                .or_else(|| {
-                    live.iter()
-                        .find(|e| exception_applies(e, &f))
-                        .map(|e| format!("exception: {}", e.reason))
-                })
-                .or_else(|| {
-                    baseline
-                        .filter(|b| b.0.contains(&f.fingerprint()))
-                        .map(|_| "baseline".to_owned())
-                });
-            (f, why)
-        })
+    let mut findings = findings;
+    findings.par_iter_mut().for_each(|f| {
+        f.severity = config.severity_for(&f.rule_id, f.severity);
+        f.suppressed_by = use_annotations
+            .then(|| annotation(f))
+            .flatten()
+            .or_else(|| {
+                live.iter()
+                    .find(|e| exception_applies(e, f))
+                    .map(|e| format!("exception: {}", e.reason))
+            })
+            .or_else(|| {
+                baseline
+                    .filter(|b| b.0.contains(&f.fingerprint()))
+                    .map(|_| "baseline".to_owned())
+            });
+    });
+    out.suppressed = findings
+        .extract_if(.., |f| f.suppressed_by.is_some())
         .collect();
-    for (mut f, why) in decided {
-        match why {
-            Some(w) => {
-                f.suppressed_by = Some(w);
-                out.suppressed.push(f);
-            }
-            None => out.findings.push(f),
-        }
-    }
+    out.findings = findings;
     out
 }
 
