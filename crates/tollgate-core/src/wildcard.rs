@@ -3,19 +3,31 @@
 
 /// Whether `text` matches `pattern`.
 pub fn matches(pattern: &str, text: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
     if !pattern.contains(['*', '?']) {
         return pattern == text;
     }
+    // Rule ids, kinds, names and labels are ASCII: match bytes without collecting characters.
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob(pattern.as_bytes(), text.as_bytes());
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
-    // Greedy with one backtrack point: the classic linear-time wildcard matcher.
+    glob(&p, &t)
+}
+
+/// Greedy with one backtrack point: the classic linear-time wildcard matcher.
+fn glob<C: Copy + PartialEq + From<u8>>(p: &[C], t: &[C]) -> bool {
+    let (any, one) = (C::from(b'*'), C::from(b'?'));
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+        if pi < p.len() && (p[pi] == one || (p[pi] != any && p[pi] == t[ti])) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == any {
             star = Some((pi, ti));
             pi += 1;
         } else if let Some((sp, st)) = star {
@@ -26,7 +38,7 @@ pub fn matches(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == any)
 }
 
 /// Whether a string has wildcard characters.
@@ -50,5 +62,8 @@ mod tests {
         assert!(matches("?a*da*d?*", "daaadabadmanda"));
         assert!(!matches("abc", "abcd"));
         assert!(matches("*:latest", "nginx:latest"));
+        assert!(matches("caf?", "café"));
+        assert!(!matches("caf??", "café"));
+        assert!(matches("*é", "café"));
     }
 }

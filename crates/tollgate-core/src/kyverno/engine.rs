@@ -306,11 +306,35 @@ fn run_rule(
                 }
                 Ok(true) => {}
             }
-            let msg = rule_message(rule, ctx, mode);
+            let msg = Message::new(rule, ctx, mode);
             foreach_all(entries, ctx, target, mode, 0, &msg)
                 .map(|(status, message, field)| respond(rule, status, message, field))
         }
         _ => Some(check_rule(rule, ctx, target, mode)),
+    }
+}
+
+/// The rule's message, substituted only when a verdict needs it: most rules pass.
+struct Message<'a> {
+    rule: &'a Rule,
+    ctx: &'a Scope<'a>,
+    mode: Mode,
+    text: std::cell::OnceCell<String>,
+}
+
+impl<'a> Message<'a> {
+    fn new(rule: &'a Rule, ctx: &'a Scope<'a>, mode: Mode) -> Self {
+        Message {
+            rule,
+            ctx,
+            mode,
+            text: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> &str {
+        self.text
+            .get_or_init(|| rule_message(self.rule, self.ctx, self.mode))
     }
 }
 
@@ -331,21 +355,27 @@ fn check_rule(rule: &Rule, ctx: &Scope<'_>, target: &Value, mode: Mode) -> RuleR
         Ok(false) => return respond(rule, Status::Skip, "preconditions not met".into(), None),
         Ok(true) => {}
     }
-    let msg = rule_message(rule, ctx, mode);
+    let msg = Message::new(rule, ctx, mode);
     let (status, message, field) = check_body(&rule.body, ctx, target, mode, &msg);
     respond(rule, status, message, field)
 }
 
 type Verdict = (Status, String, Option<String>);
 
-fn check_body(body: &Body, ctx: &Scope<'_>, target: &Value, mode: Mode, msg: &str) -> Verdict {
+fn check_body(
+    body: &Body,
+    ctx: &Scope<'_>,
+    target: &Value,
+    mode: Mode,
+    msg: &Message<'_>,
+) -> Verdict {
     match body {
         Body::Deny(conds) => {
             let Some(conds) = conds else {
-                return (Status::Fail, msg.to_owned(), None);
+                return (Status::Fail, msg.get().to_owned(), None);
             };
             match conditions(conds, ctx, mode, false) {
-                Ok(true) => (Status::Fail, msg.to_owned(), None),
+                Ok(true) => (Status::Fail, msg.get().to_owned(), None),
                 Ok(false) => (Status::Pass, "rule passed".into(), None),
                 Err(e) => (
                     Status::Error,
@@ -362,10 +392,12 @@ fn check_body(body: &Body, ctx: &Scope<'_>, target: &Value, mode: Mode, msg: &st
             match pattern::validate(target, &p) {
                 Outcome::Pass => (Status::Pass, "rule passed".into(), None),
                 Outcome::Skip { message } => (Status::Skip, message, None),
-                Outcome::Error { message } => (Status::Error, format!("{msg}: {message}"), None),
+                Outcome::Error { message } => {
+                    (Status::Error, format!("{}: {message}", msg.get()), None)
+                }
                 Outcome::Fail { path, message } => (
                     Status::Fail,
-                    format!("{msg} ({message})"),
+                    format!("{} ({message})", msg.get()),
                     Some(field_path(&path)),
                 ),
             }
@@ -394,7 +426,7 @@ fn check_body(body: &Body, ctx: &Scope<'_>, target: &Value, mode: Mode, msg: &st
             }
             (
                 Status::Fail,
-                format!("{msg} ({})", failures.join("; ")),
+                format!("{} ({})", msg.get(), failures.join("; ")),
                 first_field,
             )
         }
@@ -449,17 +481,17 @@ fn foreach_all(
     target: &Value,
     mode: Mode,
     nesting: usize,
-    msg: &str,
+    msg: &Message<'_>,
 ) -> Option<Verdict> {
     let mut applied = 0;
     for fe in entries {
-        let list_src = if mode.delete {
-            Cow::Owned(fe.list.replace("request.object", "request.oldObject"))
+        let expr = if mode.delete {
+            match vars::expr(&fe.list.replace("request.object", "request.oldObject")) {
+                Ok(e) => e,
+                Err(_) => continue,
+            }
         } else {
-            Cow::Borrowed(fe.list.as_str())
-        };
-        let Ok(expr) = vars::expr(&list_src) else {
-            continue;
+            fe.list_expr.clone()
         };
         let elements = match expr.search_list(ctx) {
             Ok(Listed::Items(items)) => items,
@@ -503,7 +535,7 @@ fn foreach_elements(
     target: &Value,
     mode: Mode,
     nesting: usize,
-    msg: &str,
+    msg: &Message<'_>,
 ) -> (Verdict, usize) {
     let mut applied = 0;
     let last = elements.len().saturating_sub(1);
@@ -688,6 +720,13 @@ fn side<'a>(
     let v = &t.value;
     if !t.has_vars {
         return Ok(Cow::Borrowed(v));
+    }
+    if let (Some(e), Value::String(s)) = (&t.whole, v) {
+        return match vars::substitute_whole(s, e, ctx, mode) {
+            Ok(r) => Ok(r),
+            Err(_) if lenient => Ok(Cow::Owned(substitute_lenient(v, ctx, mode))),
+            Err(e) => Err(e.to_string()),
+        };
     }
     match (v, lenient) {
         // The common case, `{{ request.object.x }}`, reads the value where it is.

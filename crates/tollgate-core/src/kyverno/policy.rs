@@ -3,11 +3,13 @@
 //! file, policy, rule and line.
 
 use super::autogen;
+use super::jmes::Expr;
 use super::ops::{Operator, OPERATORS};
 use super::pattern::{parse_anchor, Anchor};
 use super::vars;
 use crate::manifest::Resource;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// A loaded policy.
 #[derive(Debug, Clone)]
@@ -89,12 +91,16 @@ pub struct Templated {
     pub value: Value,
     /// Whether any string or key in it holds a variable.
     pub has_vars: bool,
+    /// For a string that is one variable (`{{ request.object.x }}`, the usual condition key):
+    /// its expression, compiled.
+    pub whole: Option<Arc<Expr>>,
 }
 
 impl Templated {
     fn new(value: Value) -> Self {
         Templated {
             has_vars: vars::tree_has_vars(&value),
+            whole: value.as_str().and_then(vars::whole_variable),
             value,
         }
     }
@@ -118,6 +124,8 @@ pub enum Body {
 pub struct Foreach {
     /// JMESPath selecting the list.
     pub list: String,
+    /// `list`, compiled.
+    pub list_expr: Arc<Expr>,
     /// Per-element context entries.
     pub context: Vec<ContextEntry>,
     /// Per-element preconditions.
@@ -581,7 +589,7 @@ fn parse_body(ctx: &Ctx<'_>, v: &Map<String, Value>, at: &str) -> Result<Body, P
                     .trim_end_matches("}}")
                     .trim()
                     .to_owned();
-                super::jmes::compile(&list_expr).map_err(|m| {
+                let compiled = super::jmes::compile(&list_expr).map_err(|m| {
                     ctx.err(
                         &format!("{here}.list"),
                         format!("invalid JMESPath in list: {m}"),
@@ -597,6 +605,7 @@ fn parse_body(ctx: &Ctx<'_>, v: &Map<String, Value>, at: &str) -> Result<Body, P
                 let body = parse_body(ctx, e, &here)?;
                 out.push(Foreach {
                     list: list_expr,
+                    list_expr: Arc::new(compiled),
                     context,
                     preconditions,
                     body: Box::new(body),

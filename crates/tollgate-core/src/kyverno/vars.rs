@@ -94,6 +94,32 @@ pub fn expr(src: &str) -> Result<Arc<Expr>, String> {
     Ok(e)
 }
 
+/// The compiled expression of a string that is exactly one variable, whose value then stands
+/// for the string, typed.
+pub fn whole_variable(s: &str) -> Option<Arc<Expr>> {
+    match spans(s).as_slice() {
+        [(0, end, src)] if *end == s.len() && !strip_at(src).is_empty() => expr(strip_at(src)).ok(),
+        _ => None,
+    }
+}
+
+/// Substitutes a string known to be one variable (see [`whole_variable`]).
+pub fn substitute_whole<'d>(
+    s: &str,
+    e: &Expr,
+    ctx: &'d Scope<'_>,
+    mode: Mode,
+) -> Result<Cow<'d, Value>, SubstError> {
+    if mode.delete {
+        // The expression reads the old object then: take the general path, which rewrites it.
+        return substitute_str(s, ctx, mode);
+    }
+    e.search(ctx).map_err(|error| SubstError {
+        variable: s.to_owned(),
+        error,
+    })
+}
+
 /// Checks every variable of a string compiles; the message names the variable.
 pub fn check(s: &str) -> Result<(), String> {
     for (_, _, e) in spans(s) {
