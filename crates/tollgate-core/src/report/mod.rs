@@ -4,6 +4,7 @@ mod github;
 mod human;
 mod json;
 mod junit;
+mod pretty;
 mod sarif;
 
 use crate::finding::{Finding, Severity};
@@ -107,7 +108,7 @@ pub fn render(format: Format, report: &Report<'_>, human: HumanOptions) -> Strin
     }
 }
 
-/// Writes a report in one format; JSON is streamed, the others are rendered first.
+/// Writes a report in one format; JSON and SARIF are streamed, the others rendered first.
 pub fn write(
     format: Format,
     report: &Report<'_>,
@@ -116,6 +117,7 @@ pub fn write(
 ) -> std::io::Result<()> {
     match format {
         Format::Json => json::write(report, out),
+        Format::Sarif => sarif::write(report, out),
         other => out.write_all(render(other, report, human).as_bytes()),
     }
 }
