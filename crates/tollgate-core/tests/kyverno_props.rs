@@ -86,4 +86,25 @@ proptest! {
             let _ = jmes::compile(e).unwrap().search(&resource);
         }
     }
+
+    /// foreach reads lists item by item, borrowed; the items must be what the plain evaluation
+    /// of the same expression gives as one list.
+    #[test]
+    fn listed_items_are_the_evaluated_list(data in arb_json()) {
+        for e in ["@", "[]", "[*]", "*", "*[]", "[].spec", "[*].[spec, metadata][]", "spec.[containers, metadata][]", "[?spec][]", "*.containers[]", "[][][]", "spec.containers[].metadata || `[]`"] {
+            let expr = jmes::compile(e).unwrap();
+            let whole = expr.search(&data).map(|v| v.into_owned());
+            match expr.search_list(&data) {
+                Ok(jmes::Listed::Items(items)) => {
+                    let items: Vec<Value> = items.into_iter().map(|c| c.into_owned()).collect();
+                    prop_assert_eq!(whole, Ok(Value::Array(items)), "{}", e);
+                }
+                Ok(jmes::Listed::Other(v)) => {
+                    prop_assert!(!v.is_array(), "{}", e);
+                    prop_assert_eq!(whole, Ok(v.into_owned()), "{}", e);
+                }
+                Err(err) => prop_assert_eq!(whole, Err(err), "{}", e),
+            }
+        }
+    }
 }
