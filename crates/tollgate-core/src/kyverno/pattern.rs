@@ -135,9 +135,13 @@ impl AnchorMap {
         for key in pattern.keys() {
             if let Some((a, inner)) = parse_anchor(key) {
                 if matches!(a, Anchor::Condition | Anchor::Existence | Anchor::Negation) {
-                    let seen = self.0.entry(key.clone()).or_insert(false);
-                    if !*seen && resource.contains_key(inner) {
-                        *seen = true;
+                    let here = resource.contains_key(inner);
+                    // Look up before inserting: the key is copied only the first time it is met.
+                    match self.0.get_mut(key.as_str()) {
+                        Some(seen) => *seen |= here,
+                        None => {
+                            self.0.insert(key.clone(), here);
+                        }
                     }
                 }
             }
@@ -391,7 +395,7 @@ fn map(
         }
     }
     // Keys with anchors below them (and global anchors) run first, so their skips win.
-    plain.sort_by_key(|(k, v)| {
+    plain.sort_by_cached_key(|(k, v)| {
         let first = matches!(parse_anchor(k), Some((Anchor::Global, _))) || has_nested_anchor(v);
         !first
     });
