@@ -29,6 +29,11 @@ fn json(args: &[&str]) -> (i32, Value) {
     (code(&o), v)
 }
 
+/// Writes a file into a test's scratch directory.
+fn put(dir: &tempfile::TempDir, name: &str, text: &str) {
+    fs::write(dir.path().join(name), text).unwrap();
+}
+
 #[test]
 fn rego_findings_point_at_the_field() {
     let (c, v) = json(&["--policy", "policies", "manifests"]);
@@ -224,11 +229,7 @@ fn bad_input_exits_2_and_still_reports_the_rest() {
         dir.path().join("app.yaml"),
     )
     .unwrap();
-    fs::write(
-        dir.path().join("broken.yaml"),
-        "apiVersion: v1\nkind: [unclosed\n",
-    )
-    .unwrap();
+    put(&dir, "broken.yaml", "apiVersion: v1\nkind: [unclosed\n");
     let policies = fixtures_check().join("policies");
     let o = run(tollgate()
         .args(["check", "--format", "json", "--policy"])
@@ -248,11 +249,11 @@ fn bad_input_exits_2_and_still_reports_the_rest() {
         .unwrap()
         .contains("line 2"));
 
-    fs::write(
-        dir.path().join("bad.rego"),
+    put(
+        &dir,
+        "bad.rego",
         "package main\n\ndeny contains msg if {\n  input.kind ==\n}\n",
-    )
-    .unwrap();
+    );
     let o = run(tollgate()
         .args(["check", "--policy", "bad.rego", "app.yaml"])
         .current_dir(dir.path()));
@@ -408,7 +409,7 @@ fn config_errors_point_at_the_line() {
             "tollgate.yaml:4: `soon` is not a date",
         ),
     ] {
-        fs::write(dir.path().join("tollgate.yaml"), text).unwrap();
+        put(&dir, "tollgate.yaml", text);
         let o = run(tollgate().args(["check", "."]).current_dir(dir.path()));
         assert_eq!(code(&o), 2, "{text}");
         assert!(stderr(&o).contains(says), "{says} not in {}", stderr(&o));
@@ -426,21 +427,17 @@ fn verify_runs_rego_tests_with_coverage() {
     assert!(out.contains("coverage policies/main.rego: "), "{out}");
 
     let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join("p.rego"),
+    put(
+        &dir,
+        "p.rego",
         "package p\n\nimport rego.v1\n\nallow if input.x == 1\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.path().join("p_test.rego"),
-        "package p\n\nimport rego.v1\n\ntest_ok if allow with input as {\"x\": 1}\n\ntest_wrong if allow with input as {\"x\": 2}\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.path().join("old_test.rego"),
+    );
+    put(&dir, "p_test.rego", "package p\n\nimport rego.v1\n\ntest_ok if allow with input as {\"x\": 1}\n\ntest_wrong if allow with input as {\"x\": 2}\n");
+    put(
+        &dir,
+        "old_test.rego",
         "package old\n\ntest_v0 {\n  1 == 1\n}\n",
-    )
-    .unwrap();
+    );
     let o = run(tollgate().args(["verify", "."]).current_dir(dir.path()));
     assert_eq!(code(&o), 1);
     let out = String::from_utf8(o.stdout).unwrap();
@@ -448,7 +445,7 @@ fn verify_runs_rego_tests_with_coverage() {
         out,
         "FAIL p_test.rego:7: p.test_wrong\n2 passed, 1 failed\n"
     );
-    fs::write(dir.path().join("broken.rego"), "package b\n\nallow if {\n").unwrap();
+    put(&dir, "broken.rego", "package b\n\nallow if {\n");
     let o = run(tollgate().args(["verify", "."]).current_dir(dir.path()));
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("broken.rego"), "{}", stderr(&o));
@@ -457,12 +454,12 @@ fn verify_runs_rego_tests_with_coverage() {
 #[test]
 fn combine_sees_every_input_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join("a.yaml"),
+    put(
+        &dir,
+        "a.yaml",
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n",
-    )
-    .unwrap();
-    fs::write(dir.path().join("b.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: api\n").unwrap();
+    );
+    put(&dir, "b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: api\n");
     let policy = fixtures_check().join("combine");
     let o = run(tollgate()
         .args(["check", "--format", "json", "--combine", "--policy"])
@@ -676,16 +673,12 @@ fn bundled_packs_by_default_and_rules_commands() {
 #[test]
 fn a_rule_that_fails_at_runtime_is_an_error_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join("p.rego"),
-        "package main\n\nimport rego.v1\n\ndeny contains \"boom\" if {\n  to_number(input.metadata.name) > 1\n}\n\nwarn contains \"seen\" if { input.kind }\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.path().join("m.yaml"),
+    put(&dir, "p.rego", "package main\n\nimport rego.v1\n\ndeny contains \"boom\" if {\n  to_number(input.metadata.name) > 1\n}\n\nwarn contains \"seen\" if { input.kind }\n");
+    put(
+        &dir,
+        "m.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: not-a-number\n",
-    )
-    .unwrap();
+    );
     let o = run(tollgate()
         .args(["check", "--format", "json", "--policy", "p.rego", "m.yaml"])
         .current_dir(dir.path()));
@@ -788,16 +781,12 @@ fn absolute_paths_are_reported_relative_to_the_working_directory() {
 #[test]
 fn a_runaway_policy_is_stopped_by_the_evaluation_limit() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join("slow.rego"),
-        "package main\n\nimport rego.v1\n\ndeny contains \"never\" if {\n  count([1 | some a in numbers.range(1, 5000); some b in numbers.range(1, 5000); a == b + 7000]) > 0\n}\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.path().join("m.yaml"),
+    put(&dir, "slow.rego", "package main\n\nimport rego.v1\n\ndeny contains \"never\" if {\n  count([1 | some a in numbers.range(1, 5000); some b in numbers.range(1, 5000); a == b + 7000]) > 0\n}\n");
+    put(
+        &dir,
+        "m.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: m\n",
-    )
-    .unwrap();
+    );
     let started = std::time::Instant::now();
     let o = run(tollgate()
         .args([

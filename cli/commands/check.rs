@@ -196,12 +196,11 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         }
     };
     let config = load_config(a.config.as_deref())?;
-    let pick = |cli: &[PathBuf], cfg: &[PathBuf]| {
-        if cli.is_empty() {
-            cfg.to_vec()
-        } else {
-            cli.to_vec()
-        }
+    // Rego and Kyverno policies come from the same paths: the command line's, else the config's.
+    let policy_paths = if a.policy.is_empty() {
+        &config.policies
+    } else {
+        &a.policy
     };
     let opts = rego::Options {
         namespaces: if a.namespace.is_empty() {
@@ -218,7 +217,7 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
             a.policy.is_empty() && config.policies.is_empty(),
         )?,
     };
-    let policies = match rego::Policies::compile(&pick(&a.policy, &config.policies), &opts) {
+    let policies = match rego::Policies::compile(policy_paths, &opts) {
         Ok(p) => p,
         Err(errors) => {
             for e in &errors {
@@ -230,7 +229,7 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
             )));
         }
     };
-    let kyverno = kyverno::load_policy_paths(&pick(&a.policy, &config.policies));
+    let kyverno = kyverno::load_policy_paths(policy_paths);
     if !kyverno.errors.is_empty() {
         for e in &kyverno.errors {
             output::warn(&e.to_string());

@@ -99,19 +99,11 @@ pub fn policy_files(paths: &[PathBuf], include_tests: bool) -> Vec<PathBuf> {
             }
             continue;
         }
-        for entry in ignore::WalkBuilder::new(p)
-            .require_git(false)
-            .build()
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.file_type().is_some_and(|t| t.is_file())
-                && name.ends_with(".rego")
-                && (include_tests || !name.ends_with("_test.rego"))
-            {
-                files.push(entry.into_path());
-            }
-        }
+        let rego = |f: &Path| {
+            let name = f.file_name().unwrap_or_default().to_string_lossy();
+            name.ends_with(".rego") && (include_tests || !name.ends_with("_test.rego"))
+        };
+        files.extend(crate::manifest::files_below(p, false, rego).0);
     }
     files.sort();
     files.dedup();
@@ -143,14 +135,11 @@ pub(super) fn load_data(path: &Path) -> Result<Value, String> {
     let json: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?
     } else {
-        use tollgate_sops::stores::yaml_read::{read_documents, Schema};
-        let docs = read_documents(&text, Schema::Kubernetes).map_err(|e| e.message().to_owned())?;
-        let root = docs
+        // An empty file is empty data.
+        crate::manifest::json_documents(&text)?
             .into_iter()
             .next()
-            .map(|d| d.root)
-            .unwrap_or(tollgate_sops::tree::Node::Map(Vec::new()));
-        crate::manifest::node_to_json(&root)
+            .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()))
     };
     Ok(Value::from(json))
 }

@@ -193,6 +193,15 @@ pub fn evaluate_rules(
     for (k, v) in &values.policy {
         ctx.set_dotted(k, (*v).clone());
     }
+    let mode = Mode {
+        delete: subject.req.operation == "DELETE",
+    };
+    // On DELETE the rule reads the deleted object.
+    let target = if mode.delete {
+        subject.req.old_object.unwrap_or(subject.object)
+    } else {
+        subject.object
+    };
     let mut out = Vec::new();
     for rule in policy.rules.iter().filter(|r| keep(r)) {
         if !applies(rule, &subject.target, &subject.req) {
@@ -211,14 +220,6 @@ pub fn evaluate_rules(
                 .unwrap_or(&[])
         } else {
             rule_values
-        };
-        let mode = Mode {
-            delete: subject.req.operation == "DELETE",
-        };
-        let target = if mode.delete {
-            subject.req.old_object.unwrap_or(subject.object)
-        } else {
-            subject.object
         };
         let Some(mut resp) = run_rule(rule, &ctx, rule_values, target, mode) else {
             continue;
@@ -486,7 +487,7 @@ fn foreach_all(
     let mut applied = 0;
     for fe in entries {
         let expr = if mode.delete {
-            match vars::expr(&fe.list.replace("request.object", "request.oldObject")) {
+            match vars::expr_for(&fe.list, mode) {
                 Ok(e) => e,
                 Err(_) => continue,
             }
@@ -508,21 +509,18 @@ fn foreach_all(
     (applied > 0).then(|| (Status::Pass, "rule passed".into(), None))
 }
 
-/// `element0`, `element1`...: the names a nested foreach level adds besides `element`.
-fn level_name(prefix: &'static str, nesting: usize) -> Cow<'static, str> {
-    const ELEMENT: [&str; 4] = ["element0", "element1", "element2", "element3"];
-    const INDEX: [&str; 4] = [
-        "elementIndex0",
-        "elementIndex1",
-        "elementIndex2",
-        "elementIndex3",
-    ];
-    let table = if prefix == "element" {
-        &ELEMENT
-    } else {
-        &INDEX
-    };
-    match table.get(nesting) {
+const ELEMENT_N: [&str; 4] = ["element0", "element1", "element2", "element3"];
+const INDEX_N: [&str; 4] = [
+    "elementIndex0",
+    "elementIndex1",
+    "elementIndex2",
+    "elementIndex3",
+];
+
+/// `element0`, `elementIndex1`...: the names a nested foreach level adds besides `element`;
+/// the usual depths come from `names` without formatting.
+fn level_name(names: &[&'static str], prefix: &str, nesting: usize) -> Cow<'static, str> {
+    match names.get(nesting) {
         Some(name) => Cow::Borrowed(name),
         None => Cow::Owned(format!("{prefix}{nesting}")),
     }
@@ -548,9 +546,9 @@ fn foreach_elements(
         let mut scope = ctx.child();
         let idx = Value::from(index as u64);
         scope.set_ref("element", element);
-        scope.set_ref(level_name("element", nesting), element);
+        scope.set_ref(level_name(&ELEMENT_N, "element", nesting), element);
         scope.set("elementIndex", idx.clone());
-        scope.set(level_name("elementIndex", nesting), idx);
+        scope.set(level_name(&INDEX_N, "elementIndex", nesting), idx);
         let verdict = (|| -> Option<Verdict> {
             if let Err(e) = load_context(&fe.context, &mut scope, mode) {
                 return Some((Status::Error, format!("failed to load context: {e}"), None));
@@ -674,12 +672,7 @@ fn load_context(entries: &[ContextEntry], ctx: &mut Scope<'_>, mode: Mode) -> Re
                 None => output = Some(v),
             }
         } else if let Some(p) = &path {
-            let src = if mode.delete {
-                p.replace("request.object", "request.oldObject")
-            } else {
-                p.clone()
-            };
-            match vars::expr(&src)
+            match vars::expr_for(p, mode)
                 .map_err(JmesError::Runtime)
                 .and_then(|e| e.search(&*ctx).map(Cow::into_owned))
             {

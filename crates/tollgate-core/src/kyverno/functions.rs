@@ -802,12 +802,9 @@ fn f_parse_json(a: &[Arg<'_>]) -> Out {
 }
 
 fn f_parse_yaml(a: &[Arg<'_>]) -> Out {
-    use tollgate_sops::stores::yaml_read::{read_documents, Schema};
-    let docs = read_documents(s(a, 0)?, Schema::Kubernetes)
-        .map_err(|e| err(format!("parse_yaml(): {}", e.message())))?;
-    Ok(docs
-        .first()
-        .map_or(Value::Null, |d| crate::manifest::node_to_json(&d.root)))
+    let docs =
+        crate::manifest::json_documents(s(a, 0)?).map_err(|m| err(format!("parse_yaml(): {m}")))?;
+    Ok(docs.into_iter().next().unwrap_or(Value::Null))
 }
 
 fn f_lookup(a: &[Arg<'_>]) -> Out {

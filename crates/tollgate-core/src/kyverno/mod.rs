@@ -66,7 +66,7 @@ impl PolicySet {
 /// in directories. A walked file that does not parse counts only if it mentions `kyverno.io`
 /// (policy directories also hold data and test resources).
 pub fn load_policy_paths(paths: &[std::path::PathBuf]) -> PolicySet {
-    use crate::manifest::{is_manifest_path, load, Input};
+    use crate::manifest::{files_below, is_manifest_path, load, Input};
     let mut explicit = Vec::new();
     let mut walked = Vec::new();
     for p in paths {
@@ -75,15 +75,8 @@ pub fn load_policy_paths(paths: &[std::path::PathBuf]) -> PolicySet {
                 explicit.push(Input::File(p.clone()));
             }
         } else if p.is_dir() {
-            for e in ignore::WalkBuilder::new(p)
-                .require_git(false)
-                .build()
-                .flatten()
-            {
-                if e.file_type().is_some_and(|t| t.is_file()) && is_manifest_path(e.path()) {
-                    walked.push(Input::File(e.into_path()));
-                }
-            }
+            let (files, _) = files_below(p, false, is_manifest_path);
+            walked.extend(files.into_iter().map(Input::File));
         }
     }
     let mut docs = load(&explicit);

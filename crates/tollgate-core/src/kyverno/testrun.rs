@@ -82,21 +82,13 @@ pub fn find(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
         if p.is_file() {
             out.push(p.clone());
         } else if p.is_dir() {
-            let walker = ignore::WalkBuilder::new(p)
-                .hidden(false)
-                .require_git(false)
-                .follow_links(false)
-                .build();
-            for entry in walker.flatten() {
-                let is_test = entry.file_type().is_some_and(|t| t.is_file())
-                    && matches!(
-                        entry.file_name().to_str(),
-                        Some("kyverno-test.yaml" | "kyverno-test.yml")
-                    );
-                if is_test {
-                    out.push(entry.into_path());
-                }
-            }
+            let is_test = |f: &Path| {
+                matches!(
+                    f.file_name().and_then(|n| n.to_str()),
+                    Some("kyverno-test.yaml" | "kyverno-test.yml")
+                )
+            };
+            out.extend(manifest::files_below(p, true, is_test).0);
         } else {
             errors.push(format!("{}: no such file or directory", p.display()));
         }
@@ -109,16 +101,9 @@ pub fn find(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
 /// Reads one YAML file into JSON documents.
 fn yaml_docs(path: &Path) -> Result<Vec<Value>, String> {
     let text = Input::File(path.to_owned()).read()?;
-    let docs = tollgate_sops::stores::yaml_read::read_documents(
-        &text,
-        tollgate_sops::stores::yaml_read::Schema::Kubernetes,
-    )
-    .map_err(|e| e.message().to_owned())?;
-    Ok(docs
-        .into_iter()
-        .map(|d| manifest::node_to_json(&d.root))
-        .filter(|v| !v.is_null())
-        .collect())
+    let mut docs = manifest::json_documents(&text)?;
+    docs.retain(|v| !v.is_null());
+    Ok(docs)
 }
 
 fn strs(v: Option<&Value>) -> Vec<String> {

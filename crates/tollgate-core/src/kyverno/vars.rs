@@ -143,15 +143,18 @@ pub struct Mode {
     pub delete: bool,
 }
 
-fn eval<'d>(src: &str, ctx: &'d Scope<'_>, mode: Mode) -> Result<Cow<'d, Value>, JmesError> {
-    let rewritten;
-    let src = if mode.delete && src.contains("request.object") {
-        rewritten = src.replace("request.object", "request.oldObject");
-        rewritten.as_str()
+/// Compiles (once) an expression as it reads in this mode: on DELETE, `request.object` is the
+/// old object.
+pub fn expr_for(src: &str, mode: Mode) -> Result<Arc<Expr>, String> {
+    if mode.delete && src.contains("request.object") {
+        expr(&src.replace("request.object", "request.oldObject"))
     } else {
-        src
-    };
-    let e = expr(src).map_err(JmesError::Runtime)?;
+        expr(src)
+    }
+}
+
+fn eval<'d>(src: &str, ctx: &'d Scope<'_>, mode: Mode) -> Result<Cow<'d, Value>, JmesError> {
+    let e = expr_for(src, mode).map_err(JmesError::Runtime)?;
     e.search(ctx)
 }
 

@@ -10,11 +10,17 @@ use std::sync::Arc;
 use tollgate_sops::stores::yaml_read::{read_documents, Schema};
 use tollgate_sops::tree::{Entry, Node};
 
-pub use walk::{expand, Input};
+pub use walk::{expand, files_below, Input};
 
 /// A YAML tree as JSON (comments dropped), as policies see it.
 pub fn node_to_json(node: &Node) -> serde_json::Value {
     convert::to_json(node)
+}
+
+/// The documents of a YAML (or JSON) text as JSON values, typed with the Kubernetes schema.
+pub fn json_documents(text: &str) -> Result<Vec<serde_json::Value>, String> {
+    let docs = read_documents(text, Schema::Kubernetes).map_err(|e| e.message().to_owned())?;
+    Ok(docs.iter().map(|d| node_to_json(&d.root)).collect())
 }
 
 /// Files larger than this are refused: a manifest that big is a mistake or an attack.

@@ -3,7 +3,7 @@
 
 use super::{is_manifest_path, LoadError, MAX_FILE_BYTES};
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One thing to read.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -59,6 +59,33 @@ impl Input {
     }
 }
 
+/// The files below `dir` that `keep` selects, in walk order. `.gitignore` is honoured, in a git
+/// checkout or not; symbolic links are not followed; hidden files and directories are skipped
+/// unless `hidden`. What the walk could not read comes back as errors.
+pub fn files_below(
+    dir: &Path,
+    hidden: bool,
+    keep: impl Fn(&Path) -> bool,
+) -> (Vec<PathBuf>, Vec<ignore::Error>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let walker = ignore::WalkBuilder::new(dir)
+        .hidden(!hidden)
+        .require_git(false)
+        .follow_links(false)
+        .build();
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_some_and(|t| t.is_file()) && keep(e.path()) => {
+                files.push(e.into_path());
+            }
+            Ok(_) => {}
+            Err(err) => errors.push(err),
+        }
+    }
+    (files, errors)
+}
+
 /// Expands paths into inputs, sorted, without duplicates; missing paths become errors.
 pub fn expand(paths: &[PathBuf]) -> (Vec<Input>, Vec<LoadError>) {
     let mut inputs = Vec::new();
@@ -67,25 +94,12 @@ pub fn expand(paths: &[PathBuf]) -> (Vec<Input>, Vec<LoadError>) {
         if p.as_os_str() == "-" {
             inputs.push(Input::Stdin);
         } else if p.is_dir() {
-            let walker = ignore::WalkBuilder::new(p)
-                .require_git(false)
-                .follow_links(false)
-                .build();
-            for entry in walker {
-                match entry {
-                    Ok(e)
-                        if e.file_type().is_some_and(|t| t.is_file())
-                            && is_manifest_path(e.path()) =>
-                    {
-                        inputs.push(Input::File(e.into_path()));
-                    }
-                    Ok(_) => {}
-                    Err(err) => errors.push(LoadError {
-                        file: p.display().to_string(),
-                        message: err.to_string(),
-                    }),
-                }
-            }
+            let (files, unreadable) = files_below(p, false, is_manifest_path);
+            inputs.extend(files.into_iter().map(Input::File));
+            errors.extend(unreadable.into_iter().map(|err| LoadError {
+                file: p.display().to_string(),
+                message: err.to_string(),
+            }));
         } else if p.exists() {
             inputs.push(Input::File(p.clone()));
         } else {
