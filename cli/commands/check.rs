@@ -276,7 +276,9 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         engine::run(&policies, &inventory.resources)
     };
     let mut evaluation = evaluation;
-    let kyverno_findings = kyverno::check(&kyverno, &inventory.resources);
+    let (kyverno_findings, kyverno_errors) =
+        kyverno::check(&kyverno, &inventory.resources, opts.timeout);
+    evaluation.errors.extend(kyverno_errors);
     if evaluation.findings.is_empty() {
         // Without Rego findings there is nothing to merge: skip moving every finding.
         evaluation.findings = kyverno_findings;

@@ -13,6 +13,7 @@ import rego.v1
 # custom:
 #   id: SECRET001
 #   severity: error
+#   sensitive: true
 #   fix: Encrypt the file with `tollgate sops encrypt -i` (see `.sops.yaml` creation rules) and rotate the exposed secret.
 deny_plaintext contains {"msg": sprintf("Secret value %s.%s is not encrypted", [section, key]), "field": sprintf("%s[%s]", [section, json.marshal(key)])} if {
 	input.kind == "Secret"

@@ -111,6 +111,10 @@ pub struct Finding {
     /// Why it does not count (an exception, an annotation, the baseline), when suppressed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
+    /// The finding points at a secret value (a `Secret`'s `data`/`stringData`, or a field a
+    /// secrets rule names): renderers that show source mask the value of that line.
+    #[serde(skip)]
+    pub sensitive: bool,
 }
 
 impl Finding {
@@ -144,6 +148,7 @@ impl Finding {
             help: None,
             details: None,
             suppressed_by: None,
+            sensitive: resource.is_secret_value_line(line),
         }
     }
 

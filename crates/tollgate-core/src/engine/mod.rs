@@ -20,15 +20,19 @@ pub struct Evaluation {
     pub errors: Vec<LoadError>,
 }
 
-/// Evaluates the whole input set at once (`--combine`), for cross-resource rules.
+/// Evaluates the whole input set at once (`--combine`), for cross-resource rules. Bundled
+/// packs judge one resource at a time and still run per resource: `--combine` must not switch
+/// off the plaintext-Secret check.
 pub fn run_combined(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
-    let (mut findings, errors) = policies.worker().evaluate_combined(resources);
-    finding::sort(&mut findings);
-    Evaluation {
-        findings,
-        suppressed: Vec::new(),
-        errors,
+    let mut out = run(&policies.only(|q| q.bundled), resources);
+    let user = policies.only(|q| !q.bundled);
+    if !user.rules().is_empty() {
+        let (findings, errors) = user.worker().evaluate_combined(resources);
+        out.findings.extend(findings);
+        out.errors.extend(errors);
     }
+    finding::sort(&mut out.findings);
+    out
 }
 
 /// Evaluates every resource against the compiled Rego policies, one engine per worker.
@@ -39,7 +43,25 @@ pub fn run(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
     }
     let per_resource: Vec<(Vec<Finding>, Vec<Finding>, Vec<LoadError>)> = resources
         .par_iter()
-        .map_init(|| policies.worker(), |worker, r| worker.evaluate(r))
+        .map_init(
+            || policies.worker(),
+            |worker, r| {
+                // A bug in an engine must cost one resource, not the run (ruff does the same
+                // per file). The worker may be left half-way: give the thread a fresh one.
+                crate::contained(|| worker.evaluate(r)).unwrap_or_else(|panic| {
+                    *worker = policies.worker();
+                    let error = LoadError {
+                        file: r.origin.file.to_string(),
+                        message: format!(
+                            "internal error evaluating Rego policies on {}: {} (a tollgate bug: please report it with the policy)",
+                            finding::ResourceRef::of(r).display(),
+                            panic
+                        ),
+                    };
+                    (Vec::new(), Vec::new(), vec![error])
+                })
+            },
+        )
         .collect();
     let mut out = Evaluation::default();
     for (f, s, e) in per_resource {

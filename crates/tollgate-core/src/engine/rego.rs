@@ -57,6 +57,10 @@ pub struct Query {
     pub title: Option<String>,
     /// Errors for `deny`/`violation`, warnings for `warn`, unless METADATA says otherwise.
     pub severity: Severity,
+    /// From a bundled pack: its rules judge one resource at a time, also under `--combine`.
+    pub bundled: bool,
+    /// METADATA `custom.sensitive`: its findings point at secret values.
+    pub sensitive: bool,
 }
 
 /// Compiled Rego policies, ready to be cloned into workers.
@@ -153,7 +157,12 @@ fn meta(
     field(rule).clone().or_else(|| field(package).clone())
 }
 
-fn queries_of(scan: &Scanned, engine: usize, queries: &mut Vec<Query>) -> Result<(), PolicyError> {
+fn queries_of(
+    scan: &Scanned,
+    engine: usize,
+    bundled: bool,
+    queries: &mut Vec<Query>,
+) -> Result<(), PolicyError> {
     for head in &scan.rules {
         if queries
             .iter()
@@ -184,6 +193,8 @@ fn queries_of(scan: &Scanned, engine: usize, queries: &mut Vec<Query>) -> Result
                 .unwrap_or_else(|| format!("{}/{}", scan.package, head.name)),
             title: meta(&head.meta, &scan.package_meta, |a| &a.title),
             severity,
+            bundled,
+            sensitive: head.meta.sensitive || scan.package_meta.sensitive,
         });
     }
     Ok(())
@@ -301,7 +312,8 @@ impl Policies {
             if scan.has_exception && !exceptions.contains(&(engine, scan.package.clone())) {
                 exceptions.push((engine, scan.package.clone()));
             }
-            if let Err(e) = queries_of(scan, engine, &mut queries) {
+            let bundled = pack_packages.contains(&scan.package);
+            if let Err(e) = queries_of(scan, engine, bundled, &mut queries) {
                 errors.push(e);
             }
         }
@@ -320,6 +332,17 @@ impl Policies {
     /// The rules that are evaluated.
     pub fn rules(&self) -> &[Query] {
         &self.queries
+    }
+
+    /// The same policies with only the rules `keep` selects (`--combine` evaluates bundled
+    /// rules per resource and the others once over all inputs).
+    pub fn only(&self, keep: impl Fn(&Query) -> bool) -> Policies {
+        let mut p = self.clone();
+        p.queries.retain(|q| keep(q));
+        if p.queries.is_empty() {
+            p.exceptions.clear();
+        }
+        p
     }
 
     /// A copy for one worker thread (regorus evaluates through `&mut`).
@@ -467,6 +490,7 @@ impl Worker {
                                     f.field_path.clone(),
                                 );
                                 g.help = f.help;
+                                g.sensitive |= f.sensitive;
                                 g
                             }
                             None => f,
@@ -520,6 +544,7 @@ fn collect(value: &Value, resource: &Resource, q: &Query, out: &mut Vec<Finding>
         let mut f = Finding::on(resource, q.id.clone(), q.severity, message, "rego", field);
         f.help.clone_from(&q.title);
         f.details = details;
+        f.sensitive |= q.sensitive;
         out.push(f);
     }
 }

@@ -28,6 +28,9 @@ pub struct Annotation {
     pub severity: Option<String>,
     /// `custom.fix`: how to fix a finding.
     pub fix: Option<String>,
+    /// `custom.sensitive: true`: the rule points at secret values, so source excerpts of its
+    /// findings are masked.
+    pub sensitive: bool,
 }
 
 /// The package and conftest rules of one file.
@@ -75,6 +78,9 @@ fn annotation_of(docs: Vec<tollgate_sops::stores::yaml_read::Document>) -> Annot
         id: text(custom.and_then(|c| c.get("id"))),
         severity: text(custom.and_then(|c| c.get("severity"))),
         fix: text(custom.and_then(|c| c.get("fix"))),
+        sensitive: custom
+            .and_then(|c| c.get("sensitive"))
+            .is_some_and(|v| matches!(v, Node::Scalar(tollgate_sops::tree::Scalar::Bool(true)))),
     }
 }
 

@@ -101,6 +101,8 @@ pub struct Subject<'a> {
     target: Target<'a>,
     ctx: Value,
     req: Request<'a>,
+    /// Wall-clock budget of each rule on this resource.
+    limit: Option<std::time::Duration>,
 }
 
 impl<'a> Subject<'a> {
@@ -154,7 +156,16 @@ impl<'a> Subject<'a> {
             target,
             ctx: Value::Object(ctx),
             req,
+            limit: None,
         }
+    }
+
+    /// Gives each rule at most `limit` on this resource; a rule that runs longer stops and
+    /// reports an evaluation error.
+    #[must_use]
+    pub fn with_limit(mut self, limit: Option<std::time::Duration>) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// The resource.
@@ -221,34 +232,63 @@ pub fn evaluate_rules(
         } else {
             rule_values
         };
-        let Some(mut resp) = run_rule(rule, &ctx, rule_values, target, mode) else {
+        let (resp, tripped) = crate::limit::run(subject.limit, || {
+            judge_rule(rule, subject, &ctx, rule_values, target, mode)
+        });
+        let resp = if tripped {
+            Some(respond(
+                rule,
+                Status::Error,
+                format!(
+                    "evaluation stopped after {:?}, the time limit of one rule on one resource (--eval-timeout)",
+                    subject.limit.unwrap_or_default()
+                ),
+                None,
+            ))
+        } else {
+            resp
+        };
+        let Some(resp) = resp else {
             continue;
         };
-        if resp.status == Status::Fail
-            && subject.req.operation == "UPDATE"
-            && rule.enforce
-            && rule.allow_existing_violations
-        {
-            // A test gives one version of each resource (the old object is the object itself);
-            // Kyverno's CLI does not re-check it then, so neither do we.
-            if let Some(old) = subject
-                .req
-                .old_object
-                .filter(|o| !std::ptr::eq(*o, subject.object))
-            {
-                let mut old_ctx = ctx.child();
-                old_ctx.set_dotted("request.object", old.clone());
-                let prior = run_rule(rule, &old_ctx, rule_values, old, mode).map(|r| r.status);
-                if prior == Some(Status::Fail) {
-                    resp.status = Status::Skip;
-                    resp.message =
-                        "skipping modified resource as validation results have not changed".into();
-                }
-            }
-        }
         out.push(resp);
     }
     out
+}
+
+/// One rule on the subject, with Kyverno's re-check of the old object on UPDATE.
+fn judge_rule(
+    rule: &Rule,
+    subject: &Subject<'_>,
+    ctx: &Scope<'_>,
+    rule_values: &[(&str, &Value)],
+    target: &Value,
+    mode: Mode,
+) -> Option<RuleResponse> {
+    let mut resp = run_rule(rule, ctx, rule_values, target, mode)?;
+    if resp.status == Status::Fail
+        && subject.req.operation == "UPDATE"
+        && rule.enforce
+        && rule.allow_existing_violations
+    {
+        // A test gives one version of each resource (the old object is the object itself);
+        // Kyverno's CLI does not re-check it then, so neither do we.
+        if let Some(old) = subject
+            .req
+            .old_object
+            .filter(|o| !std::ptr::eq(*o, subject.object))
+        {
+            let mut old_ctx = ctx.child();
+            old_ctx.set_dotted("request.object", old.clone());
+            let prior = run_rule(rule, &old_ctx, rule_values, old, mode).map(|r| r.status);
+            if prior == Some(Status::Fail) {
+                resp.status = Status::Skip;
+                resp.message =
+                    "skipping modified resource as validation results have not changed".into();
+            }
+        }
+    }
+    Some(resp)
 }
 
 /// The source rule of an autogen rule.
@@ -539,6 +579,10 @@ fn foreach_elements(
     let last = elements.len().saturating_sub(1);
     for (index, element) in elements.iter().enumerate() {
         let element: &Value = element;
+        if crate::limit::exceeded() {
+            // The caller reports the time limit; what was judged so far does not count.
+            break;
+        }
         if element.is_null() {
             continue;
         }

@@ -285,6 +285,9 @@ pub fn truthy(v: &Value) -> bool {
 const NULL: Value = Value::Null;
 
 fn eval<'d, S: Source<'d>>(ast: &Ast, data: S) -> Eval<'d> {
+    if crate::limit::exceeded() {
+        return Err(JmesError::Runtime("the time limit ran out".into()));
+    }
     match ast {
         Ast::Identity { .. } => Ok(data.whole()),
         Ast::Field { name, .. } => {

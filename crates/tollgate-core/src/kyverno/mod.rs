@@ -103,47 +103,88 @@ pub fn load_policy_paths(paths: &[std::path::PathBuf]) -> PolicySet {
 }
 
 /// The findings of all policies on all resources (as `tollgate check` reports them): every
-/// rule that fails or errors. Enforce policies give errors, Audit policies warnings. Rules that
+/// rule that fails; a rule that could not be evaluated (a JMESPath error, the time limit) is
+/// an evaluation error, not a finding, so it never lands in a baseline. Enforce rules give errors, Audit rules warnings (a rule's own
+/// `failureAction` over its policy's `validationFailureAction`). Rules that
 /// need the cluster or a registry (see [`policy::Rule::external`]) are left out: offline
 /// their variables cannot resolve, and the caller says so once instead of once per resource.
-pub fn check(set: &PolicySet, resources: &[Resource]) -> Vec<Finding> {
+pub fn check(
+    set: &PolicySet,
+    resources: &[Resource],
+    limit: Option<std::time::Duration>,
+) -> (Vec<Finding>, Vec<crate::manifest::LoadError>) {
     use rayon::prelude::*;
     let values = Values::default();
-    resources
+    let per_resource: Vec<(Vec<Finding>, Vec<crate::manifest::LoadError>)> = resources
         .par_iter()
-        .flat_map_iter(|res| {
-            let subject = Subject::new(&res.object, Request::create());
+        .map(|res| {
+            let subject = Subject::new(&res.object, Request::create()).with_limit(limit);
             let mut out = Vec::new();
+            let mut errors = Vec::new();
             for p in &set.policies {
                 let offline = |r: &policy::Rule| r.external.is_empty();
-                for resp in engine::evaluate_rules(p, &subject, &values, offline) {
-                    if let Some(f) = finding(p, res, &resp) {
-                        out.push(f);
+                // A bug in the engine must cost one resource and policy, not the run.
+                match crate::contained(|| engine::evaluate_rules(p, &subject, &values, offline)) {
+                    Ok(responses) => {
+                        for resp in &responses {
+                            if resp.status == Status::Error {
+                                // Not a verdict on the resource: the rule could not judge it.
+                                errors.push(crate::manifest::LoadError {
+                                    file: res.origin.file.to_string(),
+                                    message: format!(
+                                        "Kyverno rule {}/{} could not be evaluated on {}: {}",
+                                        p.name,
+                                        resp.rule,
+                                        crate::finding::ResourceRef::of(res).display(),
+                                        resp.message
+                                    ),
+                                });
+                            } else if let Some(f) = finding(p, res, resp) {
+                                out.push(f);
+                            }
+                        }
                     }
+                    Err(panic) => errors.push(crate::manifest::LoadError {
+                        file: res.origin.file.to_string(),
+                        message: format!(
+                            "internal error evaluating Kyverno policy {} on {}: {} (a tollgate bug: please report it with the policy)",
+                            p.name,
+                            crate::finding::ResourceRef::of(res).display(),
+                            panic
+                        ),
+                    }),
                 }
             }
-            out
+            (out, errors)
         })
-        .collect()
+        .collect();
+    let mut findings = Vec::new();
+    let mut errors = Vec::new();
+    for (f, e) in per_resource {
+        findings.extend(f);
+        errors.extend(e);
+    }
+    (findings, errors)
 }
 
 fn finding(p: &Policy, res: &Resource, resp: &RuleResponse) -> Option<Finding> {
+    // The rule's own `validate.failureAction` (Kyverno 1.13+) wins over the policy's; the
+    // loader has already folded the two into `Rule::enforce`.
+    let enforce = p
+        .rules
+        .iter()
+        .find(|r| r.name == resp.rule)
+        .map_or(p.enforce, |r| r.enforce);
     let severity = match resp.status {
-        Status::Fail if p.enforce => Severity::Error,
+        Status::Fail if enforce => Severity::Error,
         Status::Fail => Severity::Warning,
-        Status::Error => Severity::Error,
-        Status::Pass | Status::Skip => return None,
-    };
-    let message = if resp.status == Status::Error {
-        format!("rule could not be evaluated: {}", resp.message)
-    } else {
-        resp.message.clone()
+        Status::Error | Status::Pass | Status::Skip => return None,
     };
     let mut f = Finding::on(
         res,
         format!("{}/{}", p.name, resp.rule),
         severity,
-        message,
+        resp.message.clone(),
         "kyverno",
         resp.field.clone(),
     );

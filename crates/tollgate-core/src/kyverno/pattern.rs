@@ -214,9 +214,9 @@ fn element(
             } else {
                 Err(PatErr::plain(
                     path,
+                    // Never the actual value: it may be a secret, and reports reach CI logs.
                     format!(
-                        "the value {} at {} does not match {}",
-                        short(resource),
+                        "the value at {} does not match {}",
                         shown_p(path),
                         short(scalar)
                     ),
@@ -515,11 +515,10 @@ fn array(
         }
         scalar => match resource.iter().find(|i| !pattern_scalar(i, scalar)) {
             None => Ok(()),
-            Some(bad) => Err(PatErr::plain(
+            Some(_) => Err(PatErr::plain(
                 path,
                 format!(
-                    "the value {} in {} does not match {}",
-                    short(bad),
+                    "a value in {} does not match {}",
                     shown_p(path),
                     short(scalar)
                 ),

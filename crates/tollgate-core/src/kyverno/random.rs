@@ -7,6 +7,14 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 /// Unbounded repetitions (`*`, `+`, `{n,}`) stop this many times past their minimum.
 const OPEN_REPEAT: u32 = 8;
 
+/// The longest string generated: `a{1000000000}` is a valid pattern, and a policy must not be
+/// able to make the process allocate gigabytes.
+const MAX_LEN: usize = 64 * 1024;
+
+/// Syntax-tree steps one generation may take: `((a|){65535}){65535}` often picks the empty
+/// branch, and walking it all would take billions of steps.
+const MAX_STEPS: usize = 1_000_000;
+
 /// A string matching `pattern`.
 pub(super) fn generate(pattern: &str) -> Result<String, String> {
     let hir = regex_syntax::Parser::new()
@@ -14,11 +22,16 @@ pub(super) fn generate(pattern: &str) -> Result<String, String> {
         .map_err(|e| format!("invalid pattern: {e}"))?;
     let mut out = String::new();
     let mut rng = rand::thread_rng();
-    emit(&hir, &mut rng, &mut out)?;
+    let mut steps = 0;
+    emit(&hir, &mut rng, &mut out, &mut steps)?;
     Ok(out)
 }
 
-fn emit(h: &Hir, rng: &mut impl Rng, out: &mut String) -> Result<(), String> {
+fn emit(h: &Hir, rng: &mut impl Rng, out: &mut String, steps: &mut usize) -> Result<(), String> {
+    *steps = steps.saturating_add(1);
+    if *steps > MAX_STEPS {
+        return Err("the pattern is too complex to generate a string from".into());
+    }
     match h.kind() {
         HirKind::Empty | HirKind::Look(_) => {}
         HirKind::Literal(l) => out.push_str(&String::from_utf8_lossy(&l.0)),
@@ -35,11 +48,15 @@ fn emit(h: &Hir, rng: &mut impl Rng, out: &mut String) -> Result<(), String> {
             for r in ranges {
                 let size = u64::from(r.end()) - u64::from(r.start()) + 1;
                 if pick < size {
-                    let c = char::from_u32(r.start() as u32 + pick as u32).unwrap_or('x');
+                    // pick < size, so the sum stays inside the range (a valid scalar value).
+                    let c = u32::try_from(u64::from(r.start()).saturating_add(pick))
+                        .ok()
+                        .and_then(char::from_u32)
+                        .unwrap_or('x');
                     out.push(c);
                     break;
                 }
-                pick -= size;
+                pick = pick.saturating_sub(size);
             }
         }
         HirKind::Class(Class::Bytes(c)) => {
@@ -47,23 +64,33 @@ fn emit(h: &Hir, rng: &mut impl Rng, out: &mut String) -> Result<(), String> {
             if ranges.is_empty() {
                 return Err("the pattern has an empty character class".into());
             }
-            let r = ranges[rng.gen_range(0..ranges.len())];
-            out.push(char::from(rng.gen_range(r.start()..=r.end())));
+            if let Some(r) = ranges.get(rng.gen_range(0..ranges.len())) {
+                out.push(char::from(rng.gen_range(r.start()..=r.end())));
+            }
         }
         HirKind::Repetition(r) => {
-            let max = r.max.unwrap_or(r.min + OPEN_REPEAT);
+            let max = r.max.unwrap_or(r.min.saturating_add(OPEN_REPEAT));
             let n = rng.gen_range(r.min..=max.max(r.min));
             for _ in 0..n {
-                emit(&r.sub, rng, out)?;
+                emit(&r.sub, rng, out, steps)?;
+                if out.len() > MAX_LEN {
+                    return Err(format!(
+                        "the pattern generates strings longer than {MAX_LEN} bytes"
+                    ));
+                }
             }
         }
-        HirKind::Capture(c) => emit(&c.sub, rng, out)?,
+        HirKind::Capture(c) => emit(&c.sub, rng, out, steps)?,
         HirKind::Concat(parts) => {
             for p in parts {
-                emit(p, rng, out)?;
+                emit(p, rng, out, steps)?;
             }
         }
-        HirKind::Alternation(alts) => emit(&alts[rng.gen_range(0..alts.len())], rng, out)?,
+        HirKind::Alternation(alts) => {
+            if let Some(alt) = alts.get(rng.gen_range(0..alts.len().max(1))) {
+                emit(alt, rng, out, steps)?;
+            }
+        }
     }
     Ok(())
 }
@@ -87,5 +114,18 @@ mod tests {
             }
         }
         assert!(generate("[").is_err());
+    }
+
+    #[test]
+    fn huge_repetitions_are_refused_not_overflowed() {
+        // Once an arithmetic overflow (min + 8 past u32::MAX); then gigabytes of output.
+        assert!(generate("a{4294967295,}")
+            .unwrap_err()
+            .contains("longer than"));
+        assert!(generate("a{1000000000}")
+            .unwrap_err()
+            .contains("longer than"));
+        // Billions of steps, many of them producing nothing: stopped by one bound or the other.
+        assert!(generate("((a|){65535}){65535}").is_err());
     }
 }

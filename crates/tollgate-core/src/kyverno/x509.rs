@@ -209,7 +209,7 @@ fn certificate(der: &[u8]) -> R<Value> {
         let (exts, _) = read(ext_wrapper.body)?;
         for ext in children(exts.body)? {
             let f = children(ext.body)?;
-            let id = oid(f[0].body);
+            let id = oid(f.first().ok_or("empty certificate extension")?.body);
             let value = f.last().map_or(&[][..], |v| v.body);
             match id.as_str() {
                 "2.5.29.17" => {
@@ -306,5 +306,27 @@ mod tests {
             .unwrap()
             .search(&json!({}))
             .is_err());
+    }
+
+    #[test]
+    fn an_empty_extension_is_an_error_not_a_panic() {
+        use base64::Engine as _;
+        // TBS: version [0], serial, algorithm, issuer, validity, subject, key, then
+        // extensions [3] holding one extension that is an empty SEQUENCE (once `f[0]`).
+        let tbs: &[u8] = &[
+            0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x01, 0x01, 0x30, 0x00, 0x30, 0x00, 0x30, 0x00,
+            0x30, 0x00, 0x30, 0x00, 0xa3, 0x04, 0x30, 0x02, 0x30, 0x00,
+        ];
+        let mut der = vec![0x30, 0x1a, 0x30, 0x18];
+        der.extend_from_slice(tbs);
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            base64::engine::general_purpose::STANDARD.encode(&der)
+        );
+        let e = compile("x509_decode(pem)")
+            .unwrap()
+            .search(&json!({ "pem": pem }))
+            .unwrap_err();
+        assert!(e.to_string().contains("empty certificate extension"), "{e}");
     }
 }

@@ -7,7 +7,7 @@ mod walk;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tollgate_sops::stores::yaml_read::{read_documents, Schema};
+use tollgate_sops::stores::yaml_read::{read_documents, read_documents_each, Document, Schema};
 use tollgate_sops::tree::{Entry, Node};
 
 pub use walk::{expand, files_below, Input};
@@ -75,37 +75,45 @@ impl Origin {
 /// are not plain identifiers, so `data["password"]` and `data.password` name the same field.
 pub fn canonical_path(path: &str) -> String {
     use tollgate_sops::stores::yaml_read::push_key;
+    // Paths come from policies (conftest `field`, Kyverno paths), so any text must work: the
+    // walk moves by whole characters and a malformed part is kept as a plain key.
     let mut out = String::new();
-    let b = path.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'.' => i += 1,
-            b'[' => {
-                let rest = &path[i..];
-                if rest.starts_with("[\"") {
-                    // A JSON string key: find its closing quote, honouring escapes.
-                    let mut j = 2;
-                    let rb = rest.as_bytes();
-                    while j < rb.len() && rb[j] != b'"' {
-                        j += if rb[j] == b'\\' { 2 } else { 1 };
+    let mut rest = path;
+    while let Some(c) = rest.chars().next() {
+        if c == '.' {
+            rest = &rest[1..];
+        } else if let Some(quoted) = rest.strip_prefix("[\"") {
+            // A JSON string key: find its closing quote, honouring escapes.
+            let mut end = None;
+            let mut escaped = false;
+            for (i, ch) in quoted.char_indices() {
+                match ch {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '"' => {
+                        end = Some(i);
+                        break;
                     }
-                    let key: String =
-                        serde_json::from_str(&rest[1..(j + 1).min(rest.len())]).unwrap_or_default();
-                    push_key(&mut out, &key);
-                    i += (j + 2).min(rest.len());
-                } else {
-                    let end = rest.find(']').map_or(rest.len(), |e| e + 1);
-                    out.push_str(&rest[..end]);
-                    i += end;
+                    _ => {}
                 }
             }
-            _ => {
-                let rest = &path[i..];
-                let end = rest.find(['.', '[']).unwrap_or(rest.len());
-                push_key(&mut out, &rest[..end]);
-                i += end;
-            }
+            let Some(end) = end else {
+                push_key(&mut out, quoted);
+                break;
+            };
+            let literal = &rest[1..end + 3];
+            let key: String = serde_json::from_str(literal).unwrap_or_default();
+            push_key(&mut out, &key);
+            let after = &quoted[end + 1..];
+            rest = after.strip_prefix(']').unwrap_or(after);
+        } else if c == '[' {
+            let end = rest.find(']').map_or(rest.len(), |e| e + 1);
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+        } else {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            push_key(&mut out, &rest[..end]);
+            rest = &rest[end..];
         }
     }
     out
@@ -153,10 +161,12 @@ pub struct Inventory {
     pub files: usize,
 }
 
-/// Resources of one file, or why there are none.
+/// Resources of one file, and the documents of it that could not be read.
 struct FileResult {
     resources: Vec<Resource>,
     skipped: usize,
+    /// Broken documents (`document 2: invalid YAML at line 9 ...`); the others still count.
+    errors: Vec<String>,
 }
 
 /// Loads every input (files and directory walks in parallel); the result is in a stable order:
@@ -167,7 +177,7 @@ pub fn load(inputs: &[Input]) -> Inventory {
         .par_iter()
         .map(|input| {
             let name = input.display_name();
-            let loaded = input.read().and_then(|text| load_text(&name, &text));
+            let loaded = input.read().map(|text| load_text(&name, &text));
             (name, loaded)
         })
         .collect();
@@ -180,6 +190,11 @@ pub fn load(inputs: &[Input]) -> Inventory {
             Ok(f) => {
                 inv.resources.extend(f.resources);
                 inv.skipped += f.skipped;
+                inv.errors
+                    .extend(f.errors.into_iter().map(|message| LoadError {
+                        file: file.clone(),
+                        message,
+                    }));
             }
             Err(message) => inv.errors.push(LoadError { file, message }),
         }
@@ -187,15 +202,47 @@ pub fn load(inputs: &[Input]) -> Inventory {
     inv
 }
 
-/// Loads the documents of one file's text.
-fn load_text(file: &str, text: &str) -> Result<FileResult, String> {
-    let docs = read_documents(text, Schema::Kubernetes).map_err(|e| e.message().to_owned())?;
+/// Loads the documents of one file's text. A stream that does not parse as a whole is read
+/// document by document, so the valid ones are still checked and each broken one is named.
+fn load_text(file: &str, text: &str) -> FileResult {
     let file: Arc<str> = Arc::from(file);
     let mut out = FileResult {
         resources: Vec::new(),
         skipped: 0,
+        errors: Vec::new(),
     };
-    for (index, doc) in docs.into_iter().enumerate() {
+    match read_documents(text, Schema::Kubernetes) {
+        Ok(docs) => add_documents(&file, docs, 0, &mut out),
+        Err(whole) => {
+            let pieces = read_documents_each(text, Schema::Kubernetes);
+            if pieces.len() < 2 {
+                out.errors.push(whole.message().to_owned());
+                return out;
+            }
+            let mut index = 0;
+            for piece in pieces {
+                match piece {
+                    Ok(docs) => {
+                        let n = docs.len();
+                        add_documents(&file, docs, index, &mut out);
+                        index += n;
+                    }
+                    Err(e) => {
+                        out.errors
+                            .push(format!("document {}: {}", index + 1, e.message()));
+                        index += 1;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Turns parsed documents into resources; `first` is the index of the first in the file.
+fn add_documents(file: &Arc<str>, docs: Vec<Document>, first: usize, out: &mut FileResult) {
+    for (i, doc) in docs.into_iter().enumerate() {
+        let index = first + i;
         let mut root = doc.root;
         if matches!(root, Node::Scalar(tollgate_sops::tree::Scalar::Null))
             || matches!(&root, Node::Map(e) if e.is_empty())
@@ -219,12 +266,11 @@ fn load_text(file: &str, text: &str) -> Result<FileResult, String> {
         };
         let object = convert::to_json(&root);
         match Resource::from_object(object, origin.clone(), sops_encrypted) {
-            Some(r) if is_list(&r) => expand_list(r, &mut out),
+            Some(r) if is_list(&r) => expand_list(r, out),
             Some(r) => out.resources.push(r),
             None => out.skipped += 1,
         }
     }
-    Ok(out)
 }
 
 fn is_list(r: &Resource) -> bool {
@@ -264,6 +310,27 @@ fn strip_sops(root: &mut Node) -> bool {
 }
 
 impl Resource {
+    /// Whether `line` holds a value of this resource's secret data: a `Secret`'s `data` or
+    /// `stringData` entries. Source excerpts of such lines are masked.
+    pub fn is_secret_value_line(&self, line: u32) -> bool {
+        if self.kind != "Secret" {
+            return false;
+        }
+        let prefix = &self.origin.prefix;
+        self.origin.positions.0.iter().any(|(path, (l, _))| {
+            *l == line
+                && path
+                    .strip_prefix(prefix.as_str())
+                    .map(|p| p.strip_prefix('.').unwrap_or(p))
+                    .is_some_and(|p| {
+                        ["data", "stringData"].iter().any(|section| {
+                            p.strip_prefix(section)
+                                .is_some_and(|rest| rest.starts_with(['.', '[']))
+                        })
+                    })
+        })
+    }
+
     fn from_object(
         object: serde_json::Value,
         origin: Origin,
@@ -317,4 +384,43 @@ pub fn is_manifest_path(p: &Path) -> bool {
         p.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml" | "json")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_path;
+
+    #[test]
+    fn paths_in_either_spelling_name_the_same_field() {
+        assert_eq!(canonical_path("data[\"password\"]"), "data.password");
+        assert_eq!(canonical_path("data.password"), "data.password");
+        assert_eq!(
+            canonical_path("spec.containers[0].image"),
+            "spec.containers[0].image"
+        );
+        assert_eq!(
+            canonical_path("metadata.annotations[\"a.b/c\"]"),
+            "metadata.annotations[\"a.b/c\"]"
+        );
+        assert_eq!(canonical_path("a[\"x\\\"y\"].b"), "a[\"x\\\"y\"].b");
+    }
+
+    #[test]
+    fn malformed_paths_do_not_panic() {
+        // Each of these once sliced inside a character or past the end.
+        for p in [
+            "[\"a\"é",
+            "[\"é",
+            "[\"\\é\"]",
+            "[",
+            "[\"",
+            "a[\"b",
+            "é[",
+            "..",
+            "[0",
+        ] {
+            let _ = canonical_path(p);
+        }
+        assert_eq!(canonical_path("[\"a\"é"), "a[\"é\"]");
+    }
 }

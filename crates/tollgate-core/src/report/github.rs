@@ -4,11 +4,14 @@
 use super::Report;
 use crate::finding::Severity;
 
-/// Escapes the message part of a workflow command.
+/// Escapes the message part of a workflow command. The log viewer is a terminal too: other
+/// control characters are shown escaped.
 fn data(s: &str) -> String {
-    s.replace('%', "%25")
+    let s = s
+        .replace('%', "%25")
         .replace('\r', "%0D")
-        .replace('\n', "%0A")
+        .replace('\n', "%0A");
+    super::printable(&s).into_owned()
 }
 
 /// Escapes a property value of a workflow command.

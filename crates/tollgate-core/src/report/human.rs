@@ -1,7 +1,7 @@
 //! The human report: `severity[rule]: message`, `--> file:line:col`, the source line with a
 //! caret, help, and a summary. Deterministic; colour only when asked.
 
-use super::{HumanOptions, Report};
+use super::{printable, HumanOptions, Report};
 use crate::finding::Severity;
 use std::collections::HashMap;
 
@@ -10,6 +10,43 @@ fn paint(on: bool, code: &str, text: &str) -> String {
         format!("\x1b[{code}m{text}\x1b[0m")
     } else {
         text.to_owned()
+    }
+}
+
+/// The line with its value replaced by `********`: what follows the key's `:` (YAML or JSON),
+/// or the whole content of a line without a key (a list item, a block scalar's text). The
+/// key stays, so the reader still sees which field is meant.
+fn mask_value(line: &str) -> String {
+    const MASK: &str = "********";
+    let body_at = line.len() - line.trim_start().len();
+    let (indent, body) = line.split_at(body_at);
+    let body_start = body.strip_prefix("- ").map_or(0, |_| 2);
+    let (dash, body) = body.split_at(body_start);
+    // A quoted key may hold a colon: skip past its closing quote first.
+    let key_end = match body.chars().next() {
+        Some(q @ ('"' | '\'')) => body[1..].find(q).map_or(0, |i| i + 2),
+        _ => 0,
+    };
+    let colon = body[key_end..]
+        .char_indices()
+        .find(|&(i, c)| {
+            c == ':' && {
+                let after = &body[key_end + i + 1..];
+                after.is_empty() || after.starts_with([' ', '\t'])
+            }
+        })
+        .map(|(i, _)| key_end + i);
+    match colon {
+        Some(c) => {
+            let value = body[c + 1..].trim();
+            if value.is_empty() || matches!(value, "|" | ">" | "|-" | ">-" | "|+" | ">+") {
+                line.to_owned()
+            } else {
+                format!("{indent}{dash}{} {MASK}", &body[..=c])
+            }
+        }
+        None if body.trim().is_empty() => line.to_owned(),
+        None => format!("{indent}{dash}{MASK}"),
     }
 }
 
@@ -24,15 +61,19 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
         };
         out.push_str(&format!(
             "{}: {}\n",
-            paint(opts.color, code, &format!("{word}[{}]", f.rule_id)),
-            f.message
+            paint(
+                opts.color,
+                code,
+                &format!("{word}[{}]", printable(&f.rule_id))
+            ),
+            printable(&f.message)
         ));
         out.push_str(&format!(
             "  --> {}:{}:{} ({})\n",
-            f.location.file,
+            printable(&f.location.file),
             f.location.line,
             f.location.column,
-            f.resource.display()
+            printable(&f.resource.display())
         ));
         let lines = sources
             .entry(f.location.file.as_str())
@@ -47,6 +88,12 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
             .as_ref();
         let line_no = f.location.line as usize;
         if let Some(text) = lines.and_then(|l| l.get(line_no.wrapping_sub(1))) {
+            let text = if f.sensitive {
+                mask_value(text)
+            } else {
+                text.clone()
+            };
+            let text = printable(&text);
             let gutter = line_no.to_string().len();
             out.push_str(&format!(
                 "{:gutter$} |\n{line_no} | {text}\n{:gutter$} | {}^\n",
@@ -56,7 +103,7 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
             ));
         }
         if let Some(h) = &f.help {
-            out.push_str(&format!("  = help: {h}\n"));
+            out.push_str(&format!("  = help: {}\n", printable(h)));
         }
         out.push('\n');
     }
@@ -64,20 +111,20 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
         out.push_str(&format!(
             "{}: {}: {}\n",
             paint(opts.color, "1;31", "error"),
-            e.file,
-            e.message
+            printable(&e.file),
+            printable(&e.message)
         ));
     }
     if r.show_suppressed {
         for f in r.suppressed {
             out.push_str(&format!(
                 "suppressed[{}]: {} ({}:{}:{}, {})\n",
-                f.rule_id,
-                f.message,
-                f.location.file,
+                printable(&f.rule_id),
+                printable(&f.message),
+                printable(&f.location.file),
                 f.location.line,
                 f.location.column,
-                f.resource.display()
+                printable(&f.resource.display())
             ));
         }
     }
@@ -93,4 +140,24 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
         r.errors.len()
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_value;
+
+    #[test]
+    fn masked_lines_keep_the_key_and_hide_the_value() {
+        // Hand-worked: the value is everything after the first `: ` outside a quoted key.
+        assert_eq!(mask_value("  password: hunter2"), "  password: ********");
+        assert_eq!(mask_value("  url: https://u:p@h"), "  url: ********");
+        assert_eq!(mask_value("  \"a:b\": \"x\","), "  \"a:b\": ********");
+        assert_eq!(mask_value("  'k: v': s3cr3t"), "  'k: v': ********");
+        assert_eq!(mask_value("  - token: abc"), "  - token: ********");
+        // A block scalar's header shows no value; its text lines have no key.
+        assert_eq!(mask_value("  cert: |"), "  cert: |");
+        assert_eq!(mask_value("    MIIBsecret"), "    ********");
+        assert_eq!(mask_value("  data:"), "  data:");
+        assert_eq!(mask_value("  data: {password: x}"), "  data: ********");
+    }
 }

@@ -122,6 +122,7 @@ mod tests {
             help: None,
             details,
             suppressed_by: None,
+            sensitive: false,
         }
     }
 

@@ -122,6 +122,28 @@ pub fn write(
     }
 }
 
+/// Text safe to print on a terminal: control characters (ESC, CR, BEL, C1 controls, DEL) and
+/// the bidirectional overrides of "Trojan Source" are shown escaped (`\u{1b}`), so a string in
+/// a manifest cannot move the cursor, recolour or overwrite a report line. Tabs stay.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Text escaped for XML attributes and content; control characters XML cannot carry are
 /// dropped.
 pub fn xml_escape(s: &str) -> String {
@@ -138,4 +160,19 @@ pub fn xml_escape(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn terminal_controls_are_shown_not_obeyed() {
+        assert_eq!(printable("plain: text\twith tab"), "plain: text\twith tab");
+        assert_eq!(printable("a\x1b[2Kb"), "a\\u{1b}[2Kb");
+        assert_eq!(printable("ok\rfake"), "ok\\u{d}fake");
+        assert_eq!(printable("x\u{9b}y\u{7f}"), "x\\u{9b}y\\u{7f}");
+        assert_eq!(printable("\u{202e}evil"), "\\u{202e}evil");
+        assert_eq!(printable("line\nnext"), "line\\u{a}next");
+    }
 }

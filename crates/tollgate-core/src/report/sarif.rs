@@ -190,6 +190,7 @@ mod tests {
                 help: None,
                 details: None,
                 suppressed_by: None,
+                sensitive: false,
             })
             .collect();
         let rules = [RuleInfo {

@@ -125,20 +125,7 @@ pub fn read(src: &str) -> Result<Vec<Node>> {
 /// (comments between documents, directives, errors): the sequential reader then decides.
 fn read_parallel(src: &str) -> Option<Vec<Node>> {
     use rayon::prelude::*;
-    let mut chunks: Vec<(usize, &str)> = Vec::new();
-    let (mut start, mut line, mut start_line) = (0usize, 0usize, 0usize);
-    let mut pos = 0usize;
-    for l in src.split_inclusive('\n') {
-        let marker = l.starts_with("---") && l[3..].starts_with(char::is_whitespace);
-        if marker && pos > start {
-            chunks.push((start_line, &src[start..pos]));
-            start = pos;
-            start_line = line;
-        }
-        pos += l.len();
-        line += 1;
-    }
-    chunks.push((start_line, &src[start..]));
+    let chunks = split_at_markers(src);
     if chunks.len() < 2 {
         return None;
     }
@@ -162,10 +149,51 @@ fn read_parallel(src: &str) -> Option<Vec<Node>> {
     parsed.into_iter().collect()
 }
 
+/// The pieces of a stream between `---` lines, each with the number of lines before it.
+fn split_at_markers(src: &str) -> Vec<(usize, &str)> {
+    let mut chunks: Vec<(usize, &str)> = Vec::new();
+    let (mut start, mut line, mut start_line) = (0usize, 0usize, 0usize);
+    let mut pos = 0usize;
+    for l in src.split_inclusive('\n') {
+        let marker = l
+            .strip_prefix("---")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace));
+        if marker && pos > start {
+            chunks.push((start_line, &src[start..pos]));
+            start = pos;
+            start_line = line;
+        }
+        pos += l.len();
+        line += 1;
+    }
+    chunks.push((start_line, &src[start..]));
+    chunks
+}
+
+/// The documents of a stream that does not parse as a whole, read piece by piece between its
+/// `---` lines, so one broken document does not hide the others. Each piece gives its
+/// documents or its error (lines counted in the whole stream); pieces with no content (only
+/// comments) are left out.
+pub fn read_documents_each(src: &str, schema: Schema) -> Vec<Result<Vec<Document>>> {
+    split_at_markers(src)
+        .into_iter()
+        .filter(|(_, text)| {
+            text.lines().any(|l| {
+                let t = l.trim();
+                !t.is_empty() && !t.starts_with('#') && t != "---" && t != "..."
+            })
+        })
+        .map(|(offset, text)| parse(text, offset, schema, true).map(documents_of))
+        .collect()
+}
+
 /// Reads every document of a stream with its position and the position of each field.
 pub fn read_documents(src: &str, schema: Schema) -> Result<Vec<Document>> {
-    let r = parse(src, 0, schema, true)?;
-    Ok(r.docs
+    parse(src, 0, schema, true).map(documents_of)
+}
+
+fn documents_of(r: Reader) -> Vec<Document> {
+    r.docs
         .into_iter()
         .zip(r.meta)
         .map(|(root, (line, column, positions))| Document {
@@ -174,7 +202,7 @@ pub fn read_documents(src: &str, schema: Schema) -> Result<Vec<Document>> {
             column,
             positions,
         })
-        .collect())
+        .collect()
 }
 
 fn read_from(src: &str, line_offset: usize) -> Result<Vec<Node>> {
