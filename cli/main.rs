@@ -54,10 +54,13 @@ fn main() -> ExitCode {
         Command::Rules(args) => policy_exit(commands::rules::run(&args)),
         Command::Verify(args) => policy_exit(commands::verify::run(&args)),
         Command::Test(args) => policy_exit(commands::test::run(&args)),
-        Command::Sops(args) => match commands::sops::run(args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => output::report(&e),
-        },
+        Command::Sops(args) => {
+            output::remove_temp_files_on_signals();
+            match commands::sops::run(args) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => output::report(&e),
+            }
+        }
     }
 }
 

@@ -39,3 +39,19 @@ pub(crate) fn stdout_with(
         )),
     }
 }
+
+/// On SIGINT, SIGTERM or SIGHUP, removes the temp files and private directories in flight
+/// (an in-place `decrypt -i` or `edit` holds plaintext there), then exits as the signal would
+/// (128 + its number). Without it a Ctrl+C mid-write left `.<name>.tollgate-*.tmp` behind.
+pub(crate) fn remove_temp_files_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            tollgate_sops::fsio::remove_temp_files_in_flight();
+            std::process::exit(128 + sig);
+        }
+    });
+}

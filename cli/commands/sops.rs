@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use tollgate_sops::config::Config;
 use tollgate_sops::error::{Error, ErrorKind, Result};
 use tollgate_sops::file;
-use tollgate_sops::fsio::write_atomic;
+use tollgate_sops::fsio::{self, Mode};
 use tollgate_sops::keys::Keyring;
 use tollgate_sops::metadata::Metadata;
 use tollgate_sops::selector::Selector;
@@ -38,6 +38,7 @@ enum SopsCommand {
     /// Remove one key: `unset FILE '["key"]'`.
     Unset(sops_paths::UnsetArgs),
     /// Print `{"encrypted":true|false}` for a file.
+    #[command(alias = "filestatus")]
     Status(sops_paths::StatusArgs),
 }
 
@@ -252,13 +253,28 @@ pub(crate) fn indent_for(
     })
 }
 
-/// Where results go: stdout, `--output`, or the input file itself.
+/// Takes the advisory lock on a file about to be read, changed and written back, and removes
+/// temp files a killed tollgate left beside it (they may hold plaintext). Keep the lock until
+/// the write is done.
+pub(crate) fn lock_for_update(file: &Path) -> Result<fsio::Lock> {
+    let lock = fsio::Lock::acquire(file)?;
+    let removed = fsio::remove_stale_temp_files(file);
+    if removed > 0 {
+        output::warn(&format!(
+            "{}: removed {removed} temporary file(s) an interrupted tollgate left",
+            file.display()
+        ));
+    }
+    Ok(lock)
+}
+
+/// Where results go: stdout, `--output`, or the input file itself (through symlinks).
 pub(crate) fn emit(
     bytes: &[u8],
     file: Option<&Path>,
     in_place: bool,
     output: Option<&Path>,
-    new_mode: u32,
+    mode: Mode,
 ) -> Result<()> {
     if in_place && output.is_some() {
         return Err(Error::new(
@@ -273,10 +289,10 @@ pub(crate) fn emit(
                 "--in-place needs a file, not stdin",
             ));
         }
-        return write_atomic(file.unwrap_or(Path::new("-")), bytes, new_mode);
+        return fsio::write_with_mode(file.unwrap_or(Path::new("-")), bytes, mode);
     }
     match output {
-        Some(p) => write_atomic(p, bytes, new_mode),
+        Some(p) => fsio::write_with_mode(p, bytes, mode),
         None => output::stdout(bytes),
     }
 }
@@ -295,6 +311,10 @@ fn check_output_flags(in_place: bool, output: Option<&Path>) -> Result<()> {
 fn encrypt(a: EncryptArgs) -> Result<()> {
     check_output_flags(a.in_place, a.output.as_deref())?;
     let file = a.file.as_deref();
+    let _lock = match file {
+        Some(f) if a.in_place && !is_stdin(file) => Some(lock_for_update(f)?),
+        _ => None,
+    };
     let (inp, out) = formats(file, &a.input)?;
     let bytes = read_input(file)?;
     let ctx = |e: Error| e.context(logical_path(file, &a.input).display());
@@ -303,7 +323,13 @@ fn encrypt(a: EncryptArgs) -> Result<()> {
     let meta = new_metadata(&logical_path(file, &a.input), &a.keys, config.as_ref())?;
     let sealed = file::encrypt_new(inp, docs, meta).map_err(ctx)?;
     let text = out.write_encrypted(&sealed, indent_for(out, &a.input, config.as_ref()))?;
-    emit(&text, file, a.in_place, a.output.as_deref(), 0o644)
+    emit(
+        &text,
+        file,
+        a.in_place,
+        a.output.as_deref(),
+        Mode::KeepOr(0o644),
+    )
 }
 
 /// Metadata for a new file at `path`: flags first, then the first matching creation rule.
@@ -393,6 +419,10 @@ pub(crate) fn open(
 fn decrypt(a: DecryptArgs) -> Result<()> {
     check_output_flags(a.in_place, a.output.as_deref())?;
     let file = a.file.as_deref();
+    let _lock = match file {
+        Some(f) if a.in_place && !is_stdin(file) => Some(lock_for_update(f)?),
+        _ => None,
+    };
     let (opened, _, out) = open(file, &a.input, a.ignore_mac, false)?;
     let indent = indent_for(out, &a.input, None);
     let bytes = match &a.extract {
@@ -411,7 +441,14 @@ fn decrypt(a: DecryptArgs) -> Result<()> {
         None => out.write_plain(&opened.plain.0, indent)?,
     };
     let bytes = zeroize::Zeroizing::new(bytes);
-    emit(&bytes, file, a.in_place, a.output.as_deref(), 0o600)
+    // Plaintext is 0600 wherever it goes, also over an existing 0644 file.
+    emit(
+        &bytes,
+        file,
+        a.in_place,
+        a.output.as_deref(),
+        Mode::Exactly(0o600),
+    )
 }
 
 /// Re-encrypts an opened file in place, keeping the IVs of unchanged values.
@@ -430,5 +467,5 @@ pub(crate) fn write_back(
     )?;
     let config = load_config(input).ok().flatten();
     let bytes = format.write_encrypted(&sealed, indent_for(format, input, config.as_ref()))?;
-    write_atomic(path, &bytes, 0o644)
+    fsio::write_atomic(path, &bytes, 0o644)
 }

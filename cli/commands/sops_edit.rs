@@ -1,7 +1,9 @@
 //! `tollgate sops edit`: decrypt into a private temporary file, run the editor, re-encrypt
 //! with the old IVs so unchanged values stay byte-identical, and write atomically.
 
-use super::sops::{formats, indent_for, load_config, new_metadata, open, write_back, EditArgs};
+use super::sops::{
+    formats, indent_for, load_config, lock_for_update, new_metadata, open, write_back, EditArgs,
+};
 use crate::output;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +26,7 @@ impl PrivateDir {
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
             if b.create(&p).is_ok() {
+                tollgate_sops::fsio::track_temp(&p);
                 return Ok(PrivateDir(p));
             }
         }
@@ -45,6 +48,7 @@ impl Drop for PrivateDir {
             }
         }
         let _ = std::fs::remove_dir_all(&self.0);
+        tollgate_sops::fsio::untrack_temp(&self.0);
     }
 }
 
@@ -74,6 +78,8 @@ pub(crate) fn run(a: EditArgs) -> Result<()> {
     if !file.exists() {
         return create(&a);
     }
+    // Held until the file is written back: a second edit (or set) waits for this one.
+    let _lock = lock_for_update(file)?;
     let (mut opened, format, _) = open(Some(file), &a.input, a.ignore_mac, true)?;
     let config = load_config(&a.input).ok().flatten();
     let indent = indent_for(format, &a.input, config.as_ref());
@@ -125,8 +131,9 @@ fn edit_until_valid(file: &Path, format: Format, before: &[u8]) -> Result<Vec<No
                 )
             })?;
         if !status.success() {
+            // sops: "Could not run editor", exit 201.
             return Err(Error::new(
-                ErrorKind::Generic,
+                ErrorKind::NoEditorFound,
                 format!("the editor exited with {status}; nothing was written"),
             ));
         }

@@ -8,6 +8,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use tollgate_sops::bulk::{self, Outcome, Report};
 use tollgate_sops::error::{Error, ErrorKind, Result};
+use tollgate_sops::fsio::Mode;
 use tollgate_sops::keys::Keyring;
 
 #[derive(Args)]
@@ -65,7 +66,9 @@ fn split(list: Option<&String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-fn files(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
+/// The files to work on. A missing path fails with `missing` (sops: 2 for `rotate`, 1 for
+/// `updatekeys`); links the walk does not follow are named on stderr.
+fn files(paths: &[PathBuf], recursive: bool, missing: ErrorKind) -> Result<Vec<PathBuf>> {
     for p in paths {
         if p.is_dir() && !recursive {
             return Err(Error::new(
@@ -76,13 +79,25 @@ fn files(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>> {
         }
         if !p.exists() {
             return Err(Error::new(
-                ErrorKind::NoFileSpecified,
+                missing,
                 format!("{}: no such file or directory", p.display()),
             ));
         }
     }
-    Ok(bulk::walk(paths))
+    let walked = bulk::walk(paths);
+    for (link, why) in &walked.not_followed {
+        output::warn(&format!("{}: not followed: {why}", link.display()));
+    }
+    Ok(walked.files)
 }
+
+/// What an explicitly named file that was skipped fails with.
+static NOT_DONE: std::sync::LazyLock<Error> = std::sync::LazyLock::new(|| {
+    Error::new(
+        ErrorKind::Generic,
+        "a file named on the command line was not changed",
+    )
+});
 
 /// Prints one line per file; returns the exit code of the first failure, if any.
 fn print(reports: &[Report], dry_run: bool, explicit: bool) -> Result<()> {
@@ -102,7 +117,13 @@ fn print(reports: &[Report], dry_run: bool, explicit: bool) -> Result<()> {
                     out.push_str(&format!("  - {rm}\n"));
                 }
             }
-            Outcome::Skipped(why) if explicit => out.push_str(&format!("{p}: skipped ({why})\n")),
+            Outcome::Skipped(why) if explicit => {
+                // A file named on the command line that cannot be worked on is an error, as
+                // in sops ("sops metadata not found", exit 1): a script must not take a
+                // skipped rotation for a done one.
+                output::warn(&format!("{p}: {why}"));
+                failure.get_or_insert(&NOT_DONE);
+            }
             Outcome::Skipped(_) => {}
             Outcome::Failed(e) => {
                 output::warn(&format!("{p}: {}", e.message()));
@@ -135,7 +156,11 @@ pub(crate) fn rotate(a: RotateArgs) -> Result<()> {
                 "rotate keeps the file's format; drop --output-type",
             ));
         }
-        let bytes = read_input(file)?;
+        // sops: "Error reading file" (2) for a missing file.
+        let bytes = read_input(file).map_err(|e| match e.kind() {
+            ErrorKind::NoFileSpecified => e.with_kind(ErrorKind::CouldNotReadInput),
+            _ => e,
+        })?;
         let rotated = bulk::rotate_bytes(
             &bytes,
             inp,
@@ -144,7 +169,13 @@ pub(crate) fn rotate(a: RotateArgs) -> Result<()> {
             &rm,
             indent_for(inp, &a.input, config.as_ref()),
         )?;
-        return emit(&rotated, file, false, a.output.as_deref(), 0o644);
+        return emit(
+            &rotated,
+            file,
+            false,
+            a.output.as_deref(),
+            Mode::KeepOr(0o644),
+        );
     }
     if a.output.is_some() {
         return Err(Error::new(
@@ -152,7 +183,7 @@ pub(crate) fn rotate(a: RotateArgs) -> Result<()> {
             "--output takes a single file",
         ));
     }
-    let files = files(&a.paths, a.recursive)?;
+    let files = files(&a.paths, a.recursive, ErrorKind::CouldNotReadInput)?;
     let format = a
         .input
         .input_type
@@ -195,7 +226,7 @@ pub(crate) fn updatekeys(a: UpdatekeysArgs) -> Result<()> {
             .with_hint("updatekeys takes its recipients from .sops.yaml; pass --config")
     })?;
     let keyring = Keyring::from_env();
-    let files = files(&a.paths, a.recursive)?;
+    let files = files(&a.paths, a.recursive, ErrorKind::Generic)?;
     let format = a
         .input
         .input_type

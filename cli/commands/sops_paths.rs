@@ -1,7 +1,7 @@
 //! `tollgate sops set`, `unset` and `status`: single-value changes that keep every other
 //! value's ciphertext, and the encrypted-or-not check.
 
-use super::sops::{formats, open, read_input, write_back, InputArgs};
+use super::sops::{formats, lock_for_update, open, read_input, write_back, InputArgs};
 use crate::output;
 use clap::Args;
 use std::path::PathBuf;
@@ -50,7 +50,21 @@ pub(crate) struct StatusArgs {
     input: InputArgs,
 }
 
+/// sops's `set`/`unset` codes: a missing file is "Error reading file" (2), a malformed path
+/// "Invalid set index format" (7), where `decrypt` uses 100 and 91.
+fn set_codes(e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::NoFileSpecified => e.with_kind(ErrorKind::CouldNotReadInput),
+        ErrorKind::InvalidTreePath => e.with_kind(ErrorKind::InvalidSetFormat),
+        _ => e,
+    }
+}
+
 pub(crate) fn set(a: SetArgs) -> Result<()> {
+    set_value(a).map_err(set_codes)
+}
+
+fn set_value(a: SetArgs) -> Result<()> {
     let path = treepath::parse(&a.path)?;
     let raw = match (&a.value, &a.value_file, a.value_stdin) {
         (Some(v), None, false) => zeroize::Zeroizing::new(v.clone()),
@@ -79,6 +93,7 @@ pub(crate) fn set(a: SetArgs) -> Result<()> {
         )
         .with_hint("strings need quotes: '\"text\"'")
     })?;
+    let _lock = lock_for_update(&a.file)?;
     let (mut opened, format, _) = open(Some(&a.file), &a.input, false, true)?;
     let first = opened
         .plain
@@ -93,7 +108,12 @@ pub(crate) fn set(a: SetArgs) -> Result<()> {
 }
 
 pub(crate) fn unset(a: UnsetArgs) -> Result<()> {
+    unset_key(a).map_err(set_codes)
+}
+
+fn unset_key(a: UnsetArgs) -> Result<()> {
     let path = treepath::parse(&a.path)?;
+    let _lock = lock_for_update(&a.file)?;
     let (mut opened, format, _) = open(Some(&a.file), &a.input, false, true)?;
     let first = opened
         .plain
@@ -112,9 +132,15 @@ pub(crate) fn unset(a: UnsetArgs) -> Result<()> {
     write_back(&a.file, opened, format, &a.input)
 }
 
+/// sops `filestatus`: a plain file is `false`; a file that cannot be read or parsed is an
+/// error (exit 1), not a silent `false`.
 pub(crate) fn status(a: StatusArgs) -> Result<()> {
     let (inp, _) = formats(Some(&a.file), &a.input)?;
-    let bytes = read_input(Some(&a.file))?;
-    let encrypted = file::read_sealed(&bytes, inp).is_ok_and(|s| !s.metadata.mac.is_empty());
+    let bytes = read_input(Some(&a.file)).map_err(|e| e.with_kind(ErrorKind::Generic))?;
+    let encrypted = match file::read_sealed(&bytes, inp) {
+        Ok(s) => !s.metadata.mac.is_empty(),
+        Err(e) if e.message() == "sops metadata not found" => false,
+        Err(e) => return Err(e.context(a.file.display()).with_kind(ErrorKind::Generic)),
+    };
     output::stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())
 }

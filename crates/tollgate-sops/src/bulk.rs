@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::file::{self, recipient_sets};
-use crate::fsio::write_atomic;
+use crate::fsio::{write_atomic, Lock};
 use crate::keys::{self, Keyring};
 use crate::metadata::{self, KeyGroup};
 use crate::stores::Format;
@@ -38,30 +38,70 @@ pub struct Report {
     pub outcome: Outcome,
 }
 
-/// Every regular file below `roots` (hidden directories such as `.git` skipped), sorted.
-pub fn walk(roots: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = roots.to_vec();
-    while let Some(p) = stack.pop() {
+/// The files a walk found, and what it did not follow.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// Regular files, sorted, each real file once.
+    pub files: Vec<PathBuf>,
+    /// Symlinks that lead out of the walked tree (or nowhere): `(link, why)`; never silently
+    /// skipped, since a revoked key keeps access to a file `rotate` did not touch.
+    pub not_followed: Vec<(PathBuf, String)>,
+}
+
+/// Every regular file below `roots` (hidden directories such as `.git` skipped). A root that
+/// is a symlink to a file is taken as named (writes go through the link). Inside directories,
+/// a symlink to a file in the walked tree is followed to that file (each real file is worked
+/// on once); links elsewhere are listed in [`Walked::not_followed`].
+pub fn walk(roots: &[PathBuf]) -> Walked {
+    let mut out = Walked::default();
+    let real_roots: Vec<PathBuf> = roots
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .collect();
+    let inside = |p: &Path| real_roots.iter().any(|r| p.starts_with(r));
+    let mut found: Vec<PathBuf> = Vec::new();
+    let mut stack: Vec<(PathBuf, bool)> = roots.iter().map(|r| (r.clone(), true)).collect();
+    while let Some((p, is_root)) = stack.pop() {
         let Ok(meta) = std::fs::symlink_metadata(&p) else {
             continue;
         };
-        if meta.is_dir() {
+        if meta.file_type().is_symlink() {
+            match std::fs::canonicalize(&p) {
+                Ok(target) if target.is_file() && (is_root || inside(&target)) => {
+                    found.push(p);
+                }
+                Ok(target) if target.is_dir() && is_root => stack.push((target, true)),
+                Ok(target) => out.not_followed.push((
+                    p,
+                    format!("a link to {}, outside the walked tree", target.display()),
+                )),
+                Err(_) => out
+                    .not_followed
+                    .push((p, "a link to nothing (dangling)".into())),
+            }
+        } else if meta.is_dir() {
             let hidden = p
                 .file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with('.') && n != "." && n != "..");
-            if hidden && !roots.contains(&p) {
+            if hidden && !is_root {
                 continue;
             }
             if let Ok(rd) = std::fs::read_dir(&p) {
-                stack.extend(rd.filter_map(|e| e.ok().map(|e| e.path())));
+                stack.extend(rd.filter_map(|e| e.ok().map(|e| (e.path(), false))));
             }
         } else if meta.is_file() {
-            out.push(p);
+            found.push(p);
         }
     }
-    out.sort();
-    out.dedup();
+    found.sort();
+    // A file reached by its own path and through a link is worked on once: the lock would
+    // serialise the two, but rotating a file twice is not what anyone asked for.
+    let mut seen = std::collections::HashSet::new();
+    out.files = found
+        .into_iter()
+        .filter(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())))
+        .collect();
+    out.not_followed.sort();
     out
 }
 
@@ -133,6 +173,10 @@ pub fn updatekeys(
         return Outcome::Skipped("no creation rule matches".into());
     };
     let format = format.unwrap_or_else(|| Format::from_path(path));
+    let _lock = match (!dry_run).then(|| locked(path)).transpose() {
+        Ok(l) => l,
+        Err(e) => return Outcome::Failed(e),
+    };
     let mut sealed = match sealed_or_skip(path, format) {
         Ok(s) => s,
         Err(o) => return o,
@@ -256,6 +300,10 @@ pub fn rotate(
     dry_run: bool,
 ) -> Outcome {
     let format = format.unwrap_or_else(|| Format::from_path(path));
+    let _lock = match (!dry_run).then(|| locked(path)).transpose() {
+        Ok(l) => l,
+        Err(e) => return Outcome::Failed(e),
+    };
     let sealed = match sealed_or_skip(path, format) {
         Ok(s) => s,
         Err(o) => return o,
@@ -271,6 +319,14 @@ pub fn rotate(
         Ok(()) => Outcome::Changed { added, removed },
         Err(e) => Outcome::Failed(e),
     }
+}
+
+/// The lock a rewrite of `path` holds from its read to its write (see [`Lock`]), with the
+/// temp files a killed run left for it removed.
+fn locked(path: &Path) -> Result<Lock> {
+    let lock = Lock::acquire(path)?;
+    crate::fsio::remove_stale_temp_files(path);
+    Ok(lock)
 }
 
 /// The first key type other than age that holds a wrapped data key, if any.

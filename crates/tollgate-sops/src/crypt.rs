@@ -8,7 +8,7 @@ use crate::selector::Selector;
 use crate::tree::{Entry, Node, Scalar};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256, Sha512};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// `sha256("sops")`: the MAC prefix that marks `mac_only_encrypted` files.
 const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
@@ -16,16 +16,22 @@ const MAC_ONLY_ENCRYPTED_PREFIX: [u8; 32] = [
     0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
-/// IVs of the values seen while decrypting, by (path, type, plaintext), so re-encryption of an
-/// unchanged value reuses its IV and ciphertext (minimal git diffs, as sops does). Keys are
-/// SHA-256 digests: the stash never holds plaintext, and a collision (which would reuse a
-/// nonce for another plaintext) is out of reach.
+/// IVs of the values seen while decrypting, by (document, path, type, plaintext), so
+/// re-encryption of an unchanged value reuses its IV and ciphertext (minimal git diffs, as sops
+/// does). Keys are SHA-256 digests: the stash never holds plaintext, and a collision (which
+/// would reuse a nonce for another plaintext) is out of reach. The document is part of the
+/// key, and one encryption hands each IV out at most once: equal values at the same path in
+/// two documents once got one IV, and an AES-GCM nonce must never repeat under one data key.
 #[derive(Default)]
 pub struct Stash(HashMap<[u8; 32], [u8; 32]>);
 
+/// The document index the MAC's IV is stashed under (no real document has it).
+const MAC_DOCUMENT: usize = usize::MAX;
+
 impl Stash {
-    fn key(aad: &[u8], type_name: &str, plain: &[u8]) -> [u8; 32] {
+    fn key(doc: usize, aad: &[u8], type_name: &str, plain: &[u8]) -> [u8; 32] {
         let mut h = Sha256::new();
+        h.update((doc as u64).to_le_bytes());
         h.update(aad);
         h.update([0]);
         h.update(type_name.as_bytes());
@@ -34,20 +40,29 @@ impl Stash {
         h.finalize().into()
     }
 
-    fn remember(&mut self, aad: &[u8], type_name: &str, plain: &[u8], iv: &[u8]) {
+    fn remember(&mut self, doc: usize, aad: &[u8], type_name: &str, plain: &[u8], iv: &[u8]) {
         if let Ok(iv) = <[u8; 32]>::try_from(iv) {
-            self.0.insert(Self::key(aad, type_name, plain), iv);
+            self.0.insert(Self::key(doc, aad, type_name, plain), iv);
         }
     }
 
-    fn iv_for(&self, aad: &[u8], type_name: &str, plain: &[u8]) -> [u8; 32] {
+    /// The stashed IV of an unchanged value, unless `used` (the IVs this encryption of the
+    /// document has handed out) already has it; else a fresh random one.
+    fn iv_for(
+        &self,
+        doc: usize,
+        aad: &[u8],
+        type_name: &str,
+        plain: &[u8],
+        used: &mut HashSet<[u8; 32]>,
+    ) -> [u8; 32] {
         if self.0.is_empty() {
             return cipher::random_iv();
         }
-        self.0
-            .get(&Self::key(aad, type_name, plain))
-            .copied()
-            .unwrap_or_else(cipher::random_iv)
+        match self.0.get(&Self::key(doc, aad, type_name, plain)) {
+            Some(iv) if used.insert(*iv) => *iv,
+            _ => cipher::random_iv(),
+        }
     }
 }
 
@@ -77,6 +92,10 @@ enum Mode<'a> {
 struct Walker<'a> {
     rules: Rules<'a>,
     mode: Mode<'a>,
+    /// Index of the document in the file (the stash is keyed by it).
+    doc: usize,
+    /// IVs taken from the stash so far (encryption only).
+    used_ivs: HashSet<[u8; 32]>,
     mac_input: Vec<u8>,
     path: Vec<String>,
     comments: Vec<Vec<String>>,
@@ -93,10 +112,12 @@ fn display_path(path: &[String]) -> String {
 }
 
 impl<'a> Walker<'a> {
-    fn new(rules: Rules<'a>, mode: Mode<'a>) -> Self {
+    fn new(rules: Rules<'a>, mode: Mode<'a>, doc: usize) -> Self {
         Walker {
             rules,
             mode,
+            doc,
+            used_ivs: HashSet::new(),
             mac_input: Vec::new(),
             path: Vec::new(),
             comments: Vec::new(),
@@ -162,6 +183,7 @@ impl<'a> Walker<'a> {
     fn decrypt_comment(
         key: &DataKey,
         text: &str,
+        doc: usize,
         aad: &[u8],
         stash: Option<&mut Stash>,
         warnings: &mut Vec<String>,
@@ -172,7 +194,7 @@ impl<'a> Walker<'a> {
                 iv,
             }) => {
                 if let Some(stash) = stash {
-                    stash.remember(aad, "comment", plain.as_bytes(), &iv);
+                    stash.remember(doc, aad, "comment", plain.as_bytes(), &iv);
                 }
                 Some(plain)
             }
@@ -199,7 +221,13 @@ impl<'a> Walker<'a> {
         match &mut self.mode {
             Mode::Hash => Ok(None),
             Mode::Encrypt { key, stash } => {
-                let iv = stash.iv_for(&aad, "comment", text.as_bytes());
+                let iv = stash.iv_for(
+                    self.doc,
+                    &aad,
+                    "comment",
+                    text.as_bytes(),
+                    &mut self.used_ivs,
+                );
                 cipher::encrypt(key, text.as_bytes(), &aad, "comment", &iv).map(Some)
             }
             Mode::Decrypt {
@@ -209,6 +237,7 @@ impl<'a> Walker<'a> {
             } => Ok(Self::decrypt_comment(
                 key,
                 text,
+                self.doc,
                 &aad,
                 stash.as_mut(),
                 warnings,
@@ -248,7 +277,7 @@ impl<'a> Walker<'a> {
                 };
                 if selected && !bytes.is_empty() {
                     let aad = aad(&self.path);
-                    let iv = stash.iv_for(&aad, type_name, &bytes);
+                    let iv = stash.iv_for(self.doc, &aad, type_name, &bytes, &mut self.used_ivs);
                     let enc = cipher::encrypt(key, &bytes, &aad, type_name, &iv)?;
                     self.hash(node, hashed);
                     // The plaintext leaves memory as the ciphertext takes its place.
@@ -268,9 +297,14 @@ impl<'a> Walker<'a> {
                     match node {
                         // A real comment inside a list.
                         Node::Comment(text) => {
-                            if let Some(plain) =
-                                Self::decrypt_comment(key, text, &aad, stash.as_mut(), warnings)
-                            {
+                            if let Some(plain) = Self::decrypt_comment(
+                                key,
+                                text,
+                                self.doc,
+                                &aad,
+                                stash.as_mut(),
+                                warnings,
+                            ) {
                                 *text = plain;
                             }
                         }
@@ -285,7 +319,7 @@ impl<'a> Walker<'a> {
                                     Node::Comment(c) => (c.as_bytes().to_vec(), "comment"),
                                     _ => (Vec::new(), "str"),
                                 };
-                                stash.remember(&aad, type_name, &bytes, &d.iv);
+                                stash.remember(self.doc, &aad, type_name, &bytes, &d.iv);
                             }
                             *node = d.node;
                         }
@@ -321,16 +355,16 @@ pub fn hex_upper(bytes: &[u8]) -> String {
 /// document order, or the error of the first document that failed.
 fn walk_all<'a, F>(docs: &mut [Node], make: F) -> Result<Vec<Walker<'a>>>
 where
-    F: Fn() -> Walker<'a> + Sync,
+    F: Fn(usize) -> Walker<'a> + Sync,
 {
-    let walk = |doc: &mut Node| {
-        let mut w = make();
+    let walk = |(index, doc): (usize, &mut Node)| {
+        let mut w = make(index);
         w.value(doc).map(|()| w)
     };
     let results: Vec<Result<Walker<'a>>> = if docs.len() > 1 {
-        docs.par_iter_mut().map(walk).collect()
+        docs.par_iter_mut().enumerate().map(walk).collect()
     } else {
-        docs.iter_mut().map(walk).collect()
+        docs.iter_mut().enumerate().map(walk).collect()
     };
     results.into_iter().collect()
 }
@@ -353,7 +387,9 @@ pub fn encrypt(
     key: &DataKey,
     stash: &Stash,
 ) -> Result<String> {
-    let walkers = walk_all(docs, || Walker::new(rules, Mode::Encrypt { key, stash }))?;
+    let walkers = walk_all(docs, |doc| {
+        Walker::new(rules, Mode::Encrypt { key, stash }, doc)
+    })?;
     Ok(mac(rules, &walkers))
 }
 
@@ -365,7 +401,7 @@ pub fn decrypt(
     key: &DataKey,
     keep_ivs: bool,
 ) -> Result<(String, Stash, Vec<String>)> {
-    let make = || {
+    let make = |doc| {
         Walker::new(
             rules,
             Mode::Decrypt {
@@ -373,6 +409,7 @@ pub fn decrypt(
                 stash: keep_ivs.then(Stash::default),
                 warnings: Vec::new(),
             },
+            doc,
         )
     };
     let walkers = walk_all(docs, make)?;
@@ -386,7 +423,6 @@ pub fn decrypt(
             ..
         } = w.mode
         {
-            // Later documents win for equal (path, value) pairs, as in sops.
             if let Some(s) = s {
                 stash.0.extend(s.0);
             }
@@ -399,13 +435,19 @@ pub fn decrypt(
 /// The MAC of plaintext documents, without encrypting anything.
 pub fn mac_of(docs: &[Node], rules: Rules<'_>) -> Result<String> {
     let mut copy = docs.to_vec();
-    let walkers = walk_all(&mut copy, || Walker::new(rules, Mode::Hash))?;
+    let walkers = walk_all(&mut copy, |doc| Walker::new(rules, Mode::Hash, doc))?;
     Ok(mac(rules, &walkers))
 }
 
 /// Encrypts the MAC with `lastmodified` (canonical form) as AAD.
 pub fn encrypt_mac(key: &DataKey, mac: &str, lastmodified: &str, stash: &Stash) -> Result<String> {
-    let iv = stash.iv_for(lastmodified.as_bytes(), "str", mac.as_bytes());
+    let iv = stash.iv_for(
+        MAC_DOCUMENT,
+        lastmodified.as_bytes(),
+        "str",
+        mac.as_bytes(),
+        &mut HashSet::new(),
+    );
     cipher::encrypt(key, mac.as_bytes(), lastmodified.as_bytes(), "str", &iv)
         .map_err(|e| err!(ErrorEncryptingMac, "could not encrypt the MAC: {e}"))
 }

@@ -13,6 +13,8 @@ pub enum ErrorKind {
     CouldNotReadInput,
     /// The output could not be written.
     CouldNotWriteOutput,
+    /// The output format cannot hold the data (nested values in dotenv).
+    ErrorDumpingTree,
     /// The `.sops.yaml` could not be read.
     ErrorReadingConfig,
     /// A `set` value is malformed.
@@ -50,6 +52,7 @@ impl ErrorKind {
             ErrorKind::Generic => 1,
             ErrorKind::CouldNotReadInput => 2,
             ErrorKind::CouldNotWriteOutput => 3,
+            ErrorKind::ErrorDumpingTree => 4,
             ErrorKind::ErrorReadingConfig => 5,
             ErrorKind::InvalidSetFormat => 7,
             ErrorKind::ConflictingParameters => 8,
@@ -97,6 +100,14 @@ impl Error {
     #[must_use]
     pub fn context(mut self, what: impl fmt::Display) -> Self {
         self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    /// The same error under another kind: one failure has different sops exit codes in
+    /// different commands (invalid YAML is 2 for `encrypt`, 1 for `decrypt`).
+    #[must_use]
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
         self
     }
 

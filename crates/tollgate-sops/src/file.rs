@@ -3,7 +3,7 @@
 
 use crate::cipher::DataKey;
 use crate::crypt::{self, Rules, Stash};
-use crate::error::{err, Result};
+use crate::error::{err, ErrorKind, Result};
 use crate::keys::{self, Keyring};
 use crate::metadata::{self, KeyGroup, Metadata};
 use crate::stores::Format;
@@ -34,23 +34,28 @@ pub struct Opened {
     pub warnings: Vec<String>,
 }
 
-/// Reads an encrypted file.
+/// Reads an encrypted file. Whatever stops it being read as one (empty, invalid YAML or
+/// UTF-8, no `sops` block) is exit code 1, as in sops's decrypt, rotate and updatekeys.
 pub fn read_sealed(input: &[u8], format: Format) -> Result<Sealed> {
-    if input.iter().all(u8::is_ascii_whitespace) {
-        return Err(err!(
-            NeedAtLeastOneDocument,
-            "the file is empty: need at least one document"
-        ));
-    }
-    // The binary store's encrypted form is a JSON envelope.
-    let mut docs = format.read_encrypted(input)?;
-    if docs.is_empty() {
-        return Err(err!(NeedAtLeastOneDocument, "the file holds no document"));
-    }
-    let metadata = metadata::extract(format, &mut docs)?.ok_or_else(|| {
+    let not_sops = || {
         err!(Generic, "sops metadata not found")
             .with_hint("the file is not encrypted; use `tollgate sops encrypt`")
+    };
+    if input.iter().all(u8::is_ascii_whitespace) {
+        return Err(not_sops());
+    }
+    // The binary store's encrypted form is a JSON envelope.
+    let mut docs = format.read_encrypted(input).map_err(|e| {
+        if e.kind() == ErrorKind::CouldNotReadInput {
+            e.with_kind(ErrorKind::Generic)
+        } else {
+            e
+        }
     })?;
+    if docs.is_empty() {
+        return Err(not_sops());
+    }
+    let metadata = metadata::extract(format, &mut docs)?.ok_or_else(not_sops)?;
     Ok(Sealed {
         format,
         docs,

@@ -29,7 +29,7 @@ fn text_of(node: &Node, key: &str) -> Result<String> {
         Node::Scalar(Scalar::Bool(b)) => Ok(b.to_string()),
         Node::Scalar(s) => Ok(String::from_utf8_lossy(&s.to_bytes()).into_owned()),
         _ => Err(err!(
-            Generic,
+            ErrorDumpingTree,
             "`{key}` is nested; this format holds only flat values"
         )),
     }
@@ -37,7 +37,7 @@ fn text_of(node: &Node, key: &str) -> Result<String> {
 
 pub(super) fn write_dotenv(doc: &Node) -> Result<String> {
     let Node::Map(entries) = doc else {
-        return Err(err!(Generic, "dotenv needs a mapping"));
+        return Err(err!(ErrorDumpingTree, "dotenv needs a mapping"));
     };
     let mut out = String::new();
     for e in entries {
@@ -108,14 +108,14 @@ pub(super) fn read_ini(text: &str) -> Result<Vec<Node>> {
 
 pub(super) fn write_ini(doc: &Node) -> Result<String> {
     let Node::Map(sections) = doc else {
-        return Err(err!(Generic, "INI needs a mapping"));
+        return Err(err!(ErrorDumpingTree, "INI needs a mapping"));
     };
     let mut out = String::new();
     for s in sections {
         let Entry::Pair(name, body) = s else { continue };
         let Node::Map(entries) = body else {
             return Err(err!(
-                Generic,
+                ErrorDumpingTree,
                 "INI values must sit inside a [section]; `{name}` does not"
             ));
         };
