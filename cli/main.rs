@@ -32,7 +32,29 @@ enum Command {
     Sops(commands::sops::SopsArgs),
 }
 
+/// The stack of every thread that evaluates policies: the main work thread and rayon's
+/// workers. Recursive Rego functions are rejected before evaluation and input nesting is
+/// capped by the YAML reader (1,000 levels), so evaluation depth is bounded; a known stack,
+/// not the platform's default (2 MiB for spawned threads), makes that bound hold everywhere.
+const STACK_BYTES: usize = 64 * 1024 * 1024;
+
 fn main() -> ExitCode {
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(STACK_BYTES)
+        .build_global();
+    let work = std::thread::Builder::new()
+        .name("tollgate".into())
+        .stack_size(STACK_BYTES)
+        .spawn(run);
+    match work.map(std::thread::JoinHandle::join) {
+        Ok(Ok(code)) => code,
+        // The panic message is already on stderr; 101 is Rust's code for it.
+        Ok(Err(_)) => ExitCode::from(101),
+        Err(_) => run(),
+    }
+}
+
+fn run() -> ExitCode {
     // The raw matches are kept: `check` pairs each --output with the --format before it.
     let parsed = Cli::command()
         .try_get_matches()

@@ -343,3 +343,67 @@ fn a_runaway_kyverno_rule_is_stopped_and_reported() {
         "{v:#}"
     );
 }
+
+#[test]
+fn a_recursive_rego_function_is_a_compile_error_not_a_crash() {
+    // Once: "thread 'main' has overflowed its stack", exit 134, in check and in verify.
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        &dir,
+        "policy/loop.rego",
+        "package main\n\nimport rego.v1\n\nf(x) := y if {\n\ty := f(x)\n}\n\ndeny contains msg if {\n\tmsg := f(input.kind)\n}\n",
+    );
+    put(
+        &dir,
+        "policy/loop_test.rego",
+        "package main\n\nimport rego.v1\n\ntest_f if {\n\tf(1) == 1\n}\n",
+    );
+    put(
+        &dir,
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n",
+    );
+    for args in [
+        &["check", "--policy", "policy", "pod.yaml"][..],
+        &["verify", "policy"][..],
+    ] {
+        let o = run(tollgate().args(args).current_dir(dir.path()));
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("policy/loop.rego:5"), "{args:?}: {err}");
+        assert!(
+            err.contains("data.main.f -> data.main.f"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn deeply_nested_input_is_evaluated_without_exhausting_the_stack() {
+    // 990 levels, just under the reader's cap: Rego's walk(), --combine (one big input) and
+    // the bundled pack all recurse through it.
+    let dir = tempfile::tempdir().unwrap();
+    let depth = 990;
+    put(
+        &dir,
+        "deep.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\nspec: {}2{}\n",
+            "{a: ".repeat(depth),
+            "}".repeat(depth)
+        ),
+    );
+    put(
+        &dir,
+        "policy/walk.rego",
+        "package main\n\nimport rego.v1\n\ndeny contains \"a 2 somewhere\" if {\n\twalk(input, [_, v])\n\tv == 2\n}\n",
+    );
+    for args in [
+        &["--policy", "policy", "deep.yaml"][..],
+        &["--policy", "policy", "--combine", "deep.yaml"][..],
+    ] {
+        let o = check_in(&dir, args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("a 2 somewhere"));
+    }
+}

@@ -2,6 +2,7 @@
 //! against it on all cores, and return findings in a stable order.
 
 pub mod rego;
+mod rego_recursion;
 pub mod rego_source;
 pub mod rego_verify;
 

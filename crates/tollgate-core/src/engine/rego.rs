@@ -134,6 +134,24 @@ pub(super) fn dialect(path: &str, text: &str) -> Result<bool, String> {
     }
 }
 
+/// Compile errors for recursive functions in what `engine` holds: OPA rejects them, and
+/// regorus would overflow the stack evaluating them (see `rego_recursion`).
+pub(super) fn recursion_errors(engine: &Engine) -> Vec<PolicyError> {
+    let Ok(ast) = engine.get_ast_as_json() else {
+        return Vec::new();
+    };
+    super::rego_recursion::find(&ast)
+        .into_iter()
+        .map(|r| PolicyError {
+            file: format!("{}:{}", r.file, r.line),
+            message: format!(
+                "rego_recursion_error: the function calls itself ({}); Rego does not allow recursion",
+                r.cycle
+            ),
+        })
+        .collect()
+}
+
 pub(super) fn load_data(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let json: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
@@ -276,6 +294,9 @@ impl Policies {
                     message,
                 }),
             }
+        }
+        for engine in [&v1, &v0] {
+            errors.extend(recursion_errors(engine));
         }
         let has_v1 = scanned.iter().any(|(v, _)| *v);
         let has_v0 = scanned.iter().any(|(v, _)| !*v);

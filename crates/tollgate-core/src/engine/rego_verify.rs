@@ -112,6 +112,9 @@ pub fn verify(
             }),
         }
     }
+    for e in &engines {
+        errors.extend(super::rego::recursion_errors(e));
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
