@@ -49,7 +49,7 @@ pub fn exceeded() -> bool {
     };
     let left = COUNTDOWN.get();
     if left > 0 {
-        COUNTDOWN.set(left - 1);
+        COUNTDOWN.set(left.saturating_sub(1));
         return false;
     }
     COUNTDOWN.set(STRIDE);

@@ -1,5 +1,10 @@
 //! Wildcards as users write them in rule ids, exceptions and Kyverno policies: `*` is any run
 //! of characters (also empty), `?` exactly one character, matched over the whole string.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "the matcher's positions step through the same pattern and text and are bounds-checked before each index; property-tested"
+)]
 
 /// Whether `text` matches `pattern`.
 pub fn matches(pattern: &str, text: &str) -> bool {

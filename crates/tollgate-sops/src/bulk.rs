@@ -232,7 +232,9 @@ fn rotated_sets(before: &[Vec<String>], add: &[String], remove: &[String]) -> Ve
     }
     for r in add {
         if !after.iter().flatten().any(|x| x == r) {
-            after[0].push(r.clone());
+            if let Some(first) = after.first_mut() {
+                first.push(r.clone());
+            }
         }
     }
     for g in &mut after {

@@ -116,7 +116,9 @@ fn parse(s: &str) -> Result<Parts<'_>> {
         if value.is_empty() {
             return Err(bad());
         }
-        fields[slot] = Some(value);
+        if let Some(field) = fields.get_mut(slot) {
+            *field = Some(value);
+        }
     }
     let [Some(data), Some(iv), Some(tag), Some(type_name)] = fields else {
         return Err(bad());

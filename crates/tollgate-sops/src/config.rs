@@ -98,7 +98,7 @@ fn group_recipients(node: &Node, depth: usize) -> Result<Vec<String>> {
             "merge" => {
                 if let Node::List(items) = v {
                     for g in items.iter().filter(|i| !matches!(i, Node::Comment(_))) {
-                        out.extend(group_recipients(g, depth + 1)?);
+                        out.extend(group_recipients(g, depth.saturating_add(1))?);
                     }
                 }
             }

@@ -343,10 +343,11 @@ impl<'a> Walker<'a> {
 /// Uppercase hex, as Go's `%X`.
 pub fn hex_upper(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut s = String::with_capacity(bytes.len() * 2);
+    let digit = |nibble: u8| char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'));
+    let mut s = String::with_capacity(bytes.len().saturating_mul(2));
     for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
+        s.push(digit(b >> 4));
+        s.push(digit(b & 15));
     }
     s
 }

@@ -252,12 +252,8 @@ impl Metadata {
         }
         e.push(pair("lastmodified", Node::str(self.lastmodified.clone())));
         e.push(pair("mac", Node::str(self.mac.clone())));
-        if self.key_groups.len() == 1 {
-            if let Some((_, v)) = self.key_groups[0]
-                .other
-                .iter()
-                .find(|(k, v)| k == "pgp" && non_empty(v))
-            {
+        if let [only] = self.key_groups.as_slice() {
+            if let Some((_, v)) = only.other.iter().find(|(k, v)| k == "pgp" && non_empty(v)) {
                 e.push(pair("pgp", v.clone()));
             }
         }

@@ -1,5 +1,10 @@
 //! RFC 3339 timestamps without a date-time dependency: sops's `lastmodified` AAD and YAML
 //! `type:time` values must be formatted exactly as Go's `time` package does.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "calendar arithmetic on values the parser has range-checked (months 1-12, days 1-31, years 0-9999)"
+)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

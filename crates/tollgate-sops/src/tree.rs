@@ -208,11 +208,11 @@ pub fn go_json_float(v: f64) -> String {
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         let s = go_format_e(v);
         // encoding/json shortens e-07 to e-7.
-        if let Some(pos) = s.find("e-0") {
-            return format!("{}e-{}", &s[..pos], &s[pos + 3..]);
+        if let Some((mantissa, exp)) = s.split_once("e-0") {
+            return format!("{mantissa}e-{exp}");
         }
-        if let Some(pos) = s.find("e+0") {
-            return format!("{}e+{}", &s[..pos], &s[pos + 3..]);
+        if let Some((mantissa, exp)) = s.split_once("e+0") {
+            return format!("{mantissa}e+{exp}");
         }
         return s;
     }

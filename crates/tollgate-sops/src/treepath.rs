@@ -27,14 +27,14 @@ pub fn parse(s: &str) -> Result<Vec<Step>> {
     while !rest.is_empty() {
         let inner = rest.strip_prefix('[').ok_or_else(bad)?;
         if let Some(q) = inner.chars().next().filter(|c| *c == '"' || *c == '\'') {
-            let body = &inner[1..];
-            let end = body.find(q).ok_or_else(bad)?;
-            steps.push(Step::Key(body[..end].to_owned()));
-            rest = body[end + 1..].strip_prefix(']').ok_or_else(bad)?;
+            let body = inner.get(q.len_utf8()..).ok_or_else(bad)?;
+            let (key, after) = body.split_once(q).ok_or_else(bad)?;
+            steps.push(Step::Key(key.to_owned()));
+            rest = after.strip_prefix(']').ok_or_else(bad)?;
         } else {
-            let end = inner.find(']').ok_or_else(bad)?;
-            steps.push(Step::Index(inner[..end].trim().parse().map_err(|_| bad())?));
-            rest = &inner[end + 1..];
+            let (index, after) = inner.split_once(']').ok_or_else(bad)?;
+            steps.push(Step::Index(index.trim().parse().map_err(|_| bad())?));
+            rest = after;
         }
     }
     Ok(steps)
@@ -91,7 +91,10 @@ pub fn set(root: &mut Node, path: &[Step], value: Node) -> Result<bool> {
                 .map(|(i, _)| i)
                 .collect();
             match real.get(*i) {
-                Some(&pos) => set(&mut items[pos], rest, value),
+                Some(&pos) => match items.get_mut(pos) {
+                    Some(item) => set(item, rest, value),
+                    None => Ok(false),
+                },
                 None if *i == real.len() => {
                     let mut child = Node::Map(Vec::new());
                     set(&mut child, rest, value)?;

@@ -1,5 +1,8 @@
 //! Policy engines and the parallel runner: compile every policy once, evaluate every resource
 //! against it on all cores, and return findings in a stable order.
+// Reads manifests and policies from repositories: no indexing or unchecked arithmetic,
+// unless a submodule says why its remaining sites cannot fail.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 pub mod rego;
 mod rego_recursion;

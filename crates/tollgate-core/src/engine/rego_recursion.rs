@@ -5,6 +5,11 @@
 //! looks at function calls: it reads the AST regorus parsed (its JSON form), builds the call
 //! graph between the functions of all packages, and reports the first cycle of each function
 //! with the file and line of its definition.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "chain offsets are taken within the chain's own length"
+)]
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

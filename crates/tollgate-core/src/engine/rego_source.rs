@@ -1,5 +1,10 @@
 //! What regorus does not expose about a policy file: its package, the conftest rule heads
 //! (`deny`, `violation`, `warn`, with optional `_suffix`), and OPA METADATA annotations.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "byte offsets found with find() on the same line; line numbers from enumerate()"
+)]
 
 use tollgate_sops::stores::yaml_read::{read_documents, Schema};
 use tollgate_sops::tree::Node;

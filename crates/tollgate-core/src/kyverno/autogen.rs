@@ -111,11 +111,11 @@ fn truncate_name(name: String) -> String {
     if name.len() <= 63 {
         return name;
     }
-    let mut end = 63;
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    name[..end].to_owned()
+    let end = (0..=63)
+        .rev()
+        .find(|&i| name.is_char_boundary(i))
+        .unwrap_or(0);
+    name.get(..end).unwrap_or_default().to_owned()
 }
 
 fn replace_kinds(block: &mut Value, new_kinds: &[&str]) {
@@ -185,7 +185,12 @@ fn generate(rule: &Value, name_prefix: &str, kinds: &[&str], cronjob: bool) -> O
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    r["name"] = Value::String(truncate_name(format!("{name_prefix}{name}")));
+    if let Some(rule) = r.as_object_mut() {
+        rule.insert(
+            "name".into(),
+            Value::String(truncate_name(format!("{name_prefix}{name}"))),
+        );
+    }
     if let Some(m) = r.get_mut("match") {
         replace_kinds(m, kinds);
     }

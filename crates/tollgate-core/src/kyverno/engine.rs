@@ -1,6 +1,11 @@
 //! Evaluates Kyverno validate rules on one resource: match/exclude, context, preconditions,
 //! then pattern, anyPattern, deny or foreach, with Kyverno's statuses (pass, fail, skip, error)
 //! and its treatment of updates to resources that already violated the rule.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "foreach and path offsets come from the lists they index; panics contained per resource"
+)]
 
 use super::images;
 use super::jmes::{JmesError, Listed, Scope};

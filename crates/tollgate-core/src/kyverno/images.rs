@@ -1,5 +1,7 @@
 //! Container image references split the way Kyverno does: the `images` variable of a rule
-//! context and the `image_normalize` function.
+//! context and the `image_normalize` function. References come from resources: no indexing or
+//! unchecked arithmetic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use serde_json::{Map, Value};
 
@@ -64,11 +66,15 @@ pub fn parse(image: &str) -> Result<ImageInfo, String> {
         }
         None => (image, String::new()),
     };
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let (repo, tag) = match rest[last_slash..].rfind(':') {
-        Some(i) => (
-            &rest[..last_slash + i],
-            rest[last_slash + i + 1..].to_owned(),
+    // A tag's colon comes after the last slash (a registry port's comes before it).
+    let last_slash = rest.rfind('/').unwrap_or(0);
+    let (repo, tag) = match rest
+        .rfind(':')
+        .filter(|&c| c > last_slash || !rest.contains('/'))
+    {
+        Some(c) => (
+            rest.get(..c).unwrap_or(rest),
+            rest.get(c.saturating_add(1)..).unwrap_or("").to_owned(),
         ),
         None => (rest, String::new()),
     };

@@ -1,6 +1,9 @@
 //! Kyverno validate policies, evaluated offline with Kyverno's semantics: users bring their
 //! `ClusterPolicy` files and `kyverno-test.yaml` suites unchanged. Findings go through the same
 //! pipeline as Rego ones (rule id `<policy>/<rule>`).
+// Reads manifests and policies from repositories: no indexing or unchecked arithmetic,
+// unless a submodule says why its remaining sites cannot fail.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 pub mod autogen;
 pub mod engine;

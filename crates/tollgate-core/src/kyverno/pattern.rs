@@ -1,6 +1,11 @@
 //! The `validate.pattern` walk: a pattern tree against a resource, with Kyverno's anchors
 //! (`(k)` conditional, `=(k)` equality, `^(k)` existence, `X(k)` negation, `<(k)` global),
 //! arrays of maps, and the rules that turn a mismatch into pass, fail, skip or error.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "list positions come from enumerate() over the list indexed, after a length check"
+)]
 
 use super::ops::pattern_scalar;
 use crate::wildcard;

@@ -528,7 +528,7 @@ fn parse_body(ctx: &Ctx<'_>, v: &Map<String, Value>, at: &str) -> Result<Body, P
         .into_iter()
         .filter(|k| v.get(*k).is_some_and(|x| !x.is_null()))
         .collect();
-    if present.len() != 1 {
+    let [kind] = present.as_slice() else {
         return Err(ctx.err(
             at,
             format!(
@@ -540,8 +540,8 @@ fn parse_body(ctx: &Ctx<'_>, v: &Map<String, Value>, at: &str) -> Result<Body, P
                 }
             ),
         ));
-    }
-    match present[0] {
+    };
+    match *kind {
         "pattern" => {
             let p = &v["pattern"];
             check_pattern(ctx, p, &format!("{at}.pattern"))?;

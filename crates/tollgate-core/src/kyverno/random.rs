@@ -1,5 +1,7 @@
 //! Kyverno's `random(pattern)`: a random string that matches a regular expression, generated
-//! from the expression's syntax tree.
+//! from the expression's syntax tree. The pattern comes from a policy (or a resource, through
+//! a variable): no indexing or unchecked arithmetic here.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use rand::Rng;
 use regex_syntax::hir::{Class, Hir, HirKind};
@@ -27,6 +29,13 @@ pub(super) fn generate(pattern: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// How many characters `start..=end` holds.
+fn width(start: char, end: char) -> u64 {
+    u64::from(end)
+        .saturating_sub(u64::from(start))
+        .saturating_add(1)
+}
+
 fn emit(h: &Hir, rng: &mut impl Rng, out: &mut String, steps: &mut usize) -> Result<(), String> {
     *steps = steps.saturating_add(1);
     if *steps > MAX_STEPS {
@@ -37,16 +46,13 @@ fn emit(h: &Hir, rng: &mut impl Rng, out: &mut String, steps: &mut usize) -> Res
         HirKind::Literal(l) => out.push_str(&String::from_utf8_lossy(&l.0)),
         HirKind::Class(Class::Unicode(c)) => {
             let ranges = c.ranges();
-            let total: u64 = ranges
-                .iter()
-                .map(|r| u64::from(r.end()) - u64::from(r.start()) + 1)
-                .sum();
+            let total: u64 = ranges.iter().map(|r| width(r.start(), r.end())).sum();
             if total == 0 {
                 return Err("the pattern has an empty character class".into());
             }
             let mut pick = rng.gen_range(0..total);
             for r in ranges {
-                let size = u64::from(r.end()) - u64::from(r.start()) + 1;
+                let size = width(r.start(), r.end());
                 if pick < size {
                     // pick < size, so the sum stays inside the range (a valid scalar value).
                     let c = u32::try_from(u64::from(r.start()).saturating_add(pick))

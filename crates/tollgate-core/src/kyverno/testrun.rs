@@ -1,6 +1,11 @@
 //! `tollgate test`: runs `kyverno-test.yaml` suites (the `cli.kyverno.io/v1alpha1` Test schema
 //! and the older one) and compares every (result entry, resource) expectation with what the
 //! engine produced. Strict by default; `lenient` reproduces `kyverno test`'s leniencies.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "counters over test results (bounded by the file) and indices from the same results"
+)]
 
 use super::engine::{evaluate, Request, RuleResponse, Subject, UserInfo, Values};
 use super::policy::{self, Policy, PolicyError};

@@ -1,5 +1,6 @@
 //! Parsing times with a Go reference layout (`2006-01-02 15:04:05`), as Kyverno's `time_parse`
-//! and `time_since` take them.
+//! and `time_since` take them. Values come from resources: no indexing or unchecked arithmetic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use tollgate_sops::time::{build, Timestamp};
 
@@ -102,18 +103,28 @@ pub(super) fn parse(layout: &str, value: &str) -> Result<Timestamp, String> {
                 let full = *tok == "January";
                 let i = MONTHS
                     .iter()
-                    .position(|m| v.starts_with(if full { m } else { &m[..3] }))
+                    .position(|m| v.starts_with(if full { m } else { m.get(..3).unwrap_or(m) }))
                     .ok_or_else(bad)?;
-                v = &v[if full { MONTHS[i].len() } else { 3 }..];
-                mo = i as u32 + 1;
+                let taken = if full {
+                    MONTHS.get(i).map_or(3, |m| m.len())
+                } else {
+                    3
+                };
+                v = v.get(taken..).ok_or_else(bad)?;
+                mo = u32::try_from(i).map_err(|_| bad())?.saturating_add(1);
             }
             "Mon" | "Monday" => {
                 let full = *tok == "Monday";
                 let i = DAYS
                     .iter()
-                    .position(|m| v.starts_with(if full { m } else { &m[..3] }))
+                    .position(|m| v.starts_with(if full { m } else { m.get(..3).unwrap_or(m) }))
                     .ok_or_else(bad)?;
-                v = &v[if full { DAYS[i].len() } else { 3 }..];
+                let taken = if full {
+                    DAYS.get(i).map_or(3, |d| d.len())
+                } else {
+                    3
+                };
+                v = v.get(taken..).ok_or_else(bad)?;
             }
             "MST" => {
                 let n = v.bytes().take_while(u8::is_ascii_uppercase).count();
@@ -142,7 +153,13 @@ pub(super) fn parse(layout: &str, value: &str) -> Result<Timestamp, String> {
                 } else if zone.ends_with("0700") {
                     mm = take_num(&mut v, 2, 2)?;
                 }
-                off = sign * (hh * 3600 + mm * 60) as i32;
+                // Two-digit hours and minutes: at most 99 * 3600 + 99 * 60, far inside i32.
+                let seconds = hh
+                    .saturating_mul(3600)
+                    .saturating_add(mm.saturating_mul(60));
+                off = i32::try_from(seconds)
+                    .map_err(|_| bad())?
+                    .saturating_mul(sign);
             }
         }
     }
@@ -155,7 +172,7 @@ pub(super) fn parse(layout: &str, value: &str) -> Result<Timestamp, String> {
         }
         h = match (pm, h) {
             (true, 12) => 12,
-            (true, h) => h + 12,
+            (true, h) => h.saturating_add(12),
             (false, 12) => 0,
             (false, h) => h,
         };

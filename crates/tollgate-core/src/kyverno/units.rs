@@ -1,5 +1,7 @@
 //! Kubernetes quantities and Go durations, the two unit systems Kyverno compares before it falls
-//! back to strings (`1Gi` equals `1024Mi`, `90s` is more than `1m`).
+//! back to strings (`1Gi` equals `1024Mi`, `90s` is more than `1m`). Values come from
+//! resources: no indexing or unchecked arithmetic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 /// A quantity's suffix family: it decides how a computed quantity is written back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,26 +19,30 @@ pub fn parse_quantity(s: &str) -> Option<(f64, Format)> {
         return None;
     }
     let b = s.as_bytes();
-    let mut i = 0;
-    if b[0] == b'+' || b[0] == b'-' {
-        i = 1;
-    }
-    let digits_start = i;
+    let digits_start = usize::from(matches!(b.first(), Some(b'+' | b'-')));
     let mut seen_digit = false;
     let mut seen_dot = false;
-    while i < b.len() {
-        match b[i] {
-            b'0'..=b'9' => seen_digit = true,
-            b'.' if !seen_dot => seen_dot = true,
-            _ => break,
-        }
-        i += 1;
-    }
-    if !seen_digit || i == digits_start {
+    let len = b
+        .iter()
+        .skip(digits_start)
+        .take_while(|c| match c {
+            b'0'..=b'9' => {
+                seen_digit = true;
+                true
+            }
+            b'.' if !seen_dot => {
+                seen_dot = true;
+                true
+            }
+            _ => false,
+        })
+        .count();
+    if !seen_digit {
         return None;
     }
-    let number: f64 = s[..i].parse().ok()?;
-    let suffix = &s[i..];
+    // Sign, digits and dots are ASCII: the split is on a character boundary.
+    let (number, suffix) = s.split_at_checked(digits_start.saturating_add(len))?;
+    let number: f64 = number.parse().ok()?;
     let (mult, format) = match suffix {
         "" => (1.0, Format::Decimal),
         "n" => (1e-9, Format::Decimal),
@@ -199,8 +205,9 @@ pub fn format_duration(nanos: i64) -> String {
 }
 
 fn frac(v: u64, div: u64) -> String {
-    let whole = v / div;
-    let rem = v % div;
+    let (Some(whole), Some(rem)) = (v.checked_div(div), v.checked_rem(div)) else {
+        return v.to_string();
+    };
     if rem == 0 {
         return whole.to_string();
     }

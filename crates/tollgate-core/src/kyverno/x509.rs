@@ -1,6 +1,9 @@
 //! Kyverno's `x509_decode(pem)`: the fields of an X.509 certificate that policies read
 //! (subject, issuer, validity, serial, SANs, CA flag), named as Go's `x509.Certificate` names
 //! them. A small DER reader: certificates are parsed, never verified.
+//!
+//! The bytes come from resources: no indexing or unchecked arithmetic here.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::jmes::{Arg, JmesError};
 use base64::Engine as _;
@@ -22,24 +25,18 @@ fn read(b: &[u8]) -> R<(Tlv<'_>, &[u8])> {
         (usize::from(l0), rest)
     } else {
         let n = usize::from(l0 & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
+        if n == 0 || n > 4 {
             return Err(bad());
         }
-        let len = rest[..n]
+        let (digits, rest) = rest.split_at_checked(n).ok_or_else(bad)?;
+        // At most four bytes: the length fits a usize on every platform we build for.
+        let len = digits
             .iter()
             .fold(0usize, |a, &x| (a << 8) | usize::from(x));
-        (len, &rest[n..])
+        (len, rest)
     };
-    if rest.len() < len {
-        return Err(bad());
-    }
-    Ok((
-        Tlv {
-            tag,
-            body: &rest[..len],
-        },
-        &rest[len..],
-    ))
+    let (body, rest) = rest.split_at_checked(len).ok_or_else(bad)?;
+    Ok((Tlv { tag, body }, rest))
 }
 
 fn children(b: &[u8]) -> R<Vec<Tlv<'_>>> {
@@ -81,11 +78,11 @@ fn name(b: &[u8]) -> R<Value> {
     for set in children(b)? {
         for atv in children(set.body)? {
             let parts = children(atv.body)?;
-            if parts.len() != 2 {
+            let [kind, value] = parts.as_slice() else {
                 continue;
-            }
-            let value = String::from_utf8_lossy(parts[1].body).into_owned();
-            let key = match oid(parts[0].body).as_str() {
+            };
+            let value = String::from_utf8_lossy(value.body).into_owned();
+            let key = match oid(kind.body).as_str() {
                 "2.5.4.3" => {
                     cn = value;
                     continue;
@@ -130,18 +127,17 @@ fn name(b: &[u8]) -> R<Value> {
 
 fn time(t: &Tlv<'_>) -> R<String> {
     let s = std::str::from_utf8(t.body).map_err(|_| "bad time".to_string())?;
-    let (y, rest) = match t.tag {
-        0x17 => {
-            let yy: i64 = s.get(..2).and_then(|x| x.parse().ok()).ok_or("bad time")?;
-            (if yy < 50 { 2000 + yy } else { 1900 + yy }, &s[2..])
-        }
-        _ => (
-            s.get(..4).and_then(|x| x.parse().ok()).ok_or("bad time")?,
-            &s[4..],
-        ),
+    let digits = if t.tag == 0x17 { 2 } else { 4 };
+    let (year, rest) = s.split_at_checked(digits).ok_or("bad time")?;
+    let year: i64 = year.parse().map_err(|_| "bad time")?;
+    // UTCTime's two-digit years: 50-99 are 19xx, 00-49 are 20xx (RFC 5280 4.1.2.5.1).
+    let y = match (digits, year) {
+        (2, yy) if yy < 50 => yy.saturating_add(2000),
+        (2, yy) => yy.saturating_add(1900),
+        (_, yyyy) => yyyy,
     };
     let f = |i: usize| -> R<u32> {
-        rest.get(i..i + 2)
+        rest.get(i..i.saturating_add(2))
             .and_then(|x| x.parse().ok())
             .ok_or_else(|| "bad time".to_string())
     };
@@ -157,20 +153,21 @@ fn serial(b: &[u8]) -> Value {
         let mut digits = vec![0u32];
         for &byte in b {
             let mut carry = u32::from(byte);
+            // Decimal digits times 256 plus a carry below 256 stay far inside u32.
             for d in &mut digits {
-                let v = *d * 256 + carry;
-                *d = v % 10;
-                carry = v / 10;
+                let v = d.saturating_mul(256).saturating_add(carry);
+                *d = v.checked_rem(10).unwrap_or(0);
+                carry = v.checked_div(10).unwrap_or(0);
             }
             while carry > 0 {
-                digits.push(carry % 10);
-                carry /= 10;
+                digits.push(carry.checked_rem(10).unwrap_or(0));
+                carry = carry.checked_div(10).unwrap_or(0);
             }
         }
         let s: String = digits
             .iter()
             .rev()
-            .map(|d| char::from(b'0' + *d as u8))
+            .filter_map(|d| char::from_digit(*d, 10))
             .collect();
         Value::String(s)
     }
@@ -182,9 +179,13 @@ fn certificate(der: &[u8]) -> R<Value> {
     let tbs = children(parts.first().ok_or("empty certificate")?.body)?;
     let mut i = 0;
     let mut version = 1;
-    if tbs.first().is_some_and(|t| t.tag == 0xa0) {
-        let (v, _) = read(tbs[0].body)?;
-        version = v.body.first().map_or(0, |x| i64::from(*x)) + 1;
+    if let Some(explicit) = tbs.first().filter(|t| t.tag == 0xa0) {
+        let (v, _) = read(explicit.body)?;
+        // DER version 0, 1, 2 is X.509 v1, v2, v3.
+        version = v
+            .body
+            .first()
+            .map_or(1, |x| i64::from(*x).saturating_add(1));
         i = 1;
     }
     let get = |k: usize| {
@@ -194,18 +195,22 @@ fn certificate(der: &[u8]) -> R<Value> {
     let mut out = Map::new();
     out.insert("Version".into(), Value::from(version));
     out.insert("SerialNumber".into(), serial(get(i)?.body));
-    out.insert("Issuer".into(), name(get(i + 2)?.body)?);
-    let validity = children(get(i + 3)?.body)?;
-    if validity.len() == 2 {
-        out.insert("NotBefore".into(), time(&validity[0])?.into());
-        out.insert("NotAfter".into(), time(&validity[1])?.into());
+    out.insert("Issuer".into(), name(get(i.saturating_add(2))?.body)?);
+    let validity = children(get(i.saturating_add(3))?.body)?;
+    if let [not_before, not_after] = validity.as_slice() {
+        out.insert("NotBefore".into(), time(not_before)?.into());
+        out.insert("NotAfter".into(), time(not_after)?.into());
     }
-    out.insert("Subject".into(), name(get(i + 4)?.body)?);
+    out.insert("Subject".into(), name(get(i.saturating_add(4))?.body)?);
     let mut dns = Vec::new();
     let mut emails = Vec::new();
     let mut is_ca = false;
     let mut bc_valid = false;
-    for ext_wrapper in tbs.iter().skip(i + 6).filter(|t| t.tag == 0xa3) {
+    for ext_wrapper in tbs
+        .iter()
+        .skip(i.saturating_add(6))
+        .filter(|t| t.tag == 0xa3)
+    {
         let (exts, _) = read(ext_wrapper.body)?;
         for ext in children(exts.body)? {
             let f = children(ext.body)?;
@@ -258,18 +263,20 @@ fn certificate(der: &[u8]) -> R<Value> {
 /// The JMESPath function.
 pub(super) fn decode(a: &[Arg<'_>]) -> Result<Value, JmesError> {
     let err = |m: String| JmesError::Runtime(format!("x509_decode(): {m}"));
-    let Value::String(pem) = a[0].value() else {
+    let Some(Value::String(pem)) = a.first().map(Arg::value) else {
         return Err(err("the argument must be a PEM string".into()));
     };
     let begin = "-----BEGIN CERTIFICATE-----";
     let start = pem
         .find(begin)
         .ok_or_else(|| err("no PEM certificate block".into()))?;
-    let body = &pem[start + begin.len()..];
-    let end = body
-        .find("-----END CERTIFICATE-----")
+    let body = pem
+        .get(start.saturating_add(begin.len())..)
+        .unwrap_or_default();
+    let (block, _) = body
+        .split_once("-----END CERTIFICATE-----")
         .ok_or_else(|| err("unterminated PEM block".into()))?;
-    let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let b64: String = block.chars().filter(|c| !c.is_whitespace()).collect();
     let der = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|e| err(e.to_string()))?;

@@ -1,5 +1,8 @@
 //! Loads Kubernetes manifests from files, directories and stdin into resources that know the
 //! file, document, and line and column of each field, so every finding can point at its source.
+// Reads manifests and policies from repositories: no indexing or unchecked arithmetic,
+// unless a submodule says why its remaining sites cannot fail.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 mod convert;
 mod walk;
@@ -81,7 +84,7 @@ pub fn canonical_path(path: &str) -> String {
     let mut rest = path;
     while let Some(c) = rest.chars().next() {
         if c == '.' {
-            rest = &rest[1..];
+            rest = rest.strip_prefix('.').unwrap_or(rest);
         } else if let Some(quoted) = rest.strip_prefix("[\"") {
             // A JSON string key: find its closing quote, honouring escapes.
             let mut end = None;
@@ -101,19 +104,27 @@ pub fn canonical_path(path: &str) -> String {
                 push_key(&mut out, quoted);
                 break;
             };
-            let literal = &rest[1..end + 3];
-            let key: String = serde_json::from_str(literal).unwrap_or_default();
+            // The JSON string literal: from the opening quote (after `[`) to the closing one.
+            let (body, after) = quoted.split_at(end);
+            let key: String = serde_json::from_str(&format!("\"{body}\"")).unwrap_or_default();
             push_key(&mut out, &key);
-            let after = &quoted[end + 1..];
+            let after = after.strip_prefix('"').unwrap_or(after);
             rest = after.strip_prefix(']').unwrap_or(after);
         } else if c == '[' {
-            let end = rest.find(']').map_or(rest.len(), |e| e + 1);
-            out.push_str(&rest[..end]);
-            rest = &rest[end..];
+            let (index, after) = match rest.split_once(']') {
+                Some((index, after)) => (index, after),
+                None => (rest, ""),
+            };
+            out.push_str(index);
+            if rest.len() > index.len() {
+                out.push(']');
+            }
+            rest = after;
         } else {
             let end = rest.find(['.', '[']).unwrap_or(rest.len());
-            push_key(&mut out, &rest[..end]);
-            rest = &rest[end..];
+            let (key, after) = rest.split_at(end);
+            push_key(&mut out, key);
+            rest = after;
         }
     }
     out
@@ -189,7 +200,7 @@ pub fn load(inputs: &[Input]) -> Inventory {
         match r {
             Ok(f) => {
                 inv.resources.extend(f.resources);
-                inv.skipped += f.skipped;
+                inv.skipped = inv.skipped.saturating_add(f.skipped);
                 inv.errors
                     .extend(f.errors.into_iter().map(|message| LoadError {
                         file: file.clone(),
@@ -225,12 +236,15 @@ fn load_text(file: &str, text: &str) -> FileResult {
                     Ok(docs) => {
                         let n = docs.len();
                         add_documents(&file, docs, index, &mut out);
-                        index += n;
+                        index = index.saturating_add(n);
                     }
                     Err(e) => {
-                        out.errors
-                            .push(format!("document {}: {}", index + 1, e.message()));
-                        index += 1;
+                        out.errors.push(format!(
+                            "document {}: {}",
+                            index.saturating_add(1),
+                            e.message()
+                        ));
+                        index = index.saturating_add(1);
                     }
                 }
             }
@@ -242,7 +256,7 @@ fn load_text(file: &str, text: &str) -> FileResult {
 /// Turns parsed documents into resources; `first` is the index of the first in the file.
 fn add_documents(file: &Arc<str>, docs: Vec<Document>, first: usize, out: &mut FileResult) {
     for (i, doc) in docs.into_iter().enumerate() {
-        let index = first + i;
+        let index = first.saturating_add(i);
         let mut root = doc.root;
         if matches!(root, Node::Scalar(tollgate_sops::tree::Scalar::Null))
             || matches!(&root, Node::Map(e) if e.is_empty())
@@ -268,7 +282,7 @@ fn add_documents(file: &Arc<str>, docs: Vec<Document>, first: usize, out: &mut F
         match Resource::from_object(object, origin.clone(), sops_encrypted) {
             Some(r) if is_list(&r) => expand_list(r, out),
             Some(r) => out.resources.push(r),
-            None => out.skipped += 1,
+            None => out.skipped = out.skipped.saturating_add(1),
         }
     }
 }
@@ -293,7 +307,7 @@ fn expand_list(list: Resource, out: &mut FileResult) {
         }
         match Resource::from_object(item, origin, list.sops_encrypted) {
             Some(r) => out.resources.push(r),
-            None => out.skipped += 1,
+            None => out.skipped = out.skipped.saturating_add(1),
         }
     }
 }

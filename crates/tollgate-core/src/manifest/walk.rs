@@ -49,11 +49,13 @@ impl Input {
         }
         String::from_utf8(bytes).map_err(|e| {
             let offset = e.utf8_error().valid_up_to();
-            let line = e.as_bytes()[..offset]
+            let line = e
+                .as_bytes()
                 .iter()
+                .take(offset)
                 .filter(|b| **b == b'\n')
                 .count()
-                + 1;
+                .saturating_add(1);
             format!("line {line}: not valid UTF-8 (binary data?)")
         })
     }

@@ -78,11 +78,11 @@ fn value(out: &mut String, node: &Node, unit: &str, depth: usize) {
             }
             out.push_str("{\n");
             for (i, (k, v)) in pairs.iter().enumerate() {
-                pad(out, unit, depth + 1);
+                pad(out, unit, depth.saturating_add(1));
                 out.push_str(&serde_json::Value::String((*k).clone()).to_string());
                 out.push_str(": ");
-                value(out, v, unit, depth + 1);
-                if i + 1 < pairs.len() {
+                value(out, v, unit, depth.saturating_add(1));
+                if i.saturating_add(1) < pairs.len() {
                     out.push(',');
                 }
                 out.push('\n');
@@ -101,9 +101,9 @@ fn value(out: &mut String, node: &Node, unit: &str, depth: usize) {
             }
             out.push_str("[\n");
             for (i, v) in items.iter().enumerate() {
-                pad(out, unit, depth + 1);
-                value(out, v, unit, depth + 1);
-                if i + 1 < items.len() {
+                pad(out, unit, depth.saturating_add(1));
+                value(out, v, unit, depth.saturating_add(1));
+                if i.saturating_add(1) < items.len() {
                     out.push(',');
                 }
                 out.push('\n');

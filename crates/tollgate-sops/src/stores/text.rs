@@ -14,9 +14,13 @@ pub(super) fn read_dotenv(text: &str) -> Result<Vec<Node>> {
             entries.push(Entry::Comment(c.to_owned()));
             continue;
         }
-        let (k, v) = line
-            .split_once('=')
-            .ok_or_else(|| err!(CouldNotReadInput, "line {}: expected KEY=VALUE", i + 1))?;
+        let (k, v) = line.split_once('=').ok_or_else(|| {
+            err!(
+                CouldNotReadInput,
+                "line {}: expected KEY=VALUE",
+                i.saturating_add(1)
+            )
+        })?;
         entries.push(Entry::Pair(k.to_owned(), Node::str(v.replace("\\n", "\n"))));
     }
     Ok(vec![Node::Map(entries)])
@@ -85,7 +89,7 @@ pub(super) fn read_ini(text: &str) -> Result<Vec<Node>> {
             err!(
                 CouldNotReadInput,
                 "line {}: expected `key = value` or `[section]`",
-                i + 1
+                i.saturating_add(1)
             )
         })?;
         let v = v.trim();
@@ -137,7 +141,8 @@ pub(super) fn write_ini(doc: &Node) -> Result<String> {
             .iter()
             .take_while(|e| matches!(e, Entry::Comment(_)))
             .count();
-        for e in &entries[..lead] {
+        let (leading, rest) = entries.split_at(lead.min(entries.len()));
+        for e in leading {
             if let Entry::Comment(c) = e {
                 out.push_str(&format!("; {c}\n"));
             }
@@ -145,7 +150,7 @@ pub(super) fn write_ini(doc: &Node) -> Result<String> {
         if name != "DEFAULT" {
             out.push_str(&format!("[{name}]\n"));
         }
-        for e in &entries[lead..] {
+        for e in rest {
             match e {
                 Entry::Comment(c) => out.push_str(&format!("; {c}\n")),
                 Entry::Pair(k, v) => {

@@ -1,5 +1,10 @@
 //! Reads YAML streams into the sops tree the way Go sops (yaml.v3) does: comments become items
 //! before the node they describe, aliases are expanded, plain scalars are typed by yaml.v3's rules.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "offsets and depths are bounded by the input's length and MAX_DEPTH; fuzzed (fuzz/yaml_reader) and property-tested"
+)]
 
 use crate::error::{err, Error, Result};
 use crate::time::parse_yaml_timestamp;

@@ -1,5 +1,10 @@
 //! Writes the sops tree as YAML the way Go sops (yaml.v3) does: block style, configurable
 //! indent (4 by default), comments on their own lines, quoting only where YAML would misread.
+#![allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "writes trees this crate built; indentation depth is bounded by the reader's MAX_DEPTH"
+)]
 
 use super::yaml_read::resolve_plain;
 use crate::tree::{go_format_g, Entry, Node, Scalar};
