@@ -268,6 +268,14 @@ pub(crate) fn lock_for_update(file: &Path) -> Result<fsio::Lock> {
     Ok(lock)
 }
 
+/// The lock of an `-i` run's file, held until the result is written over it.
+fn lock_if_in_place(file: Option<&Path>, in_place: bool) -> Result<Option<fsio::Lock>> {
+    match file {
+        Some(f) if in_place && !is_stdin(file) => lock_for_update(f).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Where results go: stdout, `--output`, or the input file itself (through symlinks).
 pub(crate) fn emit(
     bytes: &[u8],
@@ -311,10 +319,7 @@ fn check_output_flags(in_place: bool, output: Option<&Path>) -> Result<()> {
 fn encrypt(a: EncryptArgs) -> Result<()> {
     check_output_flags(a.in_place, a.output.as_deref())?;
     let file = a.file.as_deref();
-    let _lock = match file {
-        Some(f) if a.in_place && !is_stdin(file) => Some(lock_for_update(f)?),
-        _ => None,
-    };
+    let _lock = lock_if_in_place(file, a.in_place)?;
     let (inp, out) = formats(file, &a.input)?;
     let bytes = read_input(file)?;
     let ctx = |e: Error| e.context(logical_path(file, &a.input).display());
@@ -419,10 +424,7 @@ pub(crate) fn open(
 fn decrypt(a: DecryptArgs) -> Result<()> {
     check_output_flags(a.in_place, a.output.as_deref())?;
     let file = a.file.as_deref();
-    let _lock = match file {
-        Some(f) if a.in_place && !is_stdin(file) => Some(lock_for_update(f)?),
-        _ => None,
-    };
+    let _lock = lock_if_in_place(file, a.in_place)?;
     let (opened, _, out) = open(file, &a.input, a.ignore_mac, false)?;
     let indent = indent_for(out, &a.input, None);
     let bytes = match &a.extract {
