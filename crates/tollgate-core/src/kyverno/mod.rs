@@ -116,14 +116,22 @@ pub fn check(
     resources: &[Resource],
     limit: Option<std::time::Duration>,
 ) -> (Vec<Finding>, Vec<crate::manifest::LoadError>) {
+    use rayon::iter::Either;
     use rayon::prelude::*;
     let values = Values::default();
-    let per_resource: Vec<(Vec<Finding>, Vec<crate::manifest::LoadError>)> = resources
+    // Findings and errors go straight into their two vectors (no per-resource vectors to
+    // merge afterwards: on a large run that doubled the findings' peak memory).
+    resources
         .par_iter()
-        .map(|res| {
+        .flat_map_iter(|res| {
             let subject = Subject::new(&res.object, Request::create()).with_limit(limit);
-            let mut out = Vec::new();
-            let mut errors = Vec::new();
+            let mut out: Vec<Either<Finding, crate::manifest::LoadError>> = Vec::new();
+            let error = |message: String| {
+                Either::Right(crate::manifest::LoadError {
+                    file: res.origin.file.to_string(),
+                    message,
+                })
+            };
             for p in &set.policies {
                 let offline = |r: &policy::Rule| r.external.is_empty();
                 // A bug in the engine must cost one resource and policy, not the run.
@@ -132,42 +140,28 @@ pub fn check(
                         for resp in &responses {
                             if resp.status == Status::Error {
                                 // Not a verdict on the resource: the rule could not judge it.
-                                errors.push(crate::manifest::LoadError {
-                                    file: res.origin.file.to_string(),
-                                    message: format!(
-                                        "Kyverno rule {}/{} could not be evaluated on {}: {}",
-                                        p.name,
-                                        resp.rule,
-                                        crate::finding::ResourceRef::of(res).display(),
-                                        resp.message
-                                    ),
-                                });
+                                out.push(error(format!(
+                                    "Kyverno rule {}/{} could not be evaluated on {}: {}",
+                                    p.name,
+                                    resp.rule,
+                                    crate::finding::ResourceRef::of(res).display(),
+                                    resp.message
+                                )));
                             } else if let Some(f) = finding(p, res, resp) {
-                                out.push(f);
+                                out.push(Either::Left(f));
                             }
                         }
                     }
-                    Err(panic) => errors.push(crate::manifest::LoadError {
-                        file: res.origin.file.to_string(),
-                        message: format!(
-                            "internal error evaluating Kyverno policy {} on {}: {} (a tollgate bug: please report it with the policy)",
-                            p.name,
-                            crate::finding::ResourceRef::of(res).display(),
-                            panic
-                        ),
-                    }),
+                    Err(panic) => out.push(error(format!(
+                        "internal error evaluating Kyverno policy {} on {}: {panic} (a tollgate bug: please report it with the policy)",
+                        p.name,
+                        crate::finding::ResourceRef::of(res).display(),
+                    ))),
                 }
             }
-            (out, errors)
+            out
         })
-        .collect();
-    let mut findings = Vec::new();
-    let mut errors = Vec::new();
-    for (f, e) in per_resource {
-        findings.extend(f);
-        errors.extend(e);
-    }
-    (findings, errors)
+        .partition_map(|x| x)
 }
 
 fn finding(p: &Policy, res: &Resource, resp: &RuleResponse) -> Option<Finding> {
