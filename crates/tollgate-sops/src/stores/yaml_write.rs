@@ -19,8 +19,15 @@ pub fn write(docs: &[Node], indent: usize) -> String {
             step: indent.max(1),
         };
         match doc {
-            Node::Map(entries) if !entries.is_empty() => w.map(entries, 0),
-            Node::Map(_) => w.out.push_str("{}\n"),
+            Node::Map(entries) if entries.iter().any(|e| matches!(e, Entry::Pair(..))) => {
+                w.map(entries, 0);
+            }
+            Node::Map(entries) => {
+                // Only comments: they stay, and `{}` says the document is there (as sops
+                // writes it). Without it the comments read back as the next document's.
+                w.map(entries, 0);
+                w.out.push_str("{}\n");
+            }
             other => {
                 w.value_inline(other, 0, false);
                 w.out.push('\n');
@@ -395,6 +402,20 @@ mod tests {
         // ...which yaml.v3, like our reader, takes for the integer 0 on the next read.
         let again = super::super::yaml_read::read("a: -0\n").unwrap();
         assert_eq!(write(&again, 4), "a: 0\n");
+    }
+
+    #[test]
+    fn comment_only_documents_keep_their_place() {
+        // Found by fuzz/yaml_reader: a document holding only comments was written as the
+        // comments alone, which read back as part of the next document. sops writes `{}`.
+        use crate::stores::yaml_read::read;
+        let text = "# a\n---\n# b\n---\nx: 1\n";
+        let once = write(&read(text).unwrap(), 4);
+        assert_eq!(
+            once, "# a\n# b\n{}\n---\nx: 1\n",
+            "as sops decrypt prints it"
+        );
+        assert_eq!(write(&read(&once).unwrap(), 4), once);
     }
 
     #[test]
