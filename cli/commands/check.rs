@@ -6,12 +6,12 @@ use clap::{ArgMatches, Args};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use tollgate_core::config::Config;
-use tollgate_core::engine::{self, rego};
+use tollgate_core::engine::rego;
 use tollgate_core::finding::{ResourceRef, Severity};
-use tollgate_core::kyverno;
 use tollgate_core::manifest::{load_paths, LoadError};
+use tollgate_core::policyset::{Evaluation, Filters, PolicySet, Sources};
 use tollgate_core::report::{self, Format, HumanOptions, Report, RuleInfo};
-use tollgate_core::suppress::{self, Baseline};
+use tollgate_core::suppress::Baseline;
 use tollgate_sops::fsio::write_atomic;
 
 #[derive(Args)]
@@ -217,51 +217,19 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
             a.policy.is_empty() && config.policies.is_empty(),
         )?,
     };
-    let policies = match rego::Policies::compile(policy_paths, &opts) {
-        Ok(p) => p,
-        Err(errors) => {
-            for e in &errors {
-                output::warn(&e.to_string());
-            }
-            return Err(usage(format!(
-                "{} policy file(s) failed to compile",
-                errors.len()
-            )));
-        }
+    let sources = Sources {
+        paths: policy_paths.clone(),
+        rego: opts,
+        combine: a.combine,
     };
-    let kyverno = kyverno::load_policy_paths(policy_paths);
-    if !kyverno.errors.is_empty() {
-        for e in &kyverno.errors {
-            output::warn(&e.to_string());
+    let policies = PolicySet::load(&sources, &config).map_err(|errors| {
+        for e in &errors {
+            output::warn(&format!("{}: {}", e.file, e.message));
         }
-        return Err(usage(format!(
-            "{} Kyverno policy error(s)",
-            kyverno.errors.len()
-        )));
-    }
-    for (file, kind, name) in &kyverno.other {
-        output::warn(&format!(
-            "{file}: {kind} {name} is not evaluated (only ClusterPolicy and Policy validate rules are)"
-        ));
-    }
-    for p in &kyverno.policies {
-        for r in &p.rules {
-            if !r.external.is_empty() && !r.name.starts_with("autogen-") {
-                output::warn(&format!(
-                    "{}: policy {} rule {}: not evaluated offline (context {} needs the cluster or a registry; `tollgate test` can supply it from a values file)",
-                    p.file,
-                    p.name,
-                    r.name,
-                    r.external.join(", ")
-                ));
-            }
-        }
-        for (rule, what) in &p.unsupported {
-            output::warn(&format!(
-                "{}: policy {} rule {rule}: {what} rules are not evaluated",
-                p.file, p.name
-            ));
-        }
+        usage(format!("{} policy error(s)", errors.len()))
+    })?;
+    for note in policies.notes() {
+        output::warn(note);
     }
     let baseline = a
         .baseline
@@ -270,46 +238,25 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         .transpose()
         .map_err(usage)?;
     let inventory = load_paths(&a.paths, &config.exclude);
-    let evaluation = if a.combine {
-        engine::run_combined(&policies, &inventory.resources)
-    } else {
-        engine::run(&policies, &inventory.resources)
-    };
-    let mut evaluation = evaluation;
-    let (kyverno_findings, kyverno_errors) =
-        kyverno::check(&kyverno, &inventory.resources, opts.timeout);
-    evaluation.errors.extend(kyverno_errors);
-    if evaluation.findings.is_empty() {
-        // Without Rego findings there is nothing to merge: skip moving every finding.
-        evaluation.findings = kyverno_findings;
-    } else {
-        evaluation.findings.extend(kyverno_findings);
-    }
-    tollgate_core::finding::sort(&mut evaluation.findings);
     let today = tollgate_sops::time::Timestamp::now_utc().rfc3339();
-    let use_annotations = config.annotation_exemptions && !a.no_annotation_exemptions;
-    let engine::Evaluation {
+    let Evaluation {
         findings,
-        suppressed: waived_by_policy,
+        suppressed,
         errors: eval_errors,
-    } = evaluation;
-    let suppress::Outcome {
-        findings,
-        suppressed: waived,
         expired,
-    } = suppress::apply(
-        findings,
+    } = policies.evaluate(
         &inventory.resources,
-        &config,
-        use_annotations,
-        baseline.as_ref(),
-        &today[..10],
+        Filters {
+            annotations: config.annotation_exemptions && !a.no_annotation_exemptions,
+            baseline: baseline.as_ref(),
+            today: &today[..10],
+        },
     );
     if let Some(path) = &a.write_baseline {
         let known: Vec<_> = findings
             .iter()
             .chain(
-                waived
+                suppressed
                     .iter()
                     .filter(|f| f.suppressed_by.as_deref() == Some("baseline")),
             )
@@ -320,9 +267,6 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
     for note in &expired {
         output::warn(note);
     }
-    let mut suppressed = waived_by_policy;
-    suppressed.extend(waived);
-    tollgate_core::finding::sort(&mut suppressed);
     let mut errors: Vec<LoadError> = inventory.errors.clone();
     errors.extend(eval_errors);
     let failing = findings.iter().any(|f| f.severity >= fail_on);
@@ -337,38 +281,15 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         .map(|r| (r.origin.file.to_string(), ResourceRef::of(r).display()))
         .collect();
     let version = env!("CARGO_PKG_VERSION");
-    let bundled: Vec<String> = tollgate_core::packs::rules()
-        .into_iter()
-        .filter(|r| opts.packs.iter().any(|p| p.name == r.pack))
-        .map(|r| r.id)
-        .collect();
     let rules: Vec<RuleInfo> = policies
         .rules()
-        .iter()
-        .map(|q| RuleInfo {
-            id: q.id.clone(),
-            title: q.title.clone(),
-            severity: config.severity_for(&q.id, q.severity),
-            help_uri: bundled
-                .contains(&q.id)
-                .then(|| format!("https://example.invalid/tollgate/docs/rules/{}.md", q.id)),
+        .into_iter()
+        .map(|r| RuleInfo {
+            id: r.id,
+            title: r.title,
+            severity: r.severity,
+            help_uri: r.help_uri,
         })
-        .chain(kyverno.policies.iter().flat_map(|p| {
-            p.rules.iter().filter(|r| r.external.is_empty()).map(|r| {
-                let id = format!("{}/{}", p.name, r.name);
-                let default = if r.enforce {
-                    Severity::Error
-                } else {
-                    Severity::Warning
-                };
-                RuleInfo {
-                    severity: config.severity_for(&id, default),
-                    id,
-                    title: p.title.clone().or_else(|| r.message.clone()),
-                    help_uri: None,
-                }
-            })
-        }))
         .collect();
     let rep = Report {
         rules: &rules,
@@ -395,8 +316,6 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
     }
     // The process ends right after this: freeing a large run's documents and findings one
     // allocation at a time would only delay the exit.
-    std::mem::forget((
-        findings, suppressed, evaluated, inventory, kyverno, policies,
-    ));
+    std::mem::forget((findings, suppressed, evaluated, inventory, policies));
     Ok(exit_code)
 }

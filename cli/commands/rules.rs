@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use tollgate_core::engine::rego;
 use tollgate_core::packs;
+use tollgate_core::policyset::{PolicySet, Sources};
 
 #[derive(Args)]
 pub(crate) struct RulesArgs {
@@ -70,30 +71,36 @@ fn rows(s: &Source) -> Result<Vec<Row>, tollgate_sops::Error> {
         s.policy.clone()
     };
     if !paths.is_empty() {
-        let opts = rego::Options {
-            all_namespaces: true,
-            ..rego::Options::default()
+        // Every engine's rules, through the same policy set `check` evaluates.
+        let sources = Sources {
+            paths,
+            rego: rego::Options {
+                all_namespaces: true,
+                ..rego::Options::default()
+            },
+            combine: false,
         };
-        let compiled = rego::Policies::compile(&paths, &opts).map_err(|errors| {
+        let set = PolicySet::load(&sources, &config).map_err(|errors| {
             tollgate_sops::Error::new(
                 tollgate_sops::ErrorKind::CouldNotReadInput,
                 errors
                     .iter()
-                    .map(ToString::to_string)
+                    .map(|e| format!("{}: {}", e.file, e.message))
                     .collect::<Vec<_>>()
                     .join("\n"),
             )
         })?;
-        for q in compiled.rules() {
-            out.push(Row {
-                id: q.id.clone(),
-                severity: q.severity.as_str().to_owned(),
-                source: format!("{}/{}", q.package, q.rule),
-                title: q.title.clone().unwrap_or_default(),
-                description: None,
-                fix: None,
-            });
-        }
+        out.extend(set.rules().into_iter().map(|r| Row {
+            id: r.id,
+            severity: r.severity.as_str().to_owned(),
+            source: match r.engine {
+                "kyverno" => format!("kyverno {}", r.source),
+                _ => r.source,
+            },
+            title: r.title.unwrap_or_default(),
+            description: None,
+            fix: None,
+        }));
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)

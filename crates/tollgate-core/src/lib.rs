@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod config;
 pub mod engine;
 pub mod finding;
@@ -11,6 +12,7 @@ pub mod kyverno;
 pub mod limit;
 pub mod manifest;
 pub mod packs;
+pub mod policyset;
 pub mod report;
 pub mod suppress;
 pub mod wildcard;

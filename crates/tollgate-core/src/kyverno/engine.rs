@@ -72,6 +72,7 @@ pub struct UserInfo {
 }
 
 /// The admission request around the resource.
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
     pub operation: &'a str,

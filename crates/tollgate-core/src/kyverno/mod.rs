@@ -116,52 +116,97 @@ pub fn check(
     resources: &[Resource],
     limit: Option<std::time::Duration>,
 ) -> (Vec<Finding>, Vec<crate::manifest::LoadError>) {
-    use rayon::iter::Either;
     use rayon::prelude::*;
-    let values = Values::default();
     // Findings and errors go straight into their two vectors (no per-resource vectors to
     // merge afterwards: on a large run that doubled the findings' peak memory).
     resources
         .par_iter()
-        .flat_map_iter(|res| {
-            let subject = Subject::new(&res.object, Request::create()).with_limit(limit);
-            let mut out: Vec<Either<Finding, crate::manifest::LoadError>> = Vec::new();
-            let error = |message: String| {
-                Either::Right(crate::manifest::LoadError {
-                    file: res.origin.file.to_string(),
-                    message,
-                })
-            };
-            for p in &set.policies {
-                let offline = |r: &policy::Rule| r.external.is_empty();
-                // A bug in the engine must cost one resource and policy, not the run.
-                match crate::contained(|| engine::evaluate_rules(p, &subject, &values, offline)) {
-                    Ok(responses) => {
-                        for resp in &responses {
-                            if resp.status == Status::Error {
-                                // Not a verdict on the resource: the rule could not judge it.
-                                out.push(error(format!(
-                                    "Kyverno rule {}/{} could not be evaluated on {}: {}",
-                                    p.name,
-                                    resp.rule,
-                                    crate::finding::ResourceRef::of(res).display(),
-                                    resp.message
-                                )));
-                            } else if let Some(f) = finding(p, res, resp) {
-                                out.push(Either::Left(f));
-                            }
-                        }
+        .flat_map_iter(|res| judge(set, res, &Request::create(), limit, |_| true))
+        .partition_map(|x| x)
+}
+
+/// The findings of all policies on one resource as an admission request brings it: its
+/// operation, old object and user. On DELETE only the rules whose `match` names the DELETE
+/// operation are asked (a deletion is not judged by rules written for what is created).
+pub fn check_request(
+    set: &PolicySet,
+    resource: &Resource,
+    req: &Request<'_>,
+    limit: Option<std::time::Duration>,
+) -> (Vec<Finding>, Vec<crate::manifest::LoadError>) {
+    use rayon::prelude::*;
+    let delete = req.operation == "DELETE";
+    judge(set, resource, req, limit, |r: &policy::Rule| {
+        !delete || names_delete(r)
+    })
+    .into_par_iter()
+    .partition_map(|x| x)
+}
+
+fn names_delete(r: &policy::Rule) -> bool {
+    let m = &r.matches;
+    m.any
+        .iter()
+        .chain(&m.all)
+        .any(|f| f.operations.iter().any(|o| o == "DELETE"))
+}
+
+/// The severity of a failing rule: errors for Enforce, warnings for Audit.
+pub fn severity_of(enforce: bool) -> Severity {
+    if enforce {
+        Severity::Error
+    } else {
+        Severity::Warning
+    }
+}
+
+/// Every policy on one resource: findings, and errors for rules that could not judge it.
+fn judge(
+    set: &PolicySet,
+    res: &Resource,
+    req: &Request<'_>,
+    limit: Option<std::time::Duration>,
+    keep: impl Fn(&policy::Rule) -> bool,
+) -> Vec<rayon::iter::Either<Finding, crate::manifest::LoadError>> {
+    use rayon::iter::Either;
+    let values = Values::default();
+    let subject = Subject::new(&res.object, *req).with_limit(limit);
+    let mut out = Vec::new();
+    let error = |message: String| {
+        Either::Right(crate::manifest::LoadError {
+            file: res.origin.file.to_string(),
+            message,
+        })
+    };
+    for p in &set.policies {
+        // Rules that need the cluster or a registry cannot resolve offline.
+        let wanted = |r: &policy::Rule| r.external.is_empty() && keep(r);
+        // A bug in the engine must cost one resource and policy, not the run.
+        match crate::contained(|| engine::evaluate_rules(p, &subject, &values, wanted)) {
+            Ok(responses) => {
+                for resp in &responses {
+                    if resp.status == Status::Error {
+                        // Not a verdict on the resource: the rule could not judge it.
+                        out.push(error(format!(
+                            "Kyverno rule {}/{} could not be evaluated on {}: {}",
+                            p.name,
+                            resp.rule,
+                            crate::finding::ResourceRef::of(res).display(),
+                            resp.message
+                        )));
+                    } else if let Some(f) = finding(p, res, resp) {
+                        out.push(Either::Left(f));
                     }
-                    Err(panic) => out.push(error(format!(
-                        "internal error evaluating Kyverno policy {} on {}: {panic} (a tollgate bug: please report it with the policy)",
-                        p.name,
-                        crate::finding::ResourceRef::of(res).display(),
-                    ))),
                 }
             }
-            out
-        })
-        .partition_map(|x| x)
+            Err(panic) => out.push(error(format!(
+                "internal error evaluating Kyverno policy {} on {}: {panic} (a tollgate bug: please report it with the policy)",
+                p.name,
+                crate::finding::ResourceRef::of(res).display(),
+            ))),
+        }
+    }
+    out
 }
 
 fn finding(p: &Policy, res: &Resource, resp: &RuleResponse) -> Option<Finding> {
@@ -173,8 +218,7 @@ fn finding(p: &Policy, res: &Resource, resp: &RuleResponse) -> Option<Finding> {
         .find(|r| r.name == resp.rule)
         .map_or(p.enforce, |r| r.enforce);
     let severity = match resp.status {
-        Status::Fail if enforce => Severity::Error,
-        Status::Fail => Severity::Warning,
+        Status::Fail => severity_of(enforce),
         Status::Error | Status::Pass | Status::Skip => return None,
     };
     let mut f = Finding::on(

@@ -345,6 +345,34 @@ impl Resource {
         })
     }
 
+    /// An object that did not come from a file (an admission request's), named `label` in
+    /// findings; `None`-safe: an object without `apiVersion`/`kind` still becomes a resource
+    /// (the API server has already validated it), with empty identity fields.
+    pub fn from_admission(object: serde_json::Value, label: &str) -> Resource {
+        let origin = Origin {
+            file: Arc::from(label),
+            document: 0,
+            line: 1,
+            column: 1,
+            positions: Arc::new(FieldPositions::default()),
+            prefix: String::new(),
+        };
+        let text = |v: Option<&serde_json::Value>| {
+            v.and_then(serde_json::Value::as_str).map(str::to_owned)
+        };
+        let meta = object.get("metadata");
+        Resource {
+            api_version: text(object.get("apiVersion")).unwrap_or_default(),
+            kind: text(object.get("kind")).unwrap_or_default(),
+            namespace: text(meta.and_then(|m| m.get("namespace"))),
+            name: text(meta.and_then(|m| m.get("name")))
+                .or_else(|| text(meta.and_then(|m| m.get("generateName")))),
+            object,
+            origin,
+            sops_encrypted: false,
+        }
+    }
+
     fn from_object(
         object: serde_json::Value,
         origin: Origin,

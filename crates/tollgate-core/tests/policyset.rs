@@ -1,0 +1,234 @@
+//! One policy set, one verdict: what `check` finds on a manifest is what admission finds on
+//! the same object, for every engine; admission reviews get the verdicts worked out below.
+
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use tollgate_core::admission::AdmissionRequest;
+use tollgate_core::config::Config;
+use tollgate_core::engine::rego;
+use tollgate_core::finding::{Finding, Severity};
+use tollgate_core::manifest::load_paths;
+use tollgate_core::packs;
+use tollgate_core::policyset::{Filters, PolicySet, Sources};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Rego (fixtures/check/policies, package main), Kyverno (fixtures/kyverno/policies) and the
+/// bundled pack, as `check --policy ... --pack k8s` loads them.
+fn policy_set() -> PolicySet {
+    let sources = Sources {
+        paths: vec![
+            repo().join("fixtures/check/policies"),
+            repo().join("fixtures/kyverno/policies"),
+        ],
+        rego: rego::Options {
+            packs: packs::PACKS.iter().collect(),
+            ..rego::Options::default()
+        },
+        combine: false,
+    };
+    let config = Config {
+        annotation_exemptions: true,
+        ..Config::default()
+    };
+    PolicySet::load(&sources, &config).expect("fixtures load")
+}
+
+/// What a finding says, wherever it was found.
+fn verdict_of(f: &Finding) -> (String, Severity, String, Option<String>) {
+    (
+        f.rule_id.clone(),
+        f.severity,
+        f.message.clone(),
+        f.field_path.clone(),
+    )
+}
+
+const TODAY: &str = "2026-12-01";
+
+fn filters() -> Filters<'static> {
+    Filters {
+        annotations: true,
+        baseline: None,
+        today: TODAY,
+    }
+}
+
+#[test]
+fn check_and_admission_agree_on_every_fixture_of_every_engine() {
+    let set = policy_set();
+    let inputs: Vec<PathBuf> = [
+        "fixtures/check/manifests",
+        "fixtures/kyverno/manifests",
+        "fixtures/rules",
+    ]
+    .iter()
+    .map(|p| repo().join(p))
+    .collect();
+    let inventory = load_paths(&inputs, &[]);
+    assert!(inventory.errors.is_empty(), "{:?}", inventory.errors);
+    let checked = set.evaluate(&inventory.resources, filters());
+    let engines: BTreeSet<&str> = checked.findings.iter().map(|f| f.engine.as_str()).collect();
+    assert_eq!(
+        engines,
+        BTreeSet::from(["kyverno", "rego"]),
+        "the fixtures exercise every engine"
+    );
+    let mut compared = 0;
+    for (i, r) in inventory.resources.iter().enumerate() {
+        let review = json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": format!("parity-{i}"),
+                "kind": {"group": "", "version": "", "kind": r.kind},
+                "namespace": r.namespace,
+                "name": r.name,
+                "operation": "CREATE",
+                "userInfo": {"username": "ci"},
+                "object": r.object,
+            }
+        });
+        let req = AdmissionRequest::from_review(&review).unwrap();
+        let verdict = set.review(&req, Severity::Error, TODAY);
+        let here = |f: &&Finding| {
+            *f.location.file == *r.origin.file && f.location.document == r.origin.document
+        };
+        let expected: BTreeSet<_> = checked
+            .findings
+            .iter()
+            .filter(here)
+            .map(verdict_of)
+            .collect();
+        let got: BTreeSet<_> = verdict.evaluation.findings.iter().map(verdict_of).collect();
+        assert_eq!(
+            got, expected,
+            "{} document {}",
+            r.origin.file, r.origin.document
+        );
+        // The decision follows from the same findings: denied exactly when one is an error.
+        let has_error = expected.iter().any(|(_, s, _, _)| *s == Severity::Error);
+        assert_eq!(verdict.allowed, !has_error, "{}", r.origin.file);
+        compared += 1;
+    }
+    assert!(compared >= 15, "only {compared} resources compared");
+}
+
+fn review_fixture(name: &str) -> AdmissionRequest {
+    let text = std::fs::read_to_string(repo().join("fixtures/admission").join(name)).unwrap();
+    AdmissionRequest::from_review(&serde_json::from_str(&text).unwrap()).unwrap()
+}
+
+#[test]
+fn admission_reviews_get_the_verdicts_worked_out_by_hand() {
+    let set = policy_set();
+
+    // CREATE of Pod shop/web with nginx:latest and no labels, no securityContext:
+    // - no-latest/pinned-images (Enforce): the image ends in :latest -> error;
+    // - IMG001 (error): `:latest` is a mutable tag; POD001 (error): no runAsNonRoot;
+    // - require-team-label/check-team (Audit): no team label -> warning;
+    // - POD004 (warning): no memory limit; IMG002 (info): not pinned, neither denies nor warns;
+    // - main/deny (fixtures/check): flags `:latest` images of Deployments only, not Pods.
+    // Errors deny (403, each failing rule named); warnings go to `warnings`.
+    let v = set.review(
+        &review_fixture("pod-latest-create.json"),
+        Severity::Error,
+        TODAY,
+    );
+    let denied: BTreeSet<&str> = v.denied_by.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(
+        denied,
+        BTreeSet::from(["IMG001", "POD001", "no-latest/pinned-images"])
+    );
+    let out = v.to_review();
+    assert_eq!(
+        out["response"]["uid"],
+        "705ab4f5-6393-11e8-b7cc-42010a800002"
+    );
+    assert_eq!(out["response"]["allowed"], false);
+    assert_eq!(out["response"]["status"]["code"], 403);
+    let message = out["response"]["status"]["message"].as_str().unwrap();
+    for id in &denied {
+        assert!(message.contains(&format!("[{id}]")), "{message}");
+    }
+    let warnings: Vec<&str> = out["response"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.starts_with("POD004: ")));
+    assert!(warnings
+        .iter()
+        .any(|w| w.starts_with("require-team-label/check-team: ")));
+    assert!(warnings.iter().all(|w| w.chars().count() <= 256));
+
+    // UPDATE (dry run) of shop/api, now labelled and on a versioned tag: only POD001 (no
+    // runAsNonRoot) is an error; the dry run is judged the same way.
+    let v = set.review(
+        &review_fixture("pod-labelled-update.json"),
+        Severity::Error,
+        TODAY,
+    );
+    let denied: Vec<&str> = v.denied_by.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(denied, ["POD001"]);
+    assert!(!v.allowed);
+    // A stricter threshold (`webhook.fail_on: warning`) also denies on POD004's warning.
+    let v = set.review(
+        &review_fixture("pod-labelled-update.json"),
+        Severity::Warning,
+        TODAY,
+    );
+    let denied: BTreeSet<&str> = v.denied_by.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(denied, BTreeSet::from(["POD001", "POD004"]));
+
+    // DELETE of the :latest Pod: no rule names DELETE in `match.operations`, and Rego rules
+    // judge objects being admitted: the deletion is allowed with no findings.
+    let v = set.review(
+        &review_fixture("pod-latest-delete.json"),
+        Severity::Error,
+        TODAY,
+    );
+    assert!(v.allowed);
+    assert!(
+        v.evaluation.findings.is_empty(),
+        "{:?}",
+        v.evaluation.findings
+    );
+    assert_eq!(
+        v.to_review()["response"],
+        json!({"uid": "c0ffee00-0000-4000-8000-000000000003", "allowed": true})
+    );
+}
+
+#[test]
+fn the_rule_list_covers_every_engine_once() {
+    let set = policy_set();
+    let rules = set.rules();
+    let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "sorted, each id once");
+    for id in [
+        "IMG001",
+        "SECRET001",
+        "main/deny",
+        "require-team-label/check-team",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    // Severity is decided once: the rule list says what the findings say.
+    let team = rules
+        .iter()
+        .find(|r| r.id == "require-team-label/check-team")
+        .unwrap();
+    assert_eq!((team.engine, team.severity), ("kyverno", Severity::Warning));
+    // Rules that need the cluster are not evaluated offline, so they are not listed.
+    assert!(!ids.contains(&"no-latest/allowed-registry"));
+    assert!(!set.notes().is_empty());
+}
