@@ -407,3 +407,24 @@ fn deeply_nested_input_is_evaluated_without_exhausting_the_stack() {
         assert!(String::from_utf8_lossy(&o.stdout).contains("a 2 somewhere"));
     }
 }
+
+#[test]
+fn verify_has_the_same_time_limit_as_check() {
+    // `verify` once compiled policies its own way, without the limit: a runaway test hung it.
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        &dir,
+        "policy/slow_test.rego",
+        "package main\n\nimport rego.v1\n\ntest_slow if {\n\tcount([i | some i in numbers.range(1, 100000); some j in numbers.range(1, 100000); i == j]) > 0\n}\n\ntest_fast if {\n\t1 == 1\n}\n",
+    );
+    let o = run(tollgate()
+        .args(["verify", "--eval-timeout", "0.5", "policy"])
+        .current_dir(dir.path()));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 1, "{out}{}", stderr(&o));
+    assert!(
+        out.contains("ERROR policy/slow_test.rego:5: main.test_slow"),
+        "{out}"
+    );
+    assert!(out.contains("1 passed, 1 failed"), "{out}");
+}

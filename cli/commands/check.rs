@@ -118,7 +118,7 @@ fn pairs(
     Ok(out)
 }
 
-fn timeout(seconds: f64) -> Result<std::time::Duration, tollgate_sops::Error> {
+pub(crate) fn timeout(seconds: f64) -> Result<std::time::Duration, tollgate_sops::Error> {
     std::time::Duration::try_from_secs_f64(seconds)
         .ok()
         .filter(|d| !d.is_zero())

@@ -17,11 +17,15 @@ pub(crate) struct VerifyArgs {
     /// Report which policy lines the tests exercised.
     #[arg(long)]
     coverage: bool,
+    /// Wall-clock limit for one test, in seconds; a test that runs longer is an error.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    eval_timeout: f64,
 }
 
 /// 0 when every test passes, 1 when one fails, 2 when policies do not compile.
 pub(crate) fn run(a: &VerifyArgs) -> Result<u8, tollgate_sops::Error> {
-    let v = match verify(&a.paths, &a.data, a.coverage) {
+    let timeout = super::check::timeout(a.eval_timeout)?;
+    let v = match verify(&a.paths, &a.data, a.coverage, Some(timeout)) {
         Ok(v) => v,
         Err(errors) => {
             for e in &errors {

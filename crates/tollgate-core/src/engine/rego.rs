@@ -218,30 +218,31 @@ fn queries_of(
     Ok(())
 }
 
-impl Policies {
-    /// Parses and compiles the policies and data once.
-    pub fn compile(policy_paths: &[PathBuf], opts: &Options) -> Result<Self, Vec<PolicyError>> {
+/// Policy sources compiled into the two regorus engines (Rego v1 and v0), for `check` and
+/// `verify` alike: the same dialect detection, data, recursion check and time limit.
+pub(super) struct Loaded {
+    /// The Rego v1 engine.
+    pub(super) v1: Engine,
+    /// The Rego v0 engine.
+    pub(super) v0: Engine,
+    /// Each file that compiled: whether it is v1, its name, what the source scan found.
+    pub(super) scanned: Vec<(bool, String, Scanned)>,
+    /// Files that did not read or compile, data that did not load, recursive functions.
+    pub(super) errors: Vec<PolicyError>,
+}
+
+impl Loaded {
+    /// `(name, text or why it could not be read)` of each policy, and data files.
+    pub(super) fn from_sources(
+        sources: Vec<(String, Result<String, String>)>,
+        data_files: &[PathBuf],
+        timeout: Option<Duration>,
+    ) -> Loaded {
         let mut v1 = Engine::new();
         let mut v0 = Engine::new();
         v0.set_rego_v0(true);
         let mut errors = Vec::new();
-        let mut scanned: Vec<(bool, Scanned)> = Vec::new();
-        let mut sources: Vec<(String, Result<String, String>)> = policy_files(policy_paths, false)
-            .into_iter()
-            .map(|f| {
-                (
-                    display(&f),
-                    std::fs::read_to_string(&f).map_err(|e| format!("cannot read: {e}")),
-                )
-            })
-            .collect();
-        let mut pack_packages = Vec::new();
-        for pack in &opts.packs {
-            for (file, text) in pack.files {
-                pack_packages.push(scan(text).package);
-                sources.push(((*file).to_owned(), Ok((*text).to_owned())));
-            }
-        }
+        let mut scanned = Vec::new();
         for (name, text) in sources {
             let text = match text {
                 Ok(t) => t,
@@ -268,14 +269,14 @@ impl Policies {
                     .map_err(|e| e.to_string())
             });
             match added {
-                Ok(is_v1) => scanned.push((is_v1, scan)),
+                Ok(is_v1) => scanned.push((is_v1, name, scan)),
                 Err(message) => errors.push(PolicyError {
                     file: name,
                     message,
                 }),
             }
         }
-        for data in &opts.data_files {
+        for data in data_files {
             let name = display(data);
             match load_data(data) {
                 Ok(value) => {
@@ -298,6 +299,48 @@ impl Policies {
         for engine in [&v1, &v0] {
             errors.extend(recursion_errors(engine));
         }
+        let limit = timeout.unwrap_or(Duration::from_secs(10));
+        for engine in [&mut v1, &mut v0] {
+            engine.set_execution_timer_config(ExecutionTimerConfig {
+                limit,
+                check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
+            });
+        }
+        Loaded {
+            v1,
+            v0,
+            scanned,
+            errors,
+        }
+    }
+}
+
+impl Policies {
+    /// Parses and compiles the policies and data once.
+    pub fn compile(policy_paths: &[PathBuf], opts: &Options) -> Result<Self, Vec<PolicyError>> {
+        let mut sources: Vec<(String, Result<String, String>)> = policy_files(policy_paths, false)
+            .into_iter()
+            .map(|f| {
+                (
+                    display(&f),
+                    std::fs::read_to_string(&f).map_err(|e| format!("cannot read: {e}")),
+                )
+            })
+            .collect();
+        let mut pack_packages = Vec::new();
+        for pack in &opts.packs {
+            for (file, text) in pack.files {
+                pack_packages.push(scan(text).package);
+                sources.push(((*file).to_owned(), Ok((*text).to_owned())));
+            }
+        }
+        let Loaded {
+            v1,
+            v0,
+            scanned,
+            mut errors,
+        } = Loaded::from_sources(sources, &opts.data_files, opts.timeout);
+        let scanned: Vec<(bool, Scanned)> = scanned.into_iter().map(|(v, _, s)| (v, s)).collect();
         let has_v1 = scanned.iter().any(|(v, _)| *v);
         let has_v0 = scanned.iter().any(|(v, _)| !*v);
         let mut engines = Vec::new();
@@ -306,13 +349,6 @@ impl Policies {
         }
         if has_v0 {
             engines.push(v0);
-        }
-        let limit = opts.timeout.unwrap_or(Duration::from_secs(10));
-        for engine in &mut engines {
-            engine.set_execution_timer_config(ExecutionTimerConfig {
-                limit,
-                check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
-            });
         }
         let wanted = |pkg: &str| {
             pack_packages.iter().any(|p| p == pkg)

@@ -2,8 +2,7 @@
 //! `opa test` do) and measures which policy lines the tests exercised.
 
 use super::rego::display;
-use super::rego_source::scan;
-use regorus::{Engine, Value};
+use regorus::Value;
 use std::path::PathBuf;
 
 /// One test's result.
@@ -50,76 +49,43 @@ pub struct Verification {
     pub coverage: Vec<FileCoverage>,
 }
 
-/// Runs every `test_` rule; `Err` lists the files that do not compile.
+/// Runs every `test_` rule, each within `timeout` (10 s when `None`); `Err` lists the files
+/// that do not compile. Policies load as `check` loads them (one loader, `rego::Loaded`).
 pub fn verify(
     paths: &[PathBuf],
     data: &[PathBuf],
     coverage: bool,
+    timeout: Option<std::time::Duration>,
 ) -> Result<Verification, Vec<super::rego::PolicyError>> {
-    use super::rego::PolicyError;
-    let mut engines = [Engine::new(), Engine::new()];
-    engines[1].set_rego_v0(true);
-    let mut errors = Vec::new();
-    let mut tests: Vec<(usize, String, String, usize)> = Vec::new();
-    for file in super::rego::policy_files(paths, true) {
-        let name = display(&file);
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(PolicyError {
-                    file: name,
-                    message: format!("cannot read: {e}"),
-                });
-                continue;
-            }
-        };
-        let scanned = scan(&text);
-        let added = super::rego::dialect(&name, &text).and_then(|v1| {
-            let i = usize::from(!v1);
-            engines
-                .get_mut(i)
-                .ok_or_else(|| "no engine for the dialect".to_owned())?
-                .add_policy(name.clone(), text)
-                .map(|_| i)
-                .map_err(|e| e.to_string())
-        });
-        match added {
-            Ok(i) => tests.extend(
-                scanned
-                    .tests
-                    .into_iter()
-                    .map(|(t, line)| (i, format!("{}.{t}", scanned.package), name.clone(), line)),
-            ),
-            Err(message) => errors.push(PolicyError {
-                file: name,
-                message,
-            }),
-        }
+    let sources = super::rego::policy_files(paths, true)
+        .into_iter()
+        .map(|f| {
+            (
+                display(&f),
+                std::fs::read_to_string(&f).map_err(|e| format!("cannot read: {e}")),
+            )
+        })
+        .collect();
+    let loaded = super::rego::Loaded::from_sources(sources, data, timeout);
+    if !loaded.errors.is_empty() {
+        return Err(loaded.errors);
     }
-    for d in data {
-        match super::rego::load_data(d) {
-            Ok(v) => {
-                for e in &mut engines {
-                    if let Err(err) = e.add_data(v.clone()) {
-                        errors.push(PolicyError {
-                            file: display(d),
-                            message: err.to_string(),
-                        });
-                    }
-                }
-            }
-            Err(message) => errors.push(PolicyError {
-                file: display(d),
-                message,
-            }),
-        }
-    }
-    for e in &engines {
-        errors.extend(super::rego::recursion_errors(e));
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let tests: Vec<(usize, String, String, usize)> = loaded
+        .scanned
+        .into_iter()
+        .flat_map(|(v1, file, scanned)| {
+            let package = scanned.package;
+            scanned.tests.into_iter().map(move |(t, line)| {
+                (
+                    usize::from(!v1),
+                    format!("{package}.{t}"),
+                    file.clone(),
+                    line,
+                )
+            })
+        })
+        .collect();
+    let mut engines = [loaded.v1, loaded.v0];
     for e in &mut engines {
         e.set_enable_coverage(coverage);
     }
