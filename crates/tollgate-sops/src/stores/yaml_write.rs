@@ -179,7 +179,9 @@ impl Writer {
                 }
                 Scalar::Str(s) => {
                     let content = if in_seq { col + 2 } else { self.next(col) };
-                    match literal_block(s, content, self.step) {
+                    // An explicit indentation indicator counts from the owner's indentation,
+                    // not in steps: under a list item's key the content sits 2 past it.
+                    match literal_block(s, content, content.saturating_sub(col).max(1)) {
                         Some(block) => {
                             self.out.push_str(&block);
                             // literal_block ends with a newline that the caller adds again.
@@ -345,7 +347,9 @@ fn double_quoted(s: &str) -> String {
 }
 
 /// A literal block (`|`) for a multi-line string, or `None` when libyaml would not allow one.
-fn literal_block(s: &str, content_indent: usize, step: usize) -> Option<String> {
+/// `indicator` is how far the content sits past its owner, written when the text starts with
+/// a space or a newline (the parser could not tell the indentation otherwise).
+fn literal_block(s: &str, content_indent: usize, indicator: usize) -> Option<String> {
     if !s.contains('\n') {
         return None;
     }
@@ -354,7 +358,7 @@ fn literal_block(s: &str, content_indent: usize, step: usize) -> Option<String> 
     }
     let mut head = String::from("|");
     if s.starts_with(' ') || s.starts_with('\n') {
-        head.push_str(&step.to_string());
+        head.push_str(&indicator.to_string());
     }
     if !s.ends_with('\n') {
         head.push('-');
@@ -416,6 +420,26 @@ mod tests {
             "as sops decrypt prints it"
         );
         assert_eq!(write(&read(&once).unwrap(), 4), once);
+    }
+
+    #[test]
+    fn indentation_indicators_count_from_the_owner() {
+        // Found by fuzz/yaml_reader: `|4` under a list item's key, whose content sits 2 past
+        // the key, did not parse back. Text starting with a space needs the indicator.
+        use crate::stores::yaml_read::read;
+        // Each a string that starts with a space and holds newlines: written as a `|N` block.
+        for text in [
+            "a:\n    - k: x\n      v: \" lead\\nnext\\n\"\n",
+            "a: \" lead\\nnext\\n\"\n",
+            "a:\n    - \" lead\\nnext\\n\"\n",
+            "a:\n    b:\n        - - \"\\n lead\\n\"\n",
+        ] {
+            let docs = read(text).unwrap();
+            let once = write(&docs, 4);
+            assert!(once.contains('|'), "{once}");
+            let again = read(&once).unwrap_or_else(|e| panic!("{once}: {e:?}"));
+            assert_eq!(again, docs, "{once}");
+        }
     }
 
     #[test]
