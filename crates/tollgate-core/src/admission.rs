@@ -43,11 +43,14 @@ impl AdmissionRequest {
     /// says what is missing.
     pub fn from_review(review: &Value) -> Result<AdmissionRequest, String> {
         let api = review.get("apiVersion").and_then(Value::as_str);
-        if api != Some("admission.k8s.io/v1") {
-            return Err(format!(
-                "apiVersion must be admission.k8s.io/v1, not {}",
-                api.map_or_else(|| "missing".to_owned(), |a| format!("`{a}`"))
-            ));
+        match api {
+            Some("admission.k8s.io/v1") => {}
+            Some(other) => {
+                return Err(format!(
+                    "apiVersion must be admission.k8s.io/v1, not `{other}`"
+                ))
+            }
+            None => return Err("apiVersion is missing (admission.k8s.io/v1)".into()),
         }
         if review.get("kind").and_then(Value::as_str) != Some("AdmissionReview") {
             return Err("kind must be AdmissionReview".into());
@@ -254,7 +257,7 @@ mod tests {
     #[test]
     fn malformed_reviews_say_what_is_wrong() {
         let cases = [
-            (json!({"kind": "AdmissionReview"}), "apiVersion must be"),
+            (json!({"kind": "AdmissionReview"}), "apiVersion is missing"),
             (
                 json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview"}),
                 "not `admission.k8s.io/v1beta1`",
