@@ -10,6 +10,9 @@ use super::yaml_read::resolve_plain;
 use crate::tree::{go_format_g, Entry, Node, Scalar};
 use base64::Engine as _;
 
+/// The longest key written in the implicit `key: value` form (the `:` counts too).
+const MAX_IMPLICIT_KEY: usize = 1023;
+
 /// Emits documents separated by `---` (large streams are emitted in parallel, per document).
 pub fn write(docs: &[Node], indent: usize) -> String {
     use rayon::prelude::*;
@@ -101,7 +104,18 @@ impl Writer {
                     if k == "<<" {
                         self.out.push_str("!!merge <<");
                     } else {
-                        self.out.push_str(&scalar_text(k, true));
+                        let key = scalar_text(k, true);
+                        // An implicit key may not run past 1024 characters (YAML 1.2
+                        // 7.4.2, libyaml's limit): a longer one is written `? key` with the
+                        // `:` on the next line, as yaml.v3 does.
+                        if key.chars().count() > MAX_IMPLICIT_KEY {
+                            self.out.push_str("? ");
+                            self.out.push_str(&key);
+                            self.out.push('\n');
+                            self.pad(c);
+                        } else {
+                            self.out.push_str(&key);
+                        }
                     }
                     self.out.push(':');
                     self.child(v, col, false);
@@ -440,6 +454,19 @@ mod tests {
             let again = read(&once).unwrap_or_else(|e| panic!("{once}: {e:?}"));
             assert_eq!(again, docs, "{once}");
         }
+    }
+
+    #[test]
+    fn keys_past_1024_characters_are_explicit() {
+        // Found by fuzz/yaml_reader: a 1,500-character key was written `key: value`, which no
+        // YAML parser accepts as an implicit key.
+        use crate::stores::yaml_read::read;
+        let key = "k".repeat(1500);
+        let text = format!("? {key}\n: v\nshort: 1\n");
+        let docs = read(&text).unwrap();
+        let once = write(&docs, 4);
+        assert!(once.starts_with("? kkk"), "{}", &once[..20]);
+        assert_eq!(read(&once).unwrap(), docs);
     }
 
     #[test]
