@@ -306,21 +306,26 @@ fn a_rules_own_failure_action_wins_over_the_policys() {
     }
 }
 
-#[test]
-fn a_runaway_kyverno_rule_is_stopped_and_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    // Three nested foreach over 400 containers: 64 million element scopes, minutes of work.
+/// A Pod with 400 containers and a policy with three nested foreach over them: 64 million
+/// element scopes, minutes of work without a limit.
+fn runaway_kyverno(dir: &tempfile::TempDir) {
     let mut pod =
         String::from("apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\nspec:\n  containers:\n");
     for i in 0..400 {
         pod.push_str(&format!("    - name: c{i}\n      image: nginx:{i}\n"));
     }
-    put(&dir, "pod.yaml", &pod);
+    put(dir, "pod.yaml", &pod);
     put(
-        &dir,
+        dir,
         "policy/slow.yaml",
         "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: slow\nspec:\n  rules:\n    - name: cubic\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      validate:\n        message: never\n        foreach:\n          - list: request.object.spec.containers\n            foreach:\n              - list: request.object.spec.containers\n                foreach:\n                  - list: request.object.spec.containers\n                    deny:\n                      conditions:\n                        all:\n                          - key: \"{{ element.name }}\"\n                            operator: Equals\n                            value: nothing-is-called-this\n",
     );
+}
+
+#[test]
+fn a_runaway_kyverno_rule_is_stopped_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    runaway_kyverno(&dir);
     let o = check_in(
         &dir,
         &[
@@ -427,4 +432,21 @@ fn verify_has_the_same_time_limit_as_check() {
         "{out}"
     );
     assert!(out.contains("1 passed, 1 failed"), "{out}");
+}
+
+#[test]
+fn kyverno_test_suites_have_the_same_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    runaway_kyverno(&dir);
+    put(
+        &dir,
+        "kyverno-test.yaml",
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: slow\npolicies:\n  - policy/slow.yaml\nresources:\n  - pod.yaml\nresults:\n  - policy: slow\n    rule: cubic\n    resources: [big]\n    kind: Pod\n    result: pass\n",
+    );
+    let o = run(tollgate()
+        .args(["test", "--eval-timeout", "0.3", "--format", "json", "."])
+        .current_dir(dir.path()));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 1, "{out}{}", stderr(&o));
+    assert!(out.contains("time limit"), "{out}");
 }

@@ -30,6 +30,10 @@ pub(crate) struct TestArgs {
     /// Also list the expectations that hold.
     #[arg(long)]
     verbose: bool,
+    /// Wall-clock limit for one rule on one resource, in seconds; a rule that runs longer is
+    /// an error result.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    eval_timeout: f64,
 }
 
 /// 0 when every expectation holds, 1 when one does not, 2 when no test could be found.
@@ -42,7 +46,10 @@ pub(crate) fn run(a: &TestArgs) -> Result<u8, tollgate_sops::Error> {
         output::warn("no kyverno-test.yaml found below the given paths");
         return Ok(2);
     }
-    let opts = Options { lenient: a.lenient };
+    let opts = Options {
+        lenient: a.lenient,
+        timeout: Some(super::check::timeout(a.eval_timeout)?),
+    };
     let results: Vec<TestResult> = files.par_iter().map(|f| testrun::run(f, opts)).collect();
     let totals = Totals::of(&results);
     let text = match a.format {

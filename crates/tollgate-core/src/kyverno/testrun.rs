@@ -21,6 +21,8 @@ pub struct Options {
     /// Reproduce `kyverno test`: a rule that produced nothing, or an invalid policy, is a skip
     /// rather than a failure, whatever was expected.
     pub lenient: bool,
+    /// Wall-clock limit of one rule on one resource (as `check --eval-timeout`).
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// One compared expectation.
@@ -491,7 +493,7 @@ pub fn run(path: &Path, opts: Options) -> TestResult {
             }
             let responses = cache
                 .entry((policy.key(), idx))
-                .or_insert_with(|| evaluate_one(policy, res, &values, user.as_ref()));
+                .or_insert_with(|| evaluate_one(policy, res, &values, user.as_ref(), opts.timeout));
             let resp = responses.iter().find(|r| {
                 r.rule == rule
                     || r.rule.strip_prefix("autogen-") == Some(rule.as_str())
@@ -533,6 +535,7 @@ fn evaluate_one(
     res: &Resource,
     values: &ValuesFile,
     user: Option<&UserInfo>,
+    timeout: Option<std::time::Duration>,
 ) -> Vec<RuleResponse> {
     let name = res.name.as_deref().unwrap_or("");
     let mut policy_values: Vec<(&str, &Value)> =
@@ -572,7 +575,7 @@ fn evaluate_one(
         user,
         namespaces: Some(&values.namespaces),
     };
-    let subject = Subject::new(&res.object, req);
+    let subject = Subject::new(&res.object, req).with_limit(timeout);
     evaluate(policy, &subject, &v)
 }
 
