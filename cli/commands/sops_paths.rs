@@ -139,7 +139,7 @@ pub(crate) fn status(a: StatusArgs) -> Result<()> {
     let bytes = read_input(Some(&a.file)).map_err(|e| e.with_kind(ErrorKind::Generic))?;
     let encrypted = match file::read_sealed(&bytes, inp) {
         Ok(s) => !s.metadata.mac.is_empty(),
-        Err(e) if e.message() == "sops metadata not found" => false,
+        Err(e) if file::is_not_encrypted(&e) => false,
         Err(e) => return Err(e.context(a.file.display()).with_kind(ErrorKind::Generic)),
     };
     output::stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())

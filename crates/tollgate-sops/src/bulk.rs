@@ -153,9 +153,7 @@ fn sealed_or_skip(path: &Path, format: Format) -> std::result::Result<file::Seal
     })?;
     match file::read_sealed(&bytes, format) {
         Ok(s) => Ok(s),
-        Err(e) if e.message() == "sops metadata not found" => {
-            Err(Outcome::Skipped("not encrypted".into()))
-        }
+        Err(e) if file::is_not_encrypted(&e) => Err(Outcome::Skipped("not encrypted".into())),
         Err(e) => Err(Outcome::Failed(e)),
     }
 }

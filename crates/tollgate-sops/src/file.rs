@@ -3,7 +3,7 @@
 
 use crate::cipher::DataKey;
 use crate::crypt::{self, Rules, Stash};
-use crate::error::{err, ErrorKind, Result};
+use crate::error::{err, Error, ErrorKind, Result};
 use crate::keys::{self, Keyring};
 use crate::metadata::{self, KeyGroup, Metadata};
 use crate::stores::Format;
@@ -34,11 +34,20 @@ pub struct Opened {
     pub warnings: Vec<String>,
 }
 
+/// What [`read_sealed`] says of a file without SOPS metadata (also an empty one).
+const NOT_SOPS: &str = "sops metadata not found";
+
+/// Whether `e` is [`read_sealed`] finding no SOPS metadata: the file is not encrypted, as
+/// opposed to encrypted and broken.
+pub fn is_not_encrypted(e: &Error) -> bool {
+    e.message() == NOT_SOPS
+}
+
 /// Reads an encrypted file. Whatever stops it being read as one (empty, invalid YAML or
 /// UTF-8, no `sops` block) is exit code 1, as in sops's decrypt, rotate and updatekeys.
 pub fn read_sealed(input: &[u8], format: Format) -> Result<Sealed> {
     let not_sops = || {
-        err!(Generic, "sops metadata not found")
+        err!(Generic, "{NOT_SOPS}")
             .with_hint("the file is not encrypted; use `tollgate sops encrypt`")
     };
     if input.iter().all(u8::is_ascii_whitespace) {

@@ -66,11 +66,6 @@ pub fn write_atomic(path: &Path, data: &[u8], new_mode: u32) -> Result<()> {
     write_with_mode(path, data, Mode::KeepOr(new_mode))
 }
 
-/// Replaces the file `path` names with plaintext: always mode 0600.
-pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    write_with_mode(path, data, Mode::Exactly(0o600))
-}
-
 fn temp_prefix(target: &Path) -> String {
     let name = target
         .file_name()
@@ -300,7 +295,7 @@ mod tests {
         let p = dir.path().join("plain.yaml");
         std::fs::write(&p, "old").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        write_private(&p, b"secret").unwrap();
+        write_with_mode(&p, b"secret", Mode::Exactly(0o600)).unwrap();
         assert_eq!(mode_of(&p), 0o600);
     }
 
@@ -326,7 +321,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(&real_dir).unwrap().count(), 1);
         // A dangling link creates its target.
         std::os::unix::fs::symlink("real/new.yaml", dir.path().join("dangling")).unwrap();
-        write_private(&dir.path().join("dangling"), b"x").unwrap();
+        write_with_mode(&dir.path().join("dangling"), b"x", Mode::Exactly(0o600)).unwrap();
         assert_eq!(std::fs::read(real_dir.join("new.yaml")).unwrap(), b"x");
         // A loop is an error, not a hang.
         std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();

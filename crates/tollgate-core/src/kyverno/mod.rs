@@ -134,13 +134,18 @@ pub fn check_request(
     req: &Request<'_>,
     limit: Option<std::time::Duration>,
 ) -> (Vec<Finding>, Vec<crate::manifest::LoadError>) {
-    use rayon::prelude::*;
+    use rayon::iter::Either;
     let delete = req.operation == "DELETE";
-    judge(set, resource, req, limit, |r: &policy::Rule| {
+    let (mut findings, mut errors) = (Vec::new(), Vec::new());
+    for item in judge(set, resource, req, limit, |r: &policy::Rule| {
         !delete || names_delete(r)
-    })
-    .into_par_iter()
-    .partition_map(|x| x)
+    }) {
+        match item {
+            Either::Left(f) => findings.push(f),
+            Either::Right(e) => errors.push(e),
+        }
+    }
+    (findings, errors)
 }
 
 fn names_delete(r: &policy::Rule) -> bool {

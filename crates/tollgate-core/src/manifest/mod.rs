@@ -346,8 +346,8 @@ impl Resource {
     }
 
     /// An object that did not come from a file (an admission request's), named `label` in
-    /// findings; `None`-safe: an object without `apiVersion`/`kind` still becomes a resource
-    /// (the API server has already validated it), with empty identity fields.
+    /// findings. An object without `apiVersion`/`kind` still becomes a resource (the API
+    /// server has already validated it), with empty identity fields.
     pub fn from_admission(object: serde_json::Value, label: &str) -> Resource {
         let origin = Origin {
             file: Arc::from(label),
@@ -357,16 +357,12 @@ impl Resource {
             positions: Arc::new(FieldPositions::default()),
             prefix: String::new(),
         };
-        let text = |v: Option<&serde_json::Value>| {
-            v.and_then(serde_json::Value::as_str).map(str::to_owned)
-        };
-        let meta = object.get("metadata");
+        let (api_version, kind, namespace, name) = identity(&object);
         Resource {
-            api_version: text(object.get("apiVersion")).unwrap_or_default(),
-            kind: text(object.get("kind")).unwrap_or_default(),
-            namespace: text(meta.and_then(|m| m.get("namespace"))),
-            name: text(meta.and_then(|m| m.get("name")))
-                .or_else(|| text(meta.and_then(|m| m.get("generateName")))),
+            api_version: api_version.unwrap_or_default(),
+            kind: kind.unwrap_or_default(),
+            namespace,
+            name,
             object,
             origin,
             sops_encrypted: false,
@@ -378,18 +374,10 @@ impl Resource {
         origin: Origin,
         sops_encrypted: bool,
     ) -> Option<Self> {
-        let text = |v: Option<&serde_json::Value>| {
-            v.and_then(serde_json::Value::as_str).map(str::to_owned)
-        };
-        let api_version = text(object.get("apiVersion")).filter(|s| !s.is_empty())?;
-        let kind = text(object.get("kind")).filter(|s| !s.is_empty())?;
-        let meta = object.get("metadata");
-        let namespace = text(meta.and_then(|m| m.get("namespace")));
-        let name = text(meta.and_then(|m| m.get("name")))
-            .or_else(|| text(meta.and_then(|m| m.get("generateName"))));
+        let (api_version, kind, namespace, name) = identity(&object);
         Some(Resource {
-            api_version,
-            kind,
+            api_version: api_version?,
+            kind: kind?,
             namespace,
             name,
             object,
@@ -397,6 +385,28 @@ impl Resource {
             sops_encrypted,
         })
     }
+}
+
+/// `apiVersion` and `kind` (when non-empty), `metadata.namespace`, and `metadata.name` (else
+/// `generateName`) of an object.
+type Identity = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn identity(object: &serde_json::Value) -> Identity {
+    let text =
+        |v: Option<&serde_json::Value>| v.and_then(serde_json::Value::as_str).map(str::to_owned);
+    let meta = object.get("metadata");
+    (
+        text(object.get("apiVersion")).filter(|s| !s.is_empty()),
+        text(object.get("kind")).filter(|s| !s.is_empty()),
+        text(meta.and_then(|m| m.get("namespace"))),
+        text(meta.and_then(|m| m.get("name")))
+            .or_else(|| text(meta.and_then(|m| m.get("generateName")))),
+    )
 }
 
 /// Loads manifests from paths as `tollgate check` takes them (`-` is stdin), leaving out files
