@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use tollgate_core::engine::rego;
 use tollgate_core::packs;
-use tollgate_core::policyset::{PolicySet, Sources};
+use tollgate_core::policyset::{PolicySet, RuleMeta, Sources};
 
 #[derive(Args)]
 pub(crate) struct RulesArgs {
@@ -41,88 +41,69 @@ struct Source {
     config: Option<PathBuf>,
 }
 
-struct Row {
-    id: String,
-    severity: String,
-    source: String,
-    title: String,
-    description: Option<String>,
-    fix: Option<String>,
-}
-
-fn rows(s: &Source) -> Result<Vec<Row>, tollgate_sops::Error> {
+/// Every rule of the chosen packs, built-in checks and policies, through the same policy set
+/// `check` evaluates (so the list and the findings agree on ids and severities).
+fn rules(s: &Source) -> Result<Vec<RuleMeta>, tollgate_sops::Error> {
     let config = load_config(s.config.as_deref())?;
-    let chosen = packs_for(&s.pack, &config, true)?;
-    let mut out: Vec<Row> = packs::rules()
-        .into_iter()
-        .filter(|r| chosen.iter().any(|p| p.name == r.pack))
-        .map(|r| Row {
-            id: r.id,
-            severity: r.severity,
-            source: format!("pack {} ({})", r.pack, r.source),
-            title: r.meta.title.unwrap_or_default(),
-            description: r.meta.description,
-            fix: r.meta.fix,
-        })
-        .collect();
     let paths = if s.policy.is_empty() {
         config.policies.clone()
     } else {
         s.policy.clone()
     };
-    if !paths.is_empty() {
-        // Every engine's rules, through the same policy set `check` evaluates.
-        let sources = Sources {
-            paths,
-            rego: rego::Options {
-                all_namespaces: true,
-                ..rego::Options::default()
-            },
-            combine: false,
-        };
-        let set = PolicySet::load(&sources, &config).map_err(|errors| {
-            tollgate_sops::Error::new(
-                tollgate_sops::ErrorKind::CouldNotReadInput,
-                errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.file, e.message))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-        })?;
-        out.extend(set.rules().into_iter().map(|r| Row {
-            id: r.id,
-            severity: r.severity.as_str().to_owned(),
-            source: match r.engine {
-                "kyverno" => format!("kyverno {}", r.source),
-                _ => r.source,
-            },
-            title: r.title.unwrap_or_default(),
-            description: None,
-            fix: None,
-        }));
+    let sources = Sources {
+        paths,
+        rego: rego::Options {
+            all_namespaces: true,
+            packs: packs_for(&s.pack, &config, true)?,
+            ..rego::Options::default()
+        },
+        combine: false,
+    };
+    let set = PolicySet::load(&sources, &config).map_err(|errors| {
+        tollgate_sops::Error::new(
+            tollgate_sops::ErrorKind::CouldNotReadInput,
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.file, e.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    Ok(set.rules())
+}
+
+/// Where a rule comes from, for people: `pack k8s (tollgate.k8s/deny_latest)`, `kyverno FILE`.
+fn source_of(r: &RuleMeta) -> String {
+    match r.engine {
+        "kyverno" => format!("kyverno {}", r.source),
+        "rego" => match packs::rules().into_iter().find(|d| d.id == r.id) {
+            Some(d) => format!("pack {} ({})", d.pack, r.source),
+            None => r.source.clone(),
+        },
+        _ => r.source.clone(),
     }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(out)
 }
 
 pub(crate) fn run(a: &RulesArgs) -> Result<u8, tollgate_sops::Error> {
     match &a.command {
         RulesCommand::List(s) => {
-            let rows = rows(s)?;
+            let rows = rules(s)?;
             let w = rows.iter().map(|r| r.id.len()).max().unwrap_or(2).max(2);
             let mut text = format!("{:w$}  {:8}  {}\n", "ID", "SEVERITY", "TITLE (SOURCE)");
             for r in &rows {
                 text.push_str(&format!(
                     "{:w$}  {:8}  {} ({})\n",
-                    r.id, r.severity, r.title, r.source
+                    r.id,
+                    r.severity.as_str(),
+                    r.title.as_deref().unwrap_or_default(),
+                    source_of(r)
                 ));
             }
             output::stdout(text.as_bytes())?;
             Ok(0)
         }
         RulesCommand::Explain { id, source } => {
-            let rows = rows(source)?;
+            let rows = rules(source)?;
             let Some(r) = rows.iter().find(|r| r.id == *id) else {
                 return Err(tollgate_sops::Error::new(
                     tollgate_sops::ErrorKind::Generic,
@@ -132,7 +113,10 @@ pub(crate) fn run(a: &RulesArgs) -> Result<u8, tollgate_sops::Error> {
             };
             let mut text = format!(
                 "{}: {}\nseverity: {}\nsource: {}\n",
-                r.id, r.title, r.severity, r.source
+                r.id,
+                r.title.as_deref().unwrap_or_default(),
+                r.severity.as_str(),
+                source_of(r)
             );
             if let Some(d) = &r.description {
                 text.push_str(&format!("\n{d}\n"));

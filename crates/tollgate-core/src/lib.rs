@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod checks;
 pub mod config;
 pub mod engine;
 pub mod finding;

@@ -1,7 +1,9 @@
 //! The policy packs shipped inside the binary, and the rule reference generated from them.
 //! This table is the one place a bundled rule is registered.
 
+use crate::checks::Family;
 use crate::engine::rego_source::{scan, Annotation};
+use crate::finding::Severity;
 
 /// A bundled policy pack.
 #[derive(Debug)]
@@ -12,6 +14,8 @@ pub struct Pack {
     pub summary: &'static str,
     /// `(path in the repository, Rego source)`.
     pub files: &'static [(&'static str, &'static str)],
+    /// The built-in family it enables, for packs of Rust checks.
+    pub family: Option<Family>,
 }
 
 /// Every bundled pack.
@@ -28,6 +32,19 @@ pub static PACKS: &[Pack] = &[Pack {
             include_str!("../../../policies/k8s/secrets.rego"),
         ),
     ],
+    family: None,
+},
+Pack {
+    name: "rbac",
+    summary: "Built-in RBAC checks: wildcards, escalation, secrets access, dangerous bindings (docs/rbac.md)",
+    files: &[],
+    family: Some(Family::Rbac),
+},
+Pack {
+    name: "netpol",
+    summary: "Built-in NetworkPolicy checks: default deny, unselected workloads, allow-all rules (docs/netpol.md)",
+    files: &[],
+    family: Some(Family::Netpol),
 }];
 
 /// The pack called `name`.
@@ -49,7 +66,7 @@ pub struct RuleDoc {
     /// Its METADATA.
     pub meta: Annotation,
     /// Its severity.
-    pub severity: String,
+    pub severity: Severity,
 }
 
 /// Every documented rule of every pack, sorted by id.
@@ -59,13 +76,11 @@ pub fn rules() -> Vec<RuleDoc> {
         for (file, text) in pack.files {
             let s = scan(text);
             for r in s.rules {
-                let severity = r.meta.severity.clone().unwrap_or_else(|| {
-                    if r.name.starts_with("warn") {
-                        "warning".into()
-                    } else {
-                        "error".into()
-                    }
-                });
+                let severity = match r.meta.severity.as_deref() {
+                    Some(s) => Severity::parse(s).unwrap_or(Severity::Error),
+                    None if r.name.starts_with("warn") => Severity::Warning,
+                    None => Severity::Error,
+                };
                 out.push(RuleDoc {
                     id: r
                         .meta
@@ -88,18 +103,26 @@ pub fn rules() -> Vec<RuleDoc> {
 /// The rule reference: `(path under docs/rules, Markdown)`, index first.
 pub fn docs() -> Vec<(String, String)> {
     let rules = rules();
-    let mut index = String::from("# Rule reference\n\nGenerated from the bundled policy packs (`policies/`); do not edit by hand. Enable a pack with `tollgate check --pack NAME` or `packs: [NAME]` in `tollgate.yaml`.\n\n| id | severity | pack | title |\n|---|---|---|---|\n");
+    let mut index = String::from("# Rule reference\n\nGenerated from the bundled policy packs (`policies/`) and the built-in checks (`crates/tollgate-core/src/checks/`); do not edit by hand. Enable a pack with `tollgate check --pack NAME` or `packs: [NAME]` in `tollgate.yaml`.\n\n| id | severity | pack | title |\n|---|---|---|---|\n");
     let mut pages = Vec::new();
     for r in &rules {
         let title = r.meta.title.clone().unwrap_or_default();
         index.push_str(&format!(
             "| [{}]({}.md) | {} | {} | {} |\n",
-            r.id, r.id, r.severity, r.pack, title
+            r.id,
+            r.id,
+            r.severity.as_str(),
+            r.pack,
+            title
         ));
         let mut page = format!("# {}: {}\n\n", r.id, title);
         page.push_str(&format!(
             "- Severity: {}\n- Pack: `{}` (`tollgate check --pack {}`)\n- Rego: `{}` in `{}`\n\n",
-            r.severity, r.pack, r.pack, r.source, r.file
+            r.severity.as_str(),
+            r.pack,
+            r.pack,
+            r.source,
+            r.file
         ));
         if let Some(d) = &r.meta.description {
             page.push_str(&format!("## Why\n\n{d}\n\n"));
@@ -109,6 +132,10 @@ pub fn docs() -> Vec<(String, String)> {
         }
         page.push_str(&format!("## Silence it\n\nAnnotate the resource (`tollgate.dev/ignore: \"{}\"` with a `tollgate.dev/ignore-reason`), or add an exception for `{}` with a reason and an expiry date to `tollgate.yaml`.\n", r.id, r.id));
         pages.push((format!("{}.md", r.id), page));
+    }
+    for (name, page, row) in crate::checks::docs() {
+        index.push_str(&row);
+        pages.push((name, page));
     }
     let mut out = vec![("index.md".to_owned(), index)];
     out.extend(pages);

@@ -1,46 +1,33 @@
 //! The one policy set every enforcement point evaluates: `tollgate check` in CI, the pre-commit
 //! hooks and the admission webhook all load a [`PolicySet`] once and ask it for findings, so
 //! the three give one verdict. Each engine (Rego with conftest conventions and the bundled
-//! packs, Kyverno) is compiled here, its rules described once ([`PolicySet::rules`]), and its
-//! findings merged, sorted and filtered through the same suppressions.
+//! packs, Kyverno, the built-in RBAC and NetworkPolicy checks) is one [`Engine`] compiled
+//! here; its rules are described once ([`PolicySet::rules`]) and its findings merged, sorted
+//! and filtered through the same suppressions.
 
 use crate::admission::{AdmissionRequest, Verdict};
+use crate::checks;
 use crate::config::Config;
-use crate::engine::{self, rego};
+use crate::engine::{self, rego, Engine, RegoEngine};
 use crate::finding::{self, Finding, Severity};
 use crate::kyverno;
 use crate::manifest::{LoadError, Resource};
 use crate::suppress::{self, Baseline};
+use rayon::prelude::*;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Where the policies come from and how they are evaluated.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     /// Rego files and Kyverno YAML (files or directories): `--policy`, else `policies:`.
     pub paths: Vec<PathBuf>,
-    /// Rego packages, data files, bundled packs, the time limit.
+    /// Rego packages, data files, bundled packs (Rego and built-in families), the time limit.
     pub rego: rego::Options,
     /// `--combine`: user Rego rules see every input at once (bundled packs stay per resource).
     pub combine: bool,
 }
 
-/// One rule of any engine, as reports (SARIF's rule list) and `rules list` describe it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleMeta {
-    /// The id findings carry.
-    pub id: String,
-    /// A title, when the policy has one.
-    pub title: Option<String>,
-    /// Severity of its findings, after `tollgate.yaml` overrides.
-    pub severity: Severity,
-    /// `rego` or `kyverno`.
-    pub engine: &'static str,
-    /// Where it is defined: `package/rule` (Rego), `file` (Kyverno).
-    pub source: String,
-    /// Documentation page, for bundled rules.
-    pub help_uri: Option<String>,
-}
+pub use crate::engine::RuleMeta;
 
 /// What one evaluation of a set of resources produced.
 #[derive(Debug, Default)]
@@ -69,29 +56,17 @@ pub struct Filters<'a> {
 
 /// Every compiled rule of every engine, ready to evaluate many resources on many threads.
 pub struct PolicySet {
-    rego: rego::Policies,
-    kyverno: kyverno::PolicySet,
-    combine: bool,
-    timeout: Option<Duration>,
+    /// Rego, Kyverno, the built-in checks: each behind the one engine interface.
+    engines: Vec<Box<dyn Engine>>,
     config: Config,
-    /// Ids of the bundled rules in use, for their documentation links.
-    bundled: Vec<String>,
     notes: Vec<String>,
 }
 
 impl std::fmt::Debug for PolicySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "PolicySet({:?}, {} Kyverno rules)",
-            self.rego,
-            self.kyverno.rule_count()
-        )
+        write!(f, "PolicySet({} engines)", self.engines.len())
     }
 }
-
-/// Where bundled rules are documented.
-const RULE_DOCS: &str = "https://example.invalid/tollgate/docs/rules";
 
 impl PolicySet {
     /// Compiles every source once. All errors are returned together (each names its file and
@@ -116,43 +91,25 @@ impl PolicySet {
         let (Some(rego), true) = (rego, errors.is_empty()) else {
             return Err(errors);
         };
-        let mut notes = Vec::new();
-        for (file, kind, name) in &kyverno.other {
-            notes.push(format!(
-                "{file}: {kind} {name} is not evaluated (only ClusterPolicy and Policy validate rules are)"
-            ));
-        }
-        for p in &kyverno.policies {
-            for r in p.rules.iter().filter(|r| !r.external.is_empty()) {
-                if !r.name.starts_with("autogen-") {
-                    notes.push(format!(
-                        "{}: policy {} rule {}: not evaluated offline (context {} needs the cluster or a registry; `tollgate test` can supply it from a values file)",
-                        p.file,
-                        p.name,
-                        r.name,
-                        r.external.join(", ")
-                    ));
-                }
-            }
-            for (rule, what) in &p.unsupported {
-                notes.push(format!(
-                    "{}: policy {} rule {rule}: {what} rules are not evaluated",
-                    p.file, p.name
-                ));
-            }
-        }
-        let bundled = crate::packs::rules()
-            .into_iter()
-            .filter(|r| sources.rego.packs.iter().any(|p| p.name == r.pack))
-            .map(|r| r.id)
-            .collect();
+        let notes = kyverno_notes(&kyverno);
+        let families: Vec<checks::Family> =
+            sources.rego.packs.iter().filter_map(|p| p.family).collect();
+        let engines: Vec<Box<dyn Engine>> = vec![
+            Box::new(RegoEngine {
+                policies: rego,
+                combine: sources.combine,
+            }),
+            Box::new(kyverno::KyvernoEngine {
+                set: kyverno,
+                timeout: sources.rego.timeout,
+            }),
+            Box::new(checks::Builtin {
+                rules: checks::rules_of(&families),
+            }),
+        ];
         Ok(PolicySet {
-            rego,
-            kyverno,
-            combine: sources.combine,
-            timeout: sources.rego.timeout,
+            engines,
             config: config.clone(),
-            bundled,
             notes,
         })
     }
@@ -162,39 +119,18 @@ impl PolicySet {
         &self.notes
     }
 
-    /// Every rule evaluated, of every engine, sorted by id.
+    /// Every rule evaluated, of every engine, sorted by id, with `tollgate.yaml`'s severity
+    /// overrides applied.
     pub fn rules(&self) -> Vec<RuleMeta> {
         let mut out: Vec<RuleMeta> = self
-            .rego
-            .rules()
+            .engines
             .iter()
-            .map(|q| RuleMeta {
-                id: q.id.clone(),
-                title: q.title.clone(),
-                severity: self.config.severity_for(&q.id, q.severity),
-                engine: "rego",
-                source: format!("{}/{}", q.package, q.rule),
-                help_uri: self
-                    .bundled
-                    .contains(&q.id)
-                    .then(|| format!("{RULE_DOCS}/{}.md", q.id)),
+            .flat_map(|e| e.rules())
+            .map(|mut r| {
+                r.severity = self.config.severity_for(&r.id, r.severity);
+                r
             })
             .collect();
-        for p in &self.kyverno.policies {
-            for r in p.rules.iter().filter(|r| r.external.is_empty()) {
-                let id = format!("{}/{}", p.name, r.name);
-                out.push(RuleMeta {
-                    severity: self
-                        .config
-                        .severity_for(&id, kyverno::severity_of(r.enforce)),
-                    id,
-                    title: p.title.clone().or_else(|| r.message.clone()),
-                    engine: "kyverno",
-                    source: p.file.clone(),
-                    help_uri: None,
-                });
-            }
-        }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out.dedup_by(|a, b| a.id == b.id);
         out
@@ -203,21 +139,26 @@ impl PolicySet {
     /// Findings of every engine on `resources`, as they were read from the repository (each
     /// a CREATE), filtered and sorted.
     pub fn evaluate(&self, resources: &[Resource], filters: Filters<'_>) -> Evaluation {
-        let mut raw = if self.combine {
-            engine::run_combined(&self.rego, resources)
-        } else {
-            engine::run(&self.rego, resources)
-        };
-        let (kyverno_findings, kyverno_errors) =
-            kyverno::check(&self.kyverno, resources, self.timeout);
-        if raw.findings.is_empty() {
-            // Without Rego findings there is nothing to merge: skip moving every finding.
-            raw.findings = kyverno_findings;
-        } else {
-            raw.findings.extend(kyverno_findings);
-        }
-        raw.errors.extend(kyverno_errors);
+        let raw = self.merge(self.engines.par_iter().map(|e| e.evaluate(resources)));
         self.finish(raw, resources, filters)
+    }
+
+    /// One evaluation out of each engine's.
+    fn merge(&self, parts: impl ParallelIterator<Item = engine::Evaluation>) -> engine::Evaluation {
+        let parts: Vec<engine::Evaluation> = parts.collect();
+        let mut out = engine::Evaluation::default();
+        for part in parts {
+            if out.findings.is_empty() {
+                // Most runs have one engine with findings: take its vector instead of moving
+                // every finding.
+                out.findings = part.findings;
+            } else {
+                out.findings.extend(part.findings);
+            }
+            out.suppressed.extend(part.suppressed);
+            out.errors.extend(part.errors);
+        }
+        out
     }
 
     /// Severity overrides, suppressions and the reporting order, the same for every
@@ -260,31 +201,15 @@ impl PolicySet {
 
     /// The verdict on one admission request: the same rules on the object the API server
     /// sends, with its operation, user and old object; denied when a finding reaches
-    /// `deny_at`. Exceptions and annotations apply as in `check`.
+    /// `deny_at`. Exceptions and annotations apply as in `check`. Built-in rules that judge
+    /// the whole set (a binding to a role not in it, a namespace without default deny) are not
+    /// asked: one object is not the set.
     pub fn review(&self, req: &AdmissionRequest, deny_at: Severity, today: &str) -> Verdict {
         let resource = req.resource();
-        let resources = std::slice::from_ref(&resource);
-        // DELETE carries the deleted object as oldObject and no object: Rego rules judge
-        // objects being admitted, so they are not asked; Kyverno rules see the operation.
-        let mut raw = if req.operation == "DELETE" {
-            engine::Evaluation::default()
-        } else {
-            engine::run(&self.rego, resources)
-        };
-        let user = req.kyverno_user();
-        let request = kyverno::Request {
-            operation: &req.operation,
-            old_object: req.old_object.as_ref(),
-            user: Some(&user),
-            namespaces: None,
-        };
-        let (findings, errors) =
-            kyverno::check_request(&self.kyverno, &resource, &request, self.timeout);
-        raw.findings.extend(findings);
-        raw.errors.extend(errors);
+        let raw = self.merge(self.engines.par_iter().map(|e| e.review(req, &resource)));
         let evaluation = self.finish(
             raw,
-            resources,
+            std::slice::from_ref(&resource),
             Filters {
                 annotations: self.config.annotation_exemptions,
                 baseline: None,
@@ -293,4 +218,34 @@ impl PolicySet {
         );
         Verdict::from_evaluation(req, evaluation, deny_at)
     }
+}
+
+/// Kyverno policies and rules that were read but are not evaluated, one line each.
+fn kyverno_notes(kyverno: &kyverno::PolicySet) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (file, kind, name) in &kyverno.other {
+        notes.push(format!(
+            "{file}: {kind} {name} is not evaluated (only ClusterPolicy and Policy validate rules are)"
+        ));
+    }
+    for p in &kyverno.policies {
+        for r in p.rules.iter().filter(|r| !r.external.is_empty()) {
+            if !r.name.starts_with("autogen-") {
+                notes.push(format!(
+                    "{}: policy {} rule {}: not evaluated offline (context {} needs the cluster or a registry; `tollgate test` can supply it from a values file)",
+                    p.file,
+                    p.name,
+                    r.name,
+                    r.external.join(", ")
+                ));
+            }
+        }
+        for (rule, what) in &p.unsupported {
+            notes.push(format!(
+                "{}: policy {} rule {rule}: {what} rules are not evaluated",
+                p.file, p.name
+            ));
+        }
+    }
+    notes
 }

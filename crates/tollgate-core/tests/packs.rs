@@ -88,7 +88,8 @@ fn every_bundled_rule_fires_exactly_where_its_fixture_says() {
                 .map(|s| s.to_string_lossy().into_owned())
         })
         .collect();
-    let ids: BTreeSet<String> = rules.iter().map(|r| r.id.clone()).collect();
+    let mut ids: BTreeSet<String> = rules.iter().map(|r| r.id.clone()).collect();
+    ids.extend(tollgate_core::checks::RULES.iter().map(|r| r.id.to_owned()));
     assert_eq!(
         with_fixture, ids,
         "fixtures and rules must match one to one"
@@ -98,8 +99,13 @@ fn every_bundled_rule_fires_exactly_where_its_fixture_says() {
 #[test]
 fn rule_ids_are_unique_and_documented() {
     let rules = packs::rules();
-    let ids: BTreeSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(ids.len(), rules.len(), "duplicate rule ids");
+    let mut ids: BTreeSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+    ids.extend(tollgate_core::checks::RULES.iter().map(|r| r.id));
+    assert_eq!(
+        ids.len(),
+        rules.len() + tollgate_core::checks::RULES.len(),
+        "duplicate rule ids"
+    );
     for r in &rules {
         assert!(
             r.meta.title.is_some() && r.meta.description.is_some() && r.meta.fix.is_some(),

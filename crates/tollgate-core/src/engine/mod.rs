@@ -9,9 +9,93 @@ mod rego_recursion;
 pub mod rego_source;
 pub mod rego_verify;
 
-use crate::finding::{self, Finding};
+use crate::admission::AdmissionRequest;
+use crate::finding::{self, Finding, Severity};
 use crate::manifest::{LoadError, Resource};
 use rayon::prelude::*;
+
+/// Where bundled and built-in rules are documented.
+pub(crate) const RULE_DOCS: &str = "https://example.invalid/tollgate/docs/rules";
+
+/// One rule of any engine, as reports (SARIF's rule list) and `rules list` describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMeta {
+    /// The id findings carry.
+    pub id: String,
+    /// A title, when the policy has one.
+    pub title: Option<String>,
+    /// Severity of its findings (the engine's default; [`crate::policyset::PolicySet::rules`]
+    /// applies `tollgate.yaml` overrides).
+    pub severity: Severity,
+    /// `rego`, `kyverno` or `builtin`.
+    pub engine: &'static str,
+    /// Where it is defined: `package/rule` (Rego), the file (Kyverno), the pack (built-in).
+    pub source: String,
+    /// Documentation page, for bundled and built-in rules.
+    pub help_uri: Option<String>,
+    /// Why it matters, when documented.
+    pub description: Option<String>,
+    /// How to fix a finding, when documented.
+    pub fix: Option<String>,
+}
+
+/// What the policy set asks of each engine: its rules, its findings on the resources of a
+/// repository, and its findings on one object under admission. Every engine (Rego, Kyverno,
+/// the built-in checks; later Gatekeeper and CEL) is one implementation, so an enforcement
+/// point never wires an engine by hand.
+pub trait Engine: Send + Sync {
+    /// Every rule it evaluates, with default severities.
+    fn rules(&self) -> Vec<RuleMeta>;
+    /// Findings on `resources` as read from the repository (each a CREATE): per-resource rules
+    /// in parallel, whole-set rules once.
+    fn evaluate(&self, resources: &[Resource]) -> Evaluation;
+    /// Findings on the one object of an admission request (`resource` is its object, or the
+    /// old object for DELETE), with the request's operation, user and old object.
+    fn review(&self, request: &AdmissionRequest, resource: &Resource) -> Evaluation;
+}
+
+/// The Rego rules (conftest conventions and the bundled packs) as an engine.
+pub(crate) struct RegoEngine {
+    pub(crate) policies: rego::Policies,
+    /// `--combine`: user rules see every input at once.
+    pub(crate) combine: bool,
+}
+
+impl Engine for RegoEngine {
+    fn rules(&self) -> Vec<RuleMeta> {
+        self.policies
+            .rules()
+            .iter()
+            .map(|q| RuleMeta {
+                id: q.id.clone(),
+                title: q.title.clone(),
+                severity: q.severity,
+                engine: "rego",
+                source: format!("{}/{}", q.package, q.rule),
+                help_uri: q.bundled.then(|| format!("{RULE_DOCS}/{}.md", q.id)),
+                description: q.description.clone(),
+                fix: q.fix.clone(),
+            })
+            .collect()
+    }
+
+    fn evaluate(&self, resources: &[Resource]) -> Evaluation {
+        if self.combine {
+            run_combined(&self.policies, resources)
+        } else {
+            run(&self.policies, resources)
+        }
+    }
+
+    fn review(&self, request: &AdmissionRequest, resource: &Resource) -> Evaluation {
+        // DELETE carries the deleted object as oldObject: Rego rules judge objects being
+        // admitted, so they are not asked.
+        if request.operation == "DELETE" {
+            return Evaluation::default();
+        }
+        run(&self.policies, std::slice::from_ref(resource))
+    }
+}
 
 /// The outcome of evaluating resources.
 #[derive(Debug, Default)]

@@ -55,6 +55,10 @@ pub struct Query {
     pub id: String,
     /// METADATA `title`.
     pub title: Option<String>,
+    /// METADATA `description`: why it matters.
+    pub description: Option<String>,
+    /// METADATA `custom.fix`: how to fix a finding.
+    pub fix: Option<String>,
     /// Errors for `deny`/`violation`, warnings for `warn`, unless METADATA says otherwise.
     pub severity: Severity,
     /// From a bundled pack: its rules judge one resource at a time, also under `--combine`.
@@ -210,6 +214,8 @@ fn queries_of(
             id: meta(&head.meta, &scan.package_meta, |a| &a.id)
                 .unwrap_or_else(|| format!("{}/{}", scan.package, head.name)),
             title: meta(&head.meta, &scan.package_meta, |a| &a.title),
+            description: meta(&head.meta, &scan.package_meta, |a| &a.description),
+            fix: meta(&head.meta, &scan.package_meta, |a| &a.fix),
             severity,
             bundled,
             sensitive: head.meta.sensitive || scan.package_meta.sensitive,

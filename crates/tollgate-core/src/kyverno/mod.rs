@@ -237,3 +237,60 @@ fn finding(p: &Policy, res: &Resource, resp: &RuleResponse) -> Option<Finding> {
     f.help = p.title.clone();
     Some(f)
 }
+
+/// Kyverno's validate rules as an engine of the policy set: severities decided here, once,
+/// from each rule's own failure action.
+pub(crate) struct KyvernoEngine {
+    pub(crate) set: PolicySet,
+    pub(crate) timeout: Option<std::time::Duration>,
+}
+
+impl crate::engine::Engine for KyvernoEngine {
+    fn rules(&self) -> Vec<crate::engine::RuleMeta> {
+        let mut out = Vec::new();
+        for p in &self.set.policies {
+            for r in p.rules.iter().filter(|r| r.external.is_empty()) {
+                out.push(crate::engine::RuleMeta {
+                    id: format!("{}/{}", p.name, r.name),
+                    title: p.title.clone().or_else(|| r.message.clone()),
+                    severity: severity_of(r.enforce),
+                    engine: "kyverno",
+                    source: p.file.clone(),
+                    help_uri: None,
+                    description: None,
+                    fix: None,
+                });
+            }
+        }
+        out
+    }
+
+    fn evaluate(&self, resources: &[Resource]) -> crate::engine::Evaluation {
+        let (findings, errors) = check(&self.set, resources, self.timeout);
+        crate::engine::Evaluation {
+            findings,
+            suppressed: Vec::new(),
+            errors,
+        }
+    }
+
+    fn review(
+        &self,
+        request: &crate::admission::AdmissionRequest,
+        resource: &Resource,
+    ) -> crate::engine::Evaluation {
+        let user = request.kyverno_user();
+        let req = Request {
+            operation: &request.operation,
+            old_object: request.old_object.as_ref(),
+            user: Some(&user),
+            namespaces: None,
+        };
+        let (findings, errors) = check_request(&self.set, resource, &req, self.timeout);
+        crate::engine::Evaluation {
+            findings,
+            suppressed: Vec::new(),
+            errors,
+        }
+    }
+}

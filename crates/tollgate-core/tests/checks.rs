@@ -1,0 +1,97 @@
+//! The built-in checks: every rule has a fixture (`fixtures/rules/ID.yaml`) whose documents
+//! say where it must fire (`# expect: ID FIELD`, one line per finding, the reasoning beside
+//! it) and where it must not (`# ok`); the file is evaluated as one set of manifests, as
+//! `tollgate check` would see that directory.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use tollgate_core::checks::{self, RULES};
+use tollgate_core::manifest::load_paths;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `(document, field path)` of each `# expect: ID FIELD` line, for rule `id`.
+fn expected(text: &str, id: &str) -> (usize, BTreeSet<(usize, String)>) {
+    let docs: Vec<&str> = text.split("\n---\n").collect();
+    let mut out = BTreeSet::new();
+    for (i, doc) in docs.iter().enumerate() {
+        for line in doc.lines().take_while(|l| l.starts_with('#')) {
+            if let Some(rest) = line.strip_prefix("# expect: ") {
+                let (rule, field) = rest.split_once(' ').unwrap_or((rest, ""));
+                assert_eq!(rule, id, "a fixture of {id} expects only {id}");
+                out.insert((i, field.trim().to_owned()));
+            }
+        }
+    }
+    (docs.len(), out)
+}
+
+#[test]
+fn every_builtin_rule_fires_exactly_where_its_fixture_says() {
+    for rule in RULES {
+        let fixture = repo().join(format!("fixtures/rules/{}.yaml", rule.id));
+        let text = std::fs::read_to_string(&fixture)
+            .unwrap_or_else(|_| panic!("{} has no fixture", rule.id));
+        let (documents, want) = expected(&text, rule.id);
+        assert!(
+            !want.is_empty(),
+            "{}: the fixture expects no finding",
+            rule.id
+        );
+        assert!(
+            text.contains("# ok"),
+            "{}: the fixture needs clean documents",
+            rule.id
+        );
+        let inv = load_paths(std::slice::from_ref(&fixture), &[]);
+        assert!(inv.errors.is_empty(), "{:?}", inv.errors);
+        assert_eq!(inv.resources.len(), documents, "{}", rule.id);
+        let eval = checks::evaluate(&[*rule], &inv.resources, false);
+        assert!(eval.errors.is_empty(), "{}: {:?}", rule.id, eval.errors);
+        let got: BTreeSet<(usize, String)> = eval
+            .findings
+            .iter()
+            .map(|f| {
+                assert_eq!(f.rule_id, rule.id);
+                assert_eq!(f.severity, rule.severity);
+                assert_eq!(f.engine, "builtin");
+                assert_eq!(f.help.as_deref(), Some(rule.fix));
+                // Located on the field named, not the start of the document.
+                let field = f.field_path.clone().unwrap_or_default();
+                let resource = &inv.resources[f.location.document];
+                assert_eq!(
+                    Some((f.location.line, f.location.column)),
+                    resource.origin.position_of(&field),
+                    "{}: {} is located on {field}",
+                    rule.id,
+                    f.message
+                );
+                (f.location.document, field)
+            })
+            .collect();
+        assert_eq!(got, want, "{} on {}", rule.id, fixture.display());
+    }
+}
+
+#[test]
+fn rule_ids_are_sorted_families_prefixed_and_documented() {
+    // Grouped by family, each family in id order: the table reads like the rule reference.
+    let ids: Vec<(checks::Family, &str)> = RULES.iter().map(|r| (r.family, r.id)).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "RULES is grouped by family, in id order");
+    for r in RULES {
+        let prefix = match r.family {
+            checks::Family::Rbac => "RBAC",
+            checks::Family::Netpol => "NET",
+        };
+        assert!(r.id.starts_with(prefix), "{}", r.id);
+        assert!(
+            !r.title.is_empty() && r.description.len() > 40 && r.fix.len() > 20,
+            "{} lacks documentation",
+            r.id
+        );
+    }
+}
