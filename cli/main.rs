@@ -30,6 +30,10 @@ enum Command {
     Test(commands::test::TestArgs),
     /// Encrypt, decrypt, edit and re-key SOPS files (compatible with Go sops).
     Sops(commands::sops::SopsArgs),
+    /// Ask the RBAC of the manifests: who can do what, what a subject can do.
+    Rbac(commands::rbac::RbacArgs),
+    /// Ask the NetworkPolicies of the manifests: may one workload reach another.
+    Netpol(commands::netpol::NetpolArgs),
 }
 
 /// The stack of every thread that evaluates policies: the main work thread and rayon's
@@ -76,6 +80,8 @@ fn run() -> ExitCode {
         Command::Rules(args) => policy_exit(commands::rules::run(&args)),
         Command::Verify(args) => policy_exit(commands::verify::run(&args)),
         Command::Test(args) => policy_exit(commands::test::run(&args)),
+        Command::Rbac(args) => policy_exit(commands::rbac::run(&args)),
+        Command::Netpol(args) => policy_exit(commands::netpol::run(&args)),
         Command::Sops(args) => {
             output::remove_temp_files_on_signals();
             match commands::sops::run(args) {

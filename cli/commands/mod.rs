@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
 pub(crate) mod check;
+pub(crate) mod netpol;
+mod query;
+pub(crate) mod rbac;
 pub(crate) mod rules;
 pub(crate) mod sops;
 mod sops_edit;

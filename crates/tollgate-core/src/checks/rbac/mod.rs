@@ -6,6 +6,7 @@
 pub mod admission_config;
 pub mod anonymous_binding;
 pub mod approve_csr;
+mod builtin_roles;
 pub mod cluster_admin_binding;
 pub mod create_workloads;
 pub mod default_service_account;
@@ -293,23 +294,34 @@ impl Binding<'_> {
     }
 }
 
-/// ClusterRoles every cluster has, which a repository binds without defining. Only
-/// `cluster-admin` is modelled (it grants everything); the others are known by name so that a
-/// binding to them is not reported as dangling.
+/// ClusterRoles every cluster has, which a repository binds without defining: the
+/// user-facing ones (`cluster-admin`, `admin`, `edit`, `view`, modelled in `builtin_roles`)
+/// and the `system:` roles of the components (known by name only).
 pub fn is_builtin_cluster_role(name: &str) -> bool {
-    matches!(name, "cluster-admin" | "admin" | "edit" | "view") || name.starts_with("system:")
+    builtin_roles::NAMES.contains(&name) || name.starts_with("system:")
 }
 
-/// The rule `cluster-admin` has, for bindings to it when the set does not define it.
-fn cluster_admin_rule() -> PolicyRule<'static> {
-    PolicyRule {
-        index: 0,
-        verbs: vec!["*"],
-        api_groups: vec!["*"],
-        resources: vec!["*"],
-        resource_names: Vec::new(),
-        non_resource_urls: Vec::new(),
-    }
+/// The rules of the built-in user-facing ClusterRoles, by name.
+fn builtin_rules() -> Vec<(&'static str, Vec<PolicyRule<'static>>)> {
+    builtin_roles::NAMES
+        .iter()
+        .map(|name| {
+            let rules = builtin_roles::rules_of(name)
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate()
+                .map(|(index, (verbs, groups, resources))| PolicyRule {
+                    index,
+                    verbs: verbs.to_vec(),
+                    api_groups: groups.to_vec(),
+                    resources: resources.to_vec(),
+                    resource_names: Vec::new(),
+                    non_resource_urls: Vec::new(),
+                })
+                .collect();
+            (*name, rules)
+        })
+        .collect()
 }
 
 /// Every role and binding of a set of manifests.
@@ -321,14 +333,15 @@ pub struct Graph<'a> {
     pub bindings: Vec<Binding<'a>>,
     /// Objects too malformed to use (each names its file and line).
     pub errors: Vec<LoadError>,
-    cluster_admin: Vec<PolicyRule<'static>>,
+    /// The built-in ClusterRoles, for bindings to them when the set does not define them.
+    builtin: Vec<(&'static str, Vec<PolicyRule<'static>>)>,
 }
 
 /// A rule that applies through a role: the role that has it (its own or, for an aggregating
 /// ClusterRole, one it aggregates) and the rule.
 #[derive(Debug, Clone, Copy)]
 pub struct Effective<'g, 'a> {
-    /// The role whose `rules` the rule is written in (`None`: the built-in cluster-admin).
+    /// The role whose `rules` the rule is written in (`None`: a built-in ClusterRole).
     pub source: Option<&'g Role<'a>>,
     /// The rule.
     pub rule: &'g PolicyRule<'a>,
@@ -344,7 +357,7 @@ impl<'a> Graph<'a> {
     /// Reads every RBAC object of `resources`; malformed ones become errors, the rest is used.
     pub fn build(resources: &'a [Resource]) -> Graph<'a> {
         let mut g = Graph {
-            cluster_admin: vec![cluster_admin_rule()],
+            builtin: builtin_rules(),
             ..Graph::default()
         };
         for r in resources.iter().filter(|r| is_rbac(r)) {
@@ -457,18 +470,31 @@ impl<'a> Graph<'a> {
         }
     }
 
-    /// The rules a binding grants: its role's, or cluster-admin's when it names that role and
-    /// the set does not define it; nothing for other roles that are not in the set.
+    /// The rules a binding grants: its role's, or a built-in ClusterRole's when it names one
+    /// the set does not define; nothing for other roles that are not in the set.
     pub fn granted_by(&self, b: &Binding<'_>) -> Vec<Effective<'_, 'a>> {
         match b.role {
             Some(i) => self.effective(i),
-            None if b.role_kind == RoleKind::ClusterRole && b.role_name == "cluster-admin" => self
-                .cluster_admin
+            None if b.role_kind == RoleKind::ClusterRole => self
+                .builtin
                 .iter()
-                .map(|rule| Effective { source: None, rule })
-                .collect(),
+                .find(|(name, _)| *name == b.role_name)
+                .map(|(_, rules)| {
+                    rules
+                        .iter()
+                        .map(|rule| Effective { source: None, rule })
+                        .collect()
+                })
+                .unwrap_or_default(),
             None => Vec::new(),
         }
+    }
+
+    /// Whether a binding's role is known: in the set, or a modelled built-in ClusterRole.
+    pub fn resolves(&self, b: &Binding<'_>) -> bool {
+        b.role.is_some()
+            || (b.role_kind == RoleKind::ClusterRole
+                && self.builtin.iter().any(|(name, _)| *name == b.role_name))
     }
 }
 

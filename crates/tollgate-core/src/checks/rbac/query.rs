@@ -190,7 +190,7 @@ pub struct SubjectGrants {
 pub struct WhoCan {
     /// Every subject that may, sorted by kind, namespace and name.
     pub subjects: Vec<SubjectGrants>,
-    /// Bindings whose role is not in the manifests (and is not cluster-admin): they may
+    /// Bindings whose role is neither in the manifests nor a modelled built-in: they may
     /// grant it too, depending on the cluster's role of that name.
     pub unresolved: Vec<Via>,
 }
@@ -208,7 +208,8 @@ fn applies_in(b: &Binding<'_>, q: &Query) -> bool {
 
 /// Every subject that may do `q`, over the bindings of `g`.
 pub fn who_can(g: &Graph<'_>, q: &Query) -> WhoCan {
-    let mut subjects: BTreeMap<(SubjectKind, Option<String>, String), BTreeSet<Via>> =
+    // Sorted by kind name (Group, ServiceAccount, User), namespace, name.
+    let mut subjects: BTreeMap<(&'static str, Option<String>, String), BTreeSet<Via>> =
         BTreeMap::new();
     let mut unresolved = BTreeSet::new();
     for b in g.bindings.iter().filter(|b| applies_in(b, q)) {
@@ -216,11 +217,11 @@ pub fn who_can(g: &Graph<'_>, q: &Query) -> WhoCan {
             binding: b.display(),
             role: b.role_display(),
         };
-        let grants = g.granted_by(b);
-        if grants.is_empty() && b.role.is_none() {
+        if !g.resolves(b) {
             unresolved.insert(via);
             continue;
         }
+        let grants = g.granted_by(b);
         let allowed = grants.iter().any(|e| {
             e.rule
                 .allows(&q.verb, q.group.as_deref(), &q.resource, q.names())
@@ -230,7 +231,11 @@ pub fn who_can(g: &Graph<'_>, q: &Query) -> WhoCan {
         }
         for s in &b.subjects {
             subjects
-                .entry((s.kind, s.namespace.map(str::to_owned), s.name.to_owned()))
+                .entry((
+                    s.kind.name(),
+                    s.namespace.map(str::to_owned),
+                    s.name.to_owned(),
+                ))
                 .or_default()
                 .insert(via.clone());
         }
@@ -239,7 +244,7 @@ pub fn who_can(g: &Graph<'_>, q: &Query) -> WhoCan {
         subjects: subjects
             .into_iter()
             .map(|((kind, namespace, name), via)| SubjectGrants {
-                kind: kind.name(),
+                kind,
                 namespace,
                 name,
                 via: via.into_iter().collect(),
@@ -425,11 +430,11 @@ pub fn explain(
             binding: b.display(),
             role: b.role_display(),
         };
-        let grants = g.granted_by(b);
-        if grants.is_empty() && b.role.is_none() {
+        if !g.resolves(b) {
             unresolved.insert(via);
             continue;
         }
+        let grants = g.granted_by(b);
         let scope = scopes.entry(b.namespace.map(str::to_owned)).or_default();
         for e in grants {
             let own = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();

@@ -1,0 +1,76 @@
+//! What the query commands (`rbac`, `netpol`) share: loading the manifests, the two output
+//! formats, and the rule that an answer over manifests that did not all load exits 2.
+
+use crate::output;
+use std::path::PathBuf;
+use tollgate_core::config::Config;
+use tollgate_core::manifest::{load_paths, Inventory, LoadError};
+
+/// A usage or input error (exit 2).
+pub(crate) fn usage(msg: impl Into<String>) -> tollgate_sops::Error {
+    tollgate_sops::Error::new(tollgate_sops::ErrorKind::CouldNotReadInput, msg.into())
+}
+
+/// `--format` of a query.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueryFormat {
+    Human,
+    Json,
+}
+
+impl QueryFormat {
+    pub(crate) fn parse(s: &str) -> Result<Self, tollgate_sops::Error> {
+        match s {
+            "human" => Ok(QueryFormat::Human),
+            "json" => Ok(QueryFormat::Json),
+            other => Err(usage(format!(
+                "unknown format `{other}`: use human or json"
+            ))),
+        }
+    }
+}
+
+/// The manifests under `paths`, with the configuration's excludes. Files that could not be
+/// read are named on stderr at once (a query that then fails still shows why).
+pub(crate) fn load(paths: &[PathBuf], config: &Config) -> Inventory {
+    let inventory = load_paths(paths, &config.exclude);
+    for e in &inventory.errors {
+        output::warn(&format!("{}: {}", e.file, e.message));
+    }
+    inventory
+}
+
+/// An answer in both forms, and what could not be read.
+pub(crate) struct Answer {
+    pub(crate) json: serde_json::Value,
+    pub(crate) human: String,
+    /// Files that did not load (already reported by [`load`]).
+    pub(crate) unread: usize,
+    /// Objects the model could not use.
+    pub(crate) errors: Vec<LoadError>,
+}
+
+impl Answer {
+    /// Prints the answer; each error goes to stderr and makes the exit code 2, because the
+    /// answer may be missing what those files hold.
+    pub(crate) fn print(&self, format: QueryFormat) -> Result<u8, tollgate_sops::Error> {
+        for e in &self.errors {
+            output::warn(&format!("{}: {}", e.file, e.message));
+        }
+        match format {
+            QueryFormat::Human => output::stdout(self.human.as_bytes())?,
+            QueryFormat::Json => {
+                let mut text = serde_json::to_string_pretty(&self.json)
+                    .map_err(|e| usage(format!("cannot render JSON: {e}")))?;
+                text.push('\n');
+                output::stdout(text.as_bytes())?;
+            }
+        }
+        if self.errors.is_empty() && self.unread == 0 {
+            Ok(0)
+        } else {
+            output::warn("some manifests could not be read: the answer may be incomplete");
+            Ok(2)
+        }
+    }
+}
