@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs tollgate (into .tools/bin) and runs its main job on the demo GitOps repository in
-# fixtures/demo: which SOPS files drifted from .sops.yaml, a secret read back, and the
-# production overlay rendered by `kubectl kustomize` and checked against the demo policy.
+# fixtures/demo: which SOPS files drifted from .sops.yaml, a secret read back, the production
+# overlay rendered by `kubectl kustomize` and checked against the demo policy and the built-in
+# RBAC and NetworkPolicy checks, then asked who can read its Secrets and what may reach it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-test-tools.sh" > /dev/null
@@ -16,5 +17,8 @@ tollgate sops updatekeys --recursive --dry-run .
 tollgate sops decrypt --extract '["stringData"]["DB_HOST"]' clusters/staging/secrets/podinfo-db.yaml
 kubectl kustomize apps/production > "$rendered/production.yaml"
 set +e
-tollgate check --policy policy --format human "$rendered/production.yaml"
+tollgate check --policy policy --pack rbac --pack netpol --format human "$rendered/production.yaml"
 echo "tollgate check exit code: $? (1: findings at or above --fail-on error)"
+set -e
+tollgate rbac who-can get secrets --namespace podinfo-production "$rendered/production.yaml"
+tollgate netpol reach 203.0.113.7 podinfo-production/podinfo --port http "$rendered/production.yaml"

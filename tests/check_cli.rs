@@ -576,33 +576,53 @@ fn kustomize_output_checked_through_stdin() {
     let rendered = ok(run(kubectl()
         .args(["kustomize", "apps/production"])
         .current_dir(&demo)));
-    let mut child = tollgate()
-        .args(["check", "--format", "json", "--policy", "policy", "-"])
-        .current_dir(&demo)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &rendered).unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(code(&o), 1);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ids: Vec<(&str, &str, u64)> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["rule_id"].as_str().unwrap(),
-                f["location"]["file"].as_str().unwrap(),
-                f["location"]["document"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let check = |extra: &[&str]| -> Vec<(String, u64)> {
+        let mut child = tollgate()
+            .args(["check", "--format", "json", "--policy", "policy"])
+            .args(extra)
+            .arg("-")
+            .current_dir(&demo)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &rendered).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), 1);
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut ids: Vec<(String, u64)> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                assert_eq!(f["location"]["file"], "-");
+                (
+                    f["rule_id"].as_str().unwrap().to_owned(),
+                    f["location"]["document"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let pair = |id: &str, doc: u64| (id.to_owned(), doc);
+    // kubectl kustomize orders the overlay's objects by kind: ServiceAccount (0), Role (1),
+    // RoleBinding (2), Service (3), Deployment (4), NetworkPolicy (5). The overlay sets 3
+    // replicas, so DEMO002 stays quiet.
+    assert_eq!(check(&[]), [pair("DEMO001", 4), pair("DEMO003", 4)]);
+    // With the built-in checks: the Role reads every Secret (RBAC003, on the Role); the
+    // namespace has no Namespace object and no default deny in either direction (NET001,
+    // NET002, on its first workload); the NetworkPolicy names ingress-nginx by name, which
+    // NET005 does not report.
     assert_eq!(
-        ids,
-        vec![("DEMO001", "-", 1), ("DEMO003", "-", 1)],
-        "the overlay sets 3 replicas, so DEMO002 stays quiet"
+        check(&["--pack", "rbac", "--pack", "netpol"]),
+        [
+            pair("DEMO001", 4),
+            pair("DEMO003", 4),
+            pair("NET001", 4),
+            pair("NET002", 4),
+            pair("RBAC003", 1)
+        ]
     );
 }
 

@@ -116,6 +116,16 @@ impl Selector {
         self.labels.is_empty() && self.expressions.is_empty()
     }
 
+    /// Whether the selector requires `key` to be present (in `matchLabels`, or an `In` or
+    /// `Exists` expression).
+    pub fn requires(&self, key: &str) -> bool {
+        self.labels.iter().any(|(k, _)| k == key)
+            || self
+                .expressions
+                .iter()
+                .any(|e| e.key == key && matches!(e.operator, Operator::In | Operator::Exists))
+    }
+
     /// Whether an object with `labels` is selected: every matchLabels pair and every
     /// expression must hold (they are ANDed).
     pub fn matches(&self, labels: &Labels) -> bool {

@@ -521,7 +521,7 @@ fn namespace_entry<'a>(map: &mut BTreeMap<String, Namespace<'a>>, name: &str) {
 }
 
 /// The label the API server puts on every namespace, with its name.
-const METADATA_NAME: &str = "kubernetes.io/metadata.name";
+pub(crate) const METADATA_NAME: &str = "kubernetes.io/metadata.name";
 
 impl<'a> Network<'a> {
     /// Reads every workload, Namespace and NetworkPolicy of `resources`.
