@@ -77,6 +77,22 @@ fn check_and_admission_agree_on_every_fixture_of_every_engine() {
         BTreeSet::from(["builtin", "kyverno", "rego"]),
         "the fixtures exercise every engine"
     );
+    // The rule list (SARIF's rules, `rules list`) knows every rule that fired, with the
+    // severity its findings carry.
+    let listed: std::collections::BTreeMap<String, Severity> = set
+        .rules()
+        .into_iter()
+        .map(|r| (r.id, r.severity))
+        .collect();
+    for f in &checked.findings {
+        assert_eq!(
+            listed.get(&f.rule_id),
+            Some(&f.severity),
+            "{} ({}) in the rule list",
+            f.rule_id,
+            f.engine
+        );
+    }
     // Built-in rules that judge the whole set are not asked at admission.
     let inventory_rule = |f: &Finding| {
         tollgate_core::checks::RULES

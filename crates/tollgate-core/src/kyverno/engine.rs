@@ -331,34 +331,83 @@ fn run_rule(
     for (k, v) in rule_values {
         ctx.set_dotted(k, (*v).clone());
     }
-    if let Err(e) = load_context(&rule.context, ctx, mode) {
-        return Some(respond(
-            rule,
-            Status::Error,
-            format!("failed to load context: {e}"),
-            None,
-        ));
-    }
-    match &rule.body {
-        Body::Foreach(entries) => {
-            match preconditions(rule.preconditions.as_ref(), ctx, mode) {
-                Err(e) => return Some(respond(rule, Status::Error, e, None)),
-                Ok(false) => {
-                    return Some(respond(
-                        rule,
-                        Status::Skip,
-                        "preconditions not met".into(),
-                        None,
-                    ))
-                }
-                Ok(true) => {}
-            }
-            let msg = Message::new(rule, ctx, mode);
-            foreach_all(entries, ctx, target, mode, 0, &msg)
-                .map(|(status, message, field)| respond(rule, status, message, field))
+    match prepare(
+        &rule.context,
+        &rule.refs,
+        rule.preconditions.as_ref(),
+        ctx,
+        mode,
+    ) {
+        Prepared::Ready => {}
+        Prepared::Skip => {
+            return Some(respond(
+                rule,
+                Status::Skip,
+                "preconditions not met".into(),
+                None,
+            ))
         }
-        _ => Some(check_rule(rule, ctx, target, mode)),
+        Prepared::Error(e) => return Some(respond(rule, Status::Error, e, None)),
     }
+    let msg = Message::new(rule, ctx, mode);
+    match &rule.body {
+        Body::Foreach(entries) => foreach_all(entries, ctx, target, mode, 0, &msg)
+            .map(|(status, message, field)| respond(rule, status, message, field)),
+        body => {
+            let (status, message, field) = check_body(body, ctx, target, mode, &msg);
+            Some(respond(rule, status, message, field))
+        }
+    }
+}
+
+/// What loading a rule's context and checking its preconditions decided.
+enum Prepared {
+    /// Go on to the checks.
+    Ready,
+    /// The preconditions exclude the resource.
+    Skip,
+    /// A context entry the rule reads, or a precondition, could not be evaluated.
+    Error(String),
+}
+
+/// Loads the context entries, then the preconditions, as Kyverno 1.10+ does with deferred
+/// loading: an entry that fails is an error only where it is read. One that the
+/// preconditions read fails the rule; one that only the checks read fails it if the
+/// preconditions hold; one nothing reads is never loaded in Kyverno, so it is ignored here.
+fn prepare(
+    entries: &[ContextEntry],
+    refs: &super::policy::ContextRefs,
+    conditions: Option<&Conditions>,
+    ctx: &mut Scope<'_>,
+    mode: Mode,
+) -> Prepared {
+    let failed = load_context(entries, ctx, mode);
+    let read_in = |text: &str| failed.iter().find(|(name, _)| mentions(text, name));
+    if let Some((_, e)) = read_in(&refs.preconditions) {
+        return Prepared::Error(format!("failed to load context: {e}"));
+    }
+    match preconditions(conditions, ctx, mode) {
+        Err(e) => return Prepared::Error(e),
+        Ok(false) => return Prepared::Skip,
+        Ok(true) => {}
+    }
+    match read_in(&refs.rest) {
+        Some((_, e)) => Prepared::Error(format!("failed to load context: {e}")),
+        None => Prepared::Ready,
+    }
+}
+
+/// Whether `text` names the variable `name` (as a whole name: `{{ image.tag }}` and
+/// `image[0]` name `image`, `images` does not).
+fn mentions(text: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(at, _)| {
+        let before = text.get(..at).and_then(|b| b.chars().next_back());
+        let after = text
+            .get(at.saturating_add(name.len())..)
+            .and_then(|a| a.chars().next());
+        before.is_none_or(|c| !ident(c) && c != '.') && after.is_none_or(|c| !ident(c))
+    })
 }
 
 /// The rule's message, substituted only when a verdict needs it: most rules pass.
@@ -600,13 +649,18 @@ fn foreach_elements(
         scope.set("elementIndex", idx.clone());
         scope.set(level_name(&INDEX_N, "elementIndex", nesting), idx);
         let verdict = (|| -> Option<Verdict> {
-            if let Err(e) = load_context(&fe.context, &mut scope, mode) {
-                return Some((Status::Error, format!("failed to load context: {e}"), None));
-            }
-            match preconditions(fe.preconditions.as_ref(), &scope, mode) {
-                Err(e) => return Some((Status::Error, e, None)),
-                Ok(false) => return Some((Status::Skip, "preconditions not met".into(), None)),
-                Ok(true) => {}
+            match prepare(
+                &fe.context,
+                &fe.refs,
+                fe.preconditions.as_ref(),
+                &mut scope,
+                mode,
+            ) {
+                Prepared::Ready => {}
+                Prepared::Skip => {
+                    return Some((Status::Skip, "preconditions not met".into(), None))
+                }
+                Prepared::Error(e) => return Some((Status::Error, e, None)),
             }
             // A map element is what the pattern is matched against.
             let element_target = if element.is_object() { element } else { target };
@@ -673,8 +727,26 @@ fn element_prefix(list: &str, index: usize) -> Option<String> {
     plain.then(|| format!("{path}[{index}]"))
 }
 
-fn load_context(entries: &[ContextEntry], ctx: &mut Scope<'_>, mode: Mode) -> Result<(), String> {
+/// Loads every variable entry in order; an entry that fails is left unset (so later entries
+/// that read it fail too) and returned with its error.
+fn load_context(
+    entries: &[ContextEntry],
+    ctx: &mut Scope<'_>,
+    mode: Mode,
+) -> Vec<(String, String)> {
+    let mut failed = Vec::new();
     for entry in entries {
+        if let ContextEntry::Variable { name, .. } = entry {
+            if let Err(e) = load_entry(entry, ctx, mode) {
+                failed.push((name.clone(), e));
+            }
+        }
+    }
+    failed
+}
+
+fn load_entry(entry: &ContextEntry, ctx: &mut Scope<'_>, mode: Mode) -> Result<(), String> {
+    {
         let ContextEntry::Variable {
             name,
             value,
@@ -683,7 +755,7 @@ fn load_context(entries: &[ContextEntry], ctx: &mut Scope<'_>, mode: Mode) -> Re
         } = entry
         else {
             // configMap, apiCall, imageRegistry and globalReference are never fetched.
-            continue;
+            return Ok(());
         };
         let default = match default {
             Some(d) => Some(substitute(d, ctx, mode).map_err(|e| e.to_string())?),

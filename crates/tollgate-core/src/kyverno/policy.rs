@@ -68,6 +68,29 @@ pub struct Rule {
     /// Names of context entries that need the cluster or a registry (`configMap`, `apiCall`,
     /// `imageRegistry`, `globalReference`), here or in a foreach; offline they cannot resolve.
     pub external: Vec<String>,
+    /// Where its context entries may be read, for deferred loading.
+    pub refs: ContextRefs,
+}
+
+/// The text of a rule's (or foreach entry's) preconditions and of the rest of it, as written:
+/// a context entry whose value fails only fails the rule if one of them names it (Kyverno
+/// 1.10+ loads context entries when a variable first reads them).
+#[derive(Debug, Clone, Default)]
+pub struct ContextRefs {
+    /// `preconditions`, as JSON text.
+    pub preconditions: String,
+    /// The checks and the message, as JSON text.
+    pub rest: String,
+}
+
+impl ContextRefs {
+    fn of(preconditions: Option<&Value>, rest: &[Option<&Value>]) -> Self {
+        let text = |v: Option<&Value>| v.map(Value::to_string).unwrap_or_default();
+        ContextRefs {
+            preconditions: text(preconditions),
+            rest: rest.iter().map(|v| text(*v)).collect::<Vec<_>>().join("\n"),
+        }
+    }
 }
 
 fn external_names(context: &[ContextEntry], body: &Body, out: &mut Vec<String>) {
@@ -132,6 +155,8 @@ pub struct Foreach {
     pub preconditions: Option<Conditions>,
     /// What each element is checked with (never another `Foreach` with an empty list).
     pub body: Box<Body>,
+    /// Where its context entries may be read.
+    pub refs: ContextRefs,
 }
 
 /// `any` / `all` condition blocks.
@@ -520,6 +545,7 @@ fn parse_rule(ctx: &Ctx<'_>, raw: &Value, name: &str, enforce: bool) -> Result<R
             .and_then(Value::as_bool)
             .unwrap_or(true),
         external,
+        refs: ContextRefs::of(raw.get("preconditions"), &[raw.get("validate")]),
     })
 }
 
@@ -603,12 +629,15 @@ fn parse_body(ctx: &Ctx<'_>, v: &Map<String, Value>, at: &str) -> Result<Body, P
                     _ => None,
                 };
                 let body = parse_body(ctx, e, &here)?;
+                let rest =
+                    ["pattern", "anyPattern", "deny", "foreach", "context"].map(|k| e.get(k));
                 out.push(Foreach {
                     list: list_expr,
                     list_expr: Arc::new(compiled),
                     context,
                     preconditions,
                     body: Box::new(body),
+                    refs: ContextRefs::of(e.get("preconditions"), &rest),
                 });
             }
             Ok(Body::Foreach(out))
