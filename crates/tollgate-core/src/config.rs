@@ -267,7 +267,16 @@ fn exception(cx: &Ctx<'_>, node: &Node, i: usize) -> Result<Exception, ConfigErr
         let p = format!("{at}.{k}");
         match k.as_str() {
             "rules" => e.rules = cx.strings(v, &p)?,
-            "paths" => e.paths = cx.strings(v, &p)?,
+            "paths" => {
+                e.paths = cx.strings(v, &p)?;
+                if let Some(bad) = e
+                    .paths
+                    .iter()
+                    .find(|g| crate::suppress::path_glob_matcher(g).is_none())
+                {
+                    return Err(cx.err(&p, format!("`{bad}` is not a valid path glob")));
+                }
+            }
             "reason" => e.reason = cx.string(v, &p)?,
             "expires" => {
                 let d = cx.string(v, &p)?;
@@ -314,4 +323,27 @@ fn exception(cx: &Ctx<'_>, node: &Node, i: usize) -> Result<Exception, ConfigErr
         return Err(cx.err(&at, "an exception needs a `reason`"));
     }
     Ok(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exception_path_that_is_not_a_glob_is_refused_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &path,
+            "exceptions:\n  - rules: [IMG001]\n    reason: legacy\n    paths: [\"apps/[legacy.yaml\"]\n",
+        )
+        .unwrap();
+        let e = Config::load(&path).unwrap_err();
+        assert!(e.at.ends_with("tollgate.yaml:4"), "{e}");
+        assert!(
+            e.message
+                .contains("`apps/[legacy.yaml` is not a valid path glob"),
+            "{e}"
+        );
+    }
 }

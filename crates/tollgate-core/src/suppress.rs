@@ -14,6 +14,7 @@ pub const IGNORE_ANNOTATION: &str = "tollgate.dev/ignore";
 pub const REASON_ANNOTATION: &str = "tollgate.dev/ignore-reason";
 
 /// A path glob where `**` crosses directories and `*` does not.
+#[cfg(test)]
 fn path_glob(pattern: &str, path: &str) -> bool {
     path_glob_matcher(pattern).is_some_and(|g| g.is_match(path))
 }
@@ -87,9 +88,22 @@ pub struct Outcome {
     pub expired: Vec<String>,
 }
 
-fn exception_applies(e: &Exception, f: &Finding) -> bool {
+/// An exception in force, its path globs compiled once per run (not once per finding).
+struct Live<'c> {
+    exception: &'c Exception,
+    /// `paths`, compiled; a pattern that does not compile (refused when the configuration
+    /// is read) matches nothing.
+    paths: Vec<Option<globset::GlobMatcher>>,
+}
+
+fn exception_applies(live: &Live<'_>, f: &Finding) -> bool {
+    let e = live.exception;
     let rule = e.rules.iter().any(|r| wildcard(r, &f.rule_id));
-    let path = e.paths.is_empty() || e.paths.iter().any(|p| path_glob(p, &f.location.file));
+    let path = live.paths.is_empty()
+        || live
+            .paths
+            .iter()
+            .any(|g| g.as_ref().is_some_and(|g| g.is_match(&f.location.file)));
     let res = &f.resource;
     let glob = |g: &Option<String>, v: Option<&str>| {
         g.as_deref().is_none_or(|g| wildcard(g, v.unwrap_or("")))
@@ -137,10 +151,18 @@ pub fn apply(
             .then(|| format!("annotation: {reason}"))
     };
     let mut out = Outcome::default();
-    let live: Vec<&Exception> = config
+    let live: Vec<Live<'_>> = config
         .exceptions
         .iter()
         .filter(|e| e.expires.as_deref().is_none_or(|d| d >= today))
+        .map(|exception| Live {
+            exception,
+            paths: exception
+                .paths
+                .iter()
+                .map(|p| path_glob_matcher(p))
+                .collect(),
+        })
         .collect();
     for e in config
         .exceptions
@@ -171,7 +193,7 @@ pub fn apply(
             .or_else(|| {
                 live.iter()
                     .find(|e| exception_applies(e, f))
-                    .map(|e| format!("exception: {}", e.reason))
+                    .map(|e| format!("exception: {}", e.exception.reason))
             })
             .or_else(|| {
                 baseline

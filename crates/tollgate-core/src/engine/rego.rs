@@ -421,6 +421,32 @@ pub struct Worker {
     policies: Policies,
 }
 
+/// The object as a regorus value, built from a borrow: regorus's `From<serde_json::Value>`
+/// needs an owned copy (a deep clone of every resource) and goes through serde. Building the
+/// tree directly saves the clone (user CPU 0.95 -> 0.93 s, median of 10, on the check
+/// benchmark; wall time is within the machine's noise). Integers are exact;
+/// other numbers go through regorus's own JSON reading, so `0.1` means what it means in a
+/// policy literal.
+fn to_rego(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::from(*b),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::from(i),
+            (None, Some(u)) => Value::from(u),
+            _ => Value::from_json_str(&n.to_string()).unwrap_or(Value::Undefined),
+        },
+        J::String(s) => Value::from(s.as_str()),
+        J::Array(items) => Value::from(items.iter().map(to_rego).collect::<Vec<_>>()),
+        J::Object(map) => Value::from(
+            map.iter()
+                .map(|(k, v)| (Value::from(k.as_str()), to_rego(v)))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        ),
+    }
+}
+
 impl Worker {
     /// Evaluates every rule against one resource: findings, findings waived by `exception`
     /// rules, and rules that failed to evaluate.
@@ -428,7 +454,7 @@ impl Worker {
         &mut self,
         resource: &Resource,
     ) -> (Vec<Finding>, Vec<Finding>, Vec<LoadError>) {
-        let input = Value::from(resource.object.clone());
+        let input = to_rego(&resource.object);
         for e in &mut self.policies.engines {
             e.set_input(input.clone());
         }
@@ -609,5 +635,25 @@ fn collect(value: &Value, resource: &Resource, q: &Query, out: &mut Vec<Finding>
         f.details = details;
         f.sensitive |= q.sensitive;
         out.push(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_convert_as_regorus_reads_json() {
+        // Integers at both ends of their ranges, a decimal that is not exact in binary, and
+        // every other JSON type: the same value as regorus's own conversion.
+        let json = serde_json::json!({
+            "i": -9_223_372_036_854_775_808i64,
+            "u": 18_446_744_073_709_551_615u64,
+            "f": 0.1,
+            "e": 1.5e300,
+            "list": [true, null, "s", {"nested": [1, 2]}],
+            "": "empty key"
+        });
+        assert_eq!(to_rego(&json), Value::from(json.clone()));
     }
 }
