@@ -254,6 +254,8 @@ fn display(r: &Resource) -> String {
 }
 
 /// Runs one test file.
+/// Runs one test file: [`load`] it, then for each `results` entry [`resolve`] the resources
+/// it names and [`judge`] the expectation on each.
 pub fn run(path: &Path, opts: Options) -> TestResult {
     let mut result = TestResult {
         file: path.display().to_string(),
@@ -262,16 +264,46 @@ pub fn run(path: &Path, opts: Options) -> TestResult {
         error: None,
         warnings: Vec::new(),
     };
-    let doc = match yaml_docs(path) {
-        Ok(d) if d.len() == 1 && d[0].is_object() => d.into_iter().next().unwrap_or_default(),
-        Ok(_) => {
-            result.error = Some("a test file must hold exactly one YAML map".into());
-            return result;
-        }
+    let suite = match load(path, &mut result) {
+        Ok(suite) => suite,
         Err(e) => {
             result.error = Some(e);
             return result;
         }
+    };
+    // Each (policy, resource) is evaluated once, however many expectations refer to it.
+    let mut cache: HashMap<(String, usize), Vec<RuleResponse>> = HashMap::new();
+    for entry in &suite.entries {
+        let expectation = resolve(&suite, entry, opts);
+        result
+            .rows
+            .extend(judge(&suite, &expectation, &mut cache, opts));
+    }
+    result
+}
+
+/// A test file read: its policies, resources and values, ready to judge expectations on.
+struct Suite {
+    /// Loaded policies by key (`name`, or `namespace/name` for a namespaced Policy).
+    policies: HashMap<String, Policy>,
+    /// Policies that did not load, by key, with why.
+    invalid: HashMap<String, Vec<PolicyError>>,
+    /// Kyverno documents of kinds not evaluated, by name: their kind.
+    other: HashMap<String, String>,
+    /// Resources, with Kyverno's CLI defaults, a later duplicate replacing an earlier one.
+    resources: Vec<Resource>,
+    values: ValuesFile,
+    user: Option<UserInfo>,
+    /// The `results` entries.
+    entries: Vec<Value>,
+}
+
+/// Reads a test file and what it names. Warnings (deprecated schema, unreadable or duplicate
+/// resources) and the test's name go into `result`; an error stops the file.
+fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
+    let doc = match yaml_docs(path)? {
+        d if d.len() == 1 && d[0].is_object() => d.into_iter().next().unwrap_or_default(),
+        _ => return Err("a test file must hold exactly one YAML map".into()),
     };
     result.name = doc
         .pointer("/metadata/name")
@@ -287,7 +319,6 @@ pub fn run(path: &Path, opts: Options) -> TestResult {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut load_errors = Vec::new();
 
-    // Policies.
     let policy_docs = load_resources(dir, &strs(doc.get("policies")), &mut load_errors);
     let mut policies: HashMap<String, Policy> = HashMap::new();
     let mut invalid: HashMap<String, Vec<PolicyError>> = HashMap::new();
@@ -321,10 +352,40 @@ pub fn run(path: &Path, opts: Options) -> TestResult {
             }
         }
     }
-    for e in load_errors {
-        result.warnings.push(e);
-    }
-    // A later resource with the same identity replaces the earlier one, as in Kyverno's CLI.
+    result.warnings.extend(load_errors);
+    let resources = dedup(resources, &mut result.warnings);
+
+    let values = match doc.get("variables").and_then(Value::as_str) {
+        Some(f) => {
+            let d = yaml_docs(&dir.join(f)).map_err(|e| format!("values file {f}: {e}"))?;
+            read_values(d.first().unwrap_or(&Value::Null))
+        }
+        None => doc.get("values").map(read_values).unwrap_or_default(),
+    };
+    let user = match doc.get("userinfo").and_then(Value::as_str) {
+        Some(f) => {
+            let d = yaml_docs(&dir.join(f)).map_err(|e| format!("userinfo file {f}: {e}"))?;
+            Some(read_userinfo(d.first().unwrap_or(&Value::Null)))
+        }
+        None => None,
+    };
+    let entries = match doc.get("results") {
+        Some(Value::Array(entries)) => entries.clone(),
+        _ => Vec::new(),
+    };
+    Ok(Suite {
+        policies,
+        invalid,
+        other,
+        resources,
+        values,
+        user,
+        entries,
+    })
+}
+
+/// A later resource with the same identity replaces the earlier one, as in Kyverno's CLI.
+fn dedup(resources: Vec<Resource>, warnings: &mut Vec<String>) -> Vec<Resource> {
     let identity = |r: &Resource| {
         (
             r.api_version.clone(),
@@ -338,7 +399,7 @@ pub fn run(path: &Path, opts: Options) -> TestResult {
     for r in resources {
         match seen.get(&identity(&r)) {
             Some(&i) => {
-                result.warnings.push(format!(
+                warnings.push(format!(
                     "duplicate resource {}: the later one is used",
                     display(&r)
                 ));
@@ -350,184 +411,180 @@ pub fn run(path: &Path, opts: Options) -> TestResult {
             }
         }
     }
-    let resources = deduped;
+    deduped
+}
 
-    let values = match doc.get("variables").and_then(Value::as_str) {
-        Some(f) => match yaml_docs(&dir.join(f)) {
-            Ok(d) => read_values(d.first().unwrap_or(&Value::Null)),
-            Err(e) => {
-                result.error = Some(format!("values file {f}: {e}"));
-                return result;
-            }
-        },
-        None => doc.get("values").map(read_values).unwrap_or_default(),
-    };
-    let user = match doc.get("userinfo").and_then(Value::as_str) {
-        Some(f) => match yaml_docs(&dir.join(f)) {
-            Ok(d) => Some(read_userinfo(d.first().unwrap_or(&Value::Null))),
-            Err(e) => {
-                result.error = Some(format!("userinfo file {f}: {e}"));
-                return result;
-            }
-        },
-        None => None,
-    };
+/// One `results` entry: what it expects, of which policy rule, on which resources.
+struct Expectation {
+    policy: String,
+    rule: String,
+    expected: String,
+    /// Indices of the resources it names (every resource when it names none).
+    targets: Vec<usize>,
+    /// Names it gives that no resource of the test has.
+    missing: Vec<String>,
+}
 
-    // Each (policy, resource) is evaluated once, however many expectations refer to it.
-    let mut cache: HashMap<(String, usize), Vec<RuleResponse>> = HashMap::new();
-    let Some(Value::Array(entries)) = doc.get("results") else {
-        return result;
+/// The resources a `results` entry refers to: by `name` or `namespace/name`, narrowed by
+/// `kind` when that leaves any (strict mode); every resource when it names none (or, lenient,
+/// when none of its names is found).
+fn resolve(suite: &Suite, entry: &Value, opts: Options) -> Expectation {
+    let text = |key: &str| {
+        entry
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
     };
-    for entry in entries {
-        let policy_name = entry
-            .get("policy")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let rule = entry
-            .get("rule")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let expected = entry
-            .get("result")
-            .or_else(|| entry.get("status"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let mut names = strs(entry.get("resources"));
-        names.extend(strs(entry.get("resource")));
-        let matches_name = |r: &Resource, n: &str| match n.split_once('/') {
-            Some((ns, name)) => {
-                r.namespace.as_deref() == Some(ns) && r.name.as_deref() == Some(name)
-            }
-            None => r.name.as_deref() == Some(n),
-        };
-        let mut targets: Vec<usize> = Vec::new();
-        let mut missing: Vec<String> = Vec::new();
-        let kind = entry.get("kind").and_then(Value::as_str);
-        for n in &names {
-            let mut found: Vec<usize> = resources
+    let expected = entry
+        .get("result")
+        .or_else(|| entry.get("status"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let mut names = strs(entry.get("resources"));
+    names.extend(strs(entry.get("resource")));
+    let matches_name = |r: &Resource, n: &str| match n.split_once('/') {
+        Some((ns, name)) => r.namespace.as_deref() == Some(ns) && r.name.as_deref() == Some(name),
+        None => r.name.as_deref() == Some(n),
+    };
+    let resources = &suite.resources;
+    let mut targets: Vec<usize> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    let kind = entry.get("kind").and_then(Value::as_str);
+    for n in &names {
+        let mut found: Vec<usize> = resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches_name(r, n))
+            .map(|(i, _)| i)
+            .collect();
+        // `kind` tells same-named resources apart; when none has it (a Pod rule checked on
+        // a Deployment), every resource of that name is meant.
+        if let Some(kind) = kind.filter(|_| !opts.lenient) {
+            let narrowed: Vec<usize> = found
                 .iter()
-                .enumerate()
-                .filter(|(_, r)| matches_name(r, n))
-                .map(|(i, _)| i)
+                .copied()
+                .filter(|i| resources[*i].kind == kind)
                 .collect();
-            // `kind` tells same-named resources apart; when none has it (a Pod rule checked on
-            // a Deployment), every resource of that name is meant.
-            if let Some(kind) = kind.filter(|_| !opts.lenient) {
-                let narrowed: Vec<usize> = found
-                    .iter()
-                    .copied()
-                    .filter(|i| resources[*i].kind == kind)
-                    .collect();
-                if !narrowed.is_empty() {
-                    found = narrowed;
-                }
-            }
-            if found.is_empty() {
-                missing.push(n.clone());
-            }
-            targets.extend(found);
-        }
-        if names.is_empty() || (opts.lenient && targets.is_empty()) {
-            targets = (0..resources.len()).collect();
-        }
-        let row = |resource: String, got: &str, outcome: Outcome, reason: String| Row {
-            policy: policy_name.clone(),
-            rule: rule.clone(),
-            resource,
-            expected: expected.clone(),
-            got: got.to_owned(),
-            outcome,
-            reason,
-        };
-        if !opts.lenient {
-            for n in &missing {
-                result.rows.push(row(
-                    n.clone(),
-                    "none",
-                    Outcome::Fail,
-                    "no resource of that name is loaded by the test".into(),
-                ));
+            if !narrowed.is_empty() {
+                found = narrowed;
             }
         }
-        for idx in targets {
-            let res = &resources[idx];
-            let shown = display(res);
-            let Some(policy) = policies.get(&policy_name) else {
-                let reason = if let Some(errs) = invalid.get(&policy_name) {
-                    format!(
-                        "invalid policy: {}",
-                        errs.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    )
-                } else if let Some(kind) = other.get(&policy_name) {
-                    format!("unsupported policy kind {kind}")
-                } else {
-                    "no policy of that name is loaded by the test".into()
-                };
-                let outcome = if opts.lenient {
-                    Outcome::Skip
-                } else {
-                    Outcome::Fail
-                };
-                result.rows.push(row(shown, "none", outcome, reason));
-                continue;
-            };
-            if let Some((_, what)) = policy.unsupported.iter().find(|(n, _)| *n == rule) {
-                let outcome = if opts.lenient {
-                    Outcome::Skip
-                } else {
-                    Outcome::Fail
-                };
-                result.rows.push(row(
-                    shown,
-                    "none",
-                    outcome,
-                    format!("unsupported rule type {what}"),
-                ));
-                continue;
-            }
-            let responses = cache
-                .entry((policy.key(), idx))
-                .or_insert_with(|| evaluate_one(policy, res, &values, user.as_ref(), opts.timeout));
-            let resp = responses.iter().find(|r| {
-                r.rule == rule
-                    || r.rule.strip_prefix("autogen-") == Some(rule.as_str())
-                    || r.rule.strip_prefix("autogen-cronjob-") == Some(rule.as_str())
-            });
-            match resp {
-                Some(r) => {
-                    let got = r.status.as_str();
-                    if got == expected {
-                        result
-                            .rows
-                            .push(row(shown, got, Outcome::Pass, String::new()));
-                    } else {
-                        result
-                            .rows
-                            .push(row(shown, got, Outcome::Fail, r.message.clone()));
-                    }
-                }
-                None => {
-                    let reason = "the rule produced no result (it did not match, was excluded, or checked nothing)".to_owned();
-                    if expected == "skip" && !opts.lenient {
-                        result
-                            .rows
-                            .push(row(shown, "none", Outcome::Pass, String::new()));
-                    } else if opts.lenient {
-                        result.rows.push(row(shown, "none", Outcome::Skip, reason));
-                    } else {
-                        result.rows.push(row(shown, "none", Outcome::Fail, reason));
-                    }
-                }
-            }
+        if found.is_empty() {
+            missing.push(n.clone());
+        }
+        targets.extend(found);
+    }
+    if names.is_empty() || (opts.lenient && targets.is_empty()) {
+        targets = (0..resources.len()).collect();
+    }
+    Expectation {
+        policy: text("policy"),
+        rule: text("rule"),
+        expected,
+        targets,
+        missing,
+    }
+}
+
+/// Compares an expectation with what the engine gives on each of its resources: one row per
+/// resource (and, strict, one failing row per name no resource has).
+fn judge(
+    suite: &Suite,
+    exp: &Expectation,
+    cache: &mut HashMap<(String, usize), Vec<RuleResponse>>,
+    opts: Options,
+) -> Vec<Row> {
+    let row = |resource: String, got: &str, outcome: Outcome, reason: String| Row {
+        policy: exp.policy.clone(),
+        rule: exp.rule.clone(),
+        resource,
+        expected: exp.expected.clone(),
+        got: got.to_owned(),
+        outcome,
+        reason,
+    };
+    // Lenient judging (`kyverno test`) skips what strict judging fails.
+    let not_judged = if opts.lenient {
+        Outcome::Skip
+    } else {
+        Outcome::Fail
+    };
+    let mut rows = Vec::new();
+    if !opts.lenient {
+        for n in &exp.missing {
+            rows.push(row(
+                n.clone(),
+                "none",
+                Outcome::Fail,
+                "no resource of that name is loaded by the test".into(),
+            ));
         }
     }
-    result
+    for &idx in &exp.targets {
+        let res = &suite.resources[idx];
+        let shown = display(res);
+        let Some(policy) = suite.policies.get(&exp.policy) else {
+            let reason = if let Some(errs) = suite.invalid.get(&exp.policy) {
+                format!(
+                    "invalid policy: {}",
+                    errs.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            } else if let Some(kind) = suite.other.get(&exp.policy) {
+                format!("unsupported policy kind {kind}")
+            } else {
+                "no policy of that name is loaded by the test".into()
+            };
+            rows.push(row(shown, "none", not_judged, reason));
+            continue;
+        };
+        if let Some((_, what)) = policy.unsupported.iter().find(|(n, _)| *n == exp.rule) {
+            rows.push(row(
+                shown,
+                "none",
+                not_judged,
+                format!("unsupported rule type {what}"),
+            ));
+            continue;
+        }
+        let responses = cache.entry((policy.key(), idx)).or_insert_with(|| {
+            evaluate_one(
+                policy,
+                res,
+                &suite.values,
+                suite.user.as_ref(),
+                opts.timeout,
+            )
+        });
+        let rule = exp.rule.as_str();
+        let resp = responses.iter().find(|r| {
+            r.rule == rule
+                || r.rule.strip_prefix("autogen-") == Some(rule)
+                || r.rule.strip_prefix("autogen-cronjob-") == Some(rule)
+        });
+        rows.push(match resp {
+            Some(r) if r.status.as_str() == exp.expected => {
+                row(shown, r.status.as_str(), Outcome::Pass, String::new())
+            }
+            Some(r) => row(shown, r.status.as_str(), Outcome::Fail, r.message.clone()),
+            // A rule that produced nothing: what `skip` expects in strict mode.
+            None if exp.expected == "skip" && !opts.lenient => {
+                row(shown, "none", Outcome::Pass, String::new())
+            }
+            None => row(
+                shown,
+                "none",
+                not_judged,
+                "the rule produced no result (it did not match, was excluded, or checked nothing)"
+                    .to_owned(),
+            ),
+        });
+    }
+    rows
 }
 
 fn evaluate_one(

@@ -1,4 +1,5 @@
-//! One renderer per output format, all fed the same sorted findings and run summary.
+//! One renderer per output format, all fed the same sorted findings and run summary; the
+//! results of `tollgate test` are rendered here too (`suites`).
 
 mod github;
 mod human;
@@ -6,6 +7,7 @@ mod json;
 mod junit;
 mod pretty;
 mod sarif;
+pub mod suites;
 
 use crate::finding::{Finding, Severity};
 use crate::manifest::LoadError;
