@@ -184,6 +184,11 @@ fn malformed_rbac_and_network_policies_are_errors_at_their_line() {
         "{err}"
     );
     assert!(err.contains("bad.yaml:20: NetworkPolicy/shop/p: spec.ingress[0].from[0].ipBlock: `10.0.0.0/33`: the prefix length must be 0 to 32"), "{err}");
+    // They are evaluation errors, not files that failed to load.
+    assert!(
+        err.contains("(0 suppressed, 0 documents skipped, 0 files failed, 3 evaluation errors)"),
+        "{err}"
+    );
     // The query commands read the same objects and exit 2 for the same reason.
     let o = run(tollgate()
         .args(["rbac", "who-can", "get", "pods", "bad.yaml"])

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use tollgate_core::config::Config;
 use tollgate_core::engine::rego;
 use tollgate_core::finding::{ResourceRef, Severity};
-use tollgate_core::manifest::{load_paths, LoadError};
+use tollgate_core::manifest::load_paths;
 use tollgate_core::policyset::{Evaluation, Filters, PolicySet, Sources};
 use tollgate_core::report::{self, Format, HumanOptions, Report, RuleInfo};
 use tollgate_core::suppress::Baseline;
@@ -267,10 +267,8 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
     for note in &expired {
         output::warn(note);
     }
-    let mut errors: Vec<LoadError> = inventory.errors.clone();
-    errors.extend(eval_errors);
     let failing = findings.iter().any(|f| f.severity >= fail_on);
-    let exit_code = if !errors.is_empty() {
+    let exit_code = if !inventory.errors.is_empty() || !eval_errors.is_empty() {
         2
     } else {
         u8::from(failing)
@@ -296,7 +294,8 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         findings: &findings,
         suppressed: &suppressed,
         show_suppressed: a.show_suppressed,
-        errors: &errors,
+        errors: &inventory.errors,
+        eval_errors: &eval_errors,
         expired: &expired,
         files: inventory.files,
         resources: inventory.resources.len(),

@@ -4,7 +4,8 @@
 use crate::output;
 use std::path::PathBuf;
 use tollgate_core::config::Config;
-use tollgate_core::manifest::{load_paths, Inventory, LoadError};
+use tollgate_core::engine::EvalError;
+use tollgate_core::manifest::{load_paths, Inventory};
 
 /// A usage or input error (exit 2).
 pub(crate) fn usage(msg: impl Into<String>) -> tollgate_sops::Error {
@@ -47,7 +48,7 @@ pub(crate) struct Answer {
     /// Files that did not load (already reported by [`load`]).
     pub(crate) unread: usize,
     /// Objects the model could not use.
-    pub(crate) errors: Vec<LoadError>,
+    pub(crate) errors: Vec<EvalError>,
 }
 
 impl Answer {

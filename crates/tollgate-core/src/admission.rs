@@ -2,8 +2,9 @@
 //! the response review back. Pure: no server, no TLS; the webhook in the binary and the
 //! offline `webhook review` both call [`crate::policyset::PolicySet::review`] with this.
 
+use crate::engine::EvalError;
 use crate::finding::{Finding, Severity};
-use crate::manifest::{LoadError, Resource};
+use crate::manifest::Resource;
 use crate::policyset::Evaluation;
 use serde_json::{json, Map, Value};
 
@@ -208,7 +209,7 @@ impl Verdict {
     }
 
     /// Errors of rules that could not be evaluated.
-    pub fn errors(&self) -> &[LoadError] {
+    pub fn errors(&self) -> &[EvalError] {
         &self.evaluation.errors
     }
 

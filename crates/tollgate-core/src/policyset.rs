@@ -38,7 +38,7 @@ pub struct Evaluation {
     /// sorted, each with `suppressed_by`.
     pub suppressed: Vec<Finding>,
     /// Rules that could not be evaluated on a resource (exit 2), sorted by file.
-    pub errors: Vec<LoadError>,
+    pub errors: Vec<engine::EvalError>,
     /// Exceptions past their date (they no longer apply).
     pub expired: Vec<String>,
 }

@@ -10,8 +10,9 @@ pub mod netpol;
 pub mod rbac;
 pub mod selector;
 
+use crate::engine::EvalError;
 use crate::finding::{Finding, Severity};
-use crate::manifest::{LoadError, Resource};
+use crate::manifest::Resource;
 use rayon::prelude::*;
 use std::sync::OnceLock;
 
@@ -128,7 +129,7 @@ impl<'a> Model<'a> {
     }
 
     /// Malformed objects the models met (each names file and line).
-    fn errors(&self) -> Vec<LoadError> {
+    fn errors(&self) -> Vec<EvalError> {
         let mut out = Vec::new();
         if let Some(g) = self.rbac.get() {
             out.extend(g.errors.iter().cloned());
@@ -172,7 +173,7 @@ pub fn evaluate(
     admission: bool,
 ) -> crate::engine::Evaluation {
     let model = Model::new(resources);
-    let per_rule: Vec<Result<Vec<Finding>, LoadError>> = rules
+    let per_rule: Vec<Result<Vec<Finding>, EvalError>> = rules
         .par_iter()
         .filter(|r| !(admission && r.inventory))
         .map(|rule| {
@@ -185,7 +186,7 @@ pub fn evaluate(
                 (rule.check)(&model, &mut emit);
                 emit.findings
             })
-            .map_err(|panic| LoadError {
+            .map_err(|panic| EvalError {
                 file: resources
                     .first()
                     .map(|r| r.origin.file.to_string())
@@ -258,9 +259,9 @@ pub(crate) fn place(resource: &Resource, field_path: &str) -> String {
 }
 
 /// A malformed object: the error names the file, line and object, and says what is wrong.
-pub(crate) fn malformed(resource: &Resource, field_path: &str, what: &str) -> LoadError {
+pub(crate) fn malformed(resource: &Resource, field_path: &str, what: &str) -> EvalError {
     let object = crate::finding::ResourceRef::of(resource).display();
-    LoadError {
+    EvalError {
         file: place(resource, field_path),
         message: if field_path.is_empty() {
             format!("{object}: {what}")

@@ -11,8 +11,19 @@ pub mod rego_verify;
 
 use crate::admission::AdmissionRequest;
 use crate::finding::{self, Finding, Severity};
-use crate::manifest::{LoadError, Resource};
+use crate::manifest::Resource;
 use rayon::prelude::*;
+
+/// A rule (or an engine) could not judge a resource: a JMESPath error, the time limit, an
+/// object too malformed to use, a contained bug. Not a finding (it never lands in a
+/// baseline) and not a load error (the file was read): the run goes on and exits 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError {
+    /// The file, with `:line` when known.
+    pub file: String,
+    /// What could not be evaluated, and why.
+    pub message: String,
+}
 
 /// Where bundled and built-in rules are documented.
 pub(crate) const RULE_DOCS: &str = "https://example.invalid/tollgate/docs/rules";
@@ -105,7 +116,7 @@ pub struct Evaluation {
     /// Findings waived by the policies themselves (conftest `exception` rules).
     pub suppressed: Vec<Finding>,
     /// Rules that failed to evaluate on a resource; the run went on.
-    pub errors: Vec<LoadError>,
+    pub errors: Vec<EvalError>,
 }
 
 /// Evaluates the whole input set at once (`--combine`), for cross-resource rules. Bundled
@@ -129,7 +140,7 @@ pub fn run(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
         // Nothing to ask: skip handing every resource to the Rego engines.
         return Evaluation::default();
     }
-    let per_resource: Vec<(Vec<Finding>, Vec<Finding>, Vec<LoadError>)> = resources
+    let per_resource: Vec<(Vec<Finding>, Vec<Finding>, Vec<EvalError>)> = resources
         .par_iter()
         .map_init(
             || policies.worker(),
@@ -138,7 +149,7 @@ pub fn run(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
                 // per file). The worker may be left half-way: give the thread a fresh one.
                 crate::contained(|| worker.evaluate(r)).unwrap_or_else(|panic| {
                     *worker = policies.worker();
-                    let error = LoadError {
+                    let error = EvalError {
                         file: r.origin.file.to_string(),
                         message: format!(
                             "internal error evaluating Rego policies on {}: {} (a tollgate bug: please report it with the policy)",

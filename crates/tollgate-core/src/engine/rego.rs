@@ -5,8 +5,9 @@
 //! that locates the finding).
 
 use super::rego_source::{scan, Annotation, Scanned};
+use crate::engine::EvalError;
 use crate::finding::{Finding, Severity};
-use crate::manifest::{LoadError, Resource};
+use crate::manifest::Resource;
 use regorus::utils::limits::ExecutionTimerConfig;
 use regorus::{Engine, Value};
 use std::num::NonZeroU32;
@@ -453,14 +454,14 @@ impl Worker {
     pub fn evaluate(
         &mut self,
         resource: &Resource,
-    ) -> (Vec<Finding>, Vec<Finding>, Vec<LoadError>) {
+    ) -> (Vec<Finding>, Vec<Finding>, Vec<EvalError>) {
         let input = to_rego(&resource.object);
         for e in &mut self.policies.engines {
             e.set_input(input.clone());
         }
         let mut errors = Vec::new();
         let mut fail = |what: &str, e: &dyn std::fmt::Display| {
-            errors.push(LoadError {
+            errors.push(EvalError {
                 file: resource.origin.file.to_string(),
                 message: format!(
                     "{what} failed on {}/{}: {e}",
@@ -519,7 +520,7 @@ impl Worker {
     /// (`[{"path": file, "contents": object or [objects]}]`). A result object may name the
     /// resource it is about (`resource: {kind, namespace, name}`) to be located on it;
     /// otherwise it points at the first resource.
-    pub fn evaluate_combined(&mut self, resources: &[Resource]) -> (Vec<Finding>, Vec<LoadError>) {
+    pub fn evaluate_combined(&mut self, resources: &[Resource]) -> (Vec<Finding>, Vec<EvalError>) {
         let mut files: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
         for r in resources {
             match files.last_mut() {
@@ -586,7 +587,7 @@ impl Worker {
                         });
                     }
                 }
-                Err(e) => errors.push(LoadError {
+                Err(e) => errors.push(EvalError {
                     file: "(combined)".into(),
                     message: format!("{}/{} failed: {e}", q.package, q.rule),
                 }),

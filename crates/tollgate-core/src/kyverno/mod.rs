@@ -115,7 +115,7 @@ pub fn check(
     set: &PolicySet,
     resources: &[Resource],
     limit: Option<std::time::Duration>,
-) -> (Vec<Finding>, Vec<crate::manifest::LoadError>) {
+) -> (Vec<Finding>, Vec<crate::engine::EvalError>) {
     use rayon::prelude::*;
     // Findings and errors go straight into their two vectors (no per-resource vectors to
     // merge afterwards: on a large run that doubled the findings' peak memory).
@@ -133,7 +133,7 @@ pub fn check_request(
     resource: &Resource,
     req: &Request<'_>,
     limit: Option<std::time::Duration>,
-) -> (Vec<Finding>, Vec<crate::manifest::LoadError>) {
+) -> (Vec<Finding>, Vec<crate::engine::EvalError>) {
     use rayon::iter::Either;
     let delete = req.operation == "DELETE";
     let (mut findings, mut errors) = (Vec::new(), Vec::new());
@@ -172,13 +172,13 @@ fn judge(
     req: &Request<'_>,
     limit: Option<std::time::Duration>,
     keep: impl Fn(&policy::Rule) -> bool,
-) -> Vec<rayon::iter::Either<Finding, crate::manifest::LoadError>> {
+) -> Vec<rayon::iter::Either<Finding, crate::engine::EvalError>> {
     use rayon::iter::Either;
     let values = Values::default();
     let subject = Subject::new(&res.object, *req).with_limit(limit);
     let mut out = Vec::new();
     let error = |message: String| {
-        Either::Right(crate::manifest::LoadError {
+        Either::Right(crate::engine::EvalError {
             file: res.origin.file.to_string(),
             message,
         })

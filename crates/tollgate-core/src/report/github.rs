@@ -36,11 +36,11 @@ pub(super) fn render(r: &Report<'_>) -> String {
             data(&format!("{}: {}", f.resource.display(), f.message))
         ));
     }
-    for e in r.errors {
+    for (file, message) in r.problems() {
         out.push_str(&format!(
             "::error file={},title=tollgate::{}\n",
-            property(&e.file),
-            data(&e.message)
+            property(file),
+            data(message)
         ));
     }
     out

@@ -107,12 +107,12 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
         }
         out.push('\n');
     }
-    for e in r.errors {
+    for (file, message) in r.problems() {
         out.push_str(&format!(
             "{}: {}: {}\n",
             paint(opts.color, "1;31", "error"),
-            printable(&e.file),
-            printable(&e.message)
+            printable(file),
+            printable(message)
         ));
     }
     if r.show_suppressed {
@@ -129,7 +129,7 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
         }
     }
     out.push_str(&format!(
-        "{} errors, {} warnings, {} info in {} resources from {} files ({} suppressed, {} documents skipped, {} files failed)\n",
+        "{} errors, {} warnings, {} info in {} resources from {} files ({} suppressed, {} documents skipped, {} files failed{})\n",
         r.count(Severity::Error),
         r.count(Severity::Warning),
         r.count(Severity::Info),
@@ -137,7 +137,11 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
         r.files,
         r.suppressed.len(),
         r.skipped,
-        r.errors.len()
+        r.errors.len(),
+        match r.eval_errors.len() {
+            0 => String::new(),
+            n => format!(", {n} evaluation errors"),
+        }
     ));
     out
 }

@@ -66,19 +66,15 @@ pub(super) fn write(r: &Report<'_>, out: &mut dyn std::io::Write) -> std::io::Re
         findings: &[],
         suppressed: if r.show_suppressed { r.suppressed } else { &[] },
         errors: r
-            .errors
-            .iter()
-            .map(|e| ErrorView {
-                file: &e.file,
-                message: &e.message,
-            })
+            .problems()
+            .map(|(file, message)| ErrorView { file, message })
             .collect(),
         expired_exceptions: r.expired,
         summary: Summary {
             files: r.files,
             resources: r.resources,
             skipped_documents: r.skipped,
-            errors: r.errors.len(),
+            errors: r.errors.len() + r.eval_errors.len(),
             suppressed: r.suppressed.len(),
             findings: Counts {
                 error: r.count(Severity::Error),
@@ -141,6 +137,7 @@ mod tests {
             suppressed: &[],
             show_suppressed: false,
             errors: &[],
+            eval_errors: &[],
             expired: &[],
             files: 1,
             resources: 1,

@@ -40,6 +40,14 @@ pub(super) fn render(r: &Report<'_>) -> String {
             .or_default()
             .push(e.message.clone());
     }
+    for e in r.eval_errors {
+        suites
+            .entry(e.file.as_str())
+            .or_default()
+            .entry("evaluate".into())
+            .or_default()
+            .push(e.message.clone());
+    }
     let tests: usize = suites.values().map(BTreeMap::len).sum();
     let failures: usize = suites
         .values()

@@ -9,6 +9,7 @@ mod pretty;
 mod sarif;
 pub mod suites;
 
+use crate::engine::EvalError;
 use crate::finding::{Finding, Severity};
 use crate::manifest::LoadError;
 
@@ -64,8 +65,10 @@ pub struct Report<'a> {
     pub suppressed: &'a [Finding],
     /// List suppressed findings, not only count them.
     pub show_suppressed: bool,
-    /// Files that could not be loaded or evaluated.
+    /// Files that could not be loaded.
     pub errors: &'a [LoadError],
+    /// Rules that could not judge a resource.
+    pub eval_errors: &'a [EvalError],
     /// Exceptions past their date (they no longer apply).
     pub expired: &'a [String],
     /// Files read.
@@ -83,6 +86,19 @@ pub struct Report<'a> {
 }
 
 impl Report<'_> {
+    /// Every error of the run, `(file, message)`: files that did not load, then rules that
+    /// could not judge a resource.
+    pub fn problems(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.errors
+            .iter()
+            .map(|e| (e.file.as_str(), e.message.as_str()))
+            .chain(
+                self.eval_errors
+                    .iter()
+                    .map(|e| (e.file.as_str(), e.message.as_str())),
+            )
+    }
+
     /// Findings per severity.
     pub fn count(&self, severity: Severity) -> usize {
         self.findings

@@ -136,7 +136,7 @@ pub(super) fn write(r: &Report<'_>, out: &mut dyn std::io::Write) -> std::io::Re
             "tool": { "driver": { "name": "tollgate", "version": r.version, "informationUri": "https://example.invalid/tollgate", "rules": rules_json } },
             "results": [],
             "invocations": [{
-                "executionSuccessful": r.errors.is_empty(),
+                "executionSuccessful": r.problems().next().is_none(),
                 "exitCode": r.exit_code,
                 "exitCodeDescription": match r.exit_code { 0 => "clean", 1 => "findings at or above the failure threshold", _ => "usage, configuration or input error" }
             }]
@@ -205,6 +205,7 @@ mod tests {
             suppressed: &[],
             show_suppressed: false,
             errors: &[],
+            eval_errors: &[],
             expired: &[],
             files: 1,
             resources: 3000,

@@ -16,7 +16,8 @@ pub use reach::{reach, Direction, Endpoint, PortQuery, Reach};
 use super::malformed;
 use super::rbac::DEFAULT_NAMESPACE;
 use super::selector::{labels, Labels, Selector};
-use crate::manifest::{LoadError, Resource};
+use crate::engine::EvalError;
+use crate::manifest::Resource;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -226,7 +227,7 @@ pub struct Network<'a> {
     /// Every NetworkPolicy, in input order.
     pub policies: Vec<Policy<'a>>,
     /// Objects too malformed to use (each names its file and line).
-    pub errors: Vec<LoadError>,
+    pub errors: Vec<EvalError>,
 }
 
 /// Where the pod template of a kind is.
@@ -257,7 +258,7 @@ fn namespace_of(r: &Resource) -> String {
         .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
 }
 
-fn read_workload<'a>(r: &'a Resource, template: &'static str) -> Result<Workload<'a>, LoadError> {
+fn read_workload<'a>(r: &'a Resource, template: &'static str) -> Result<Workload<'a>, EvalError> {
     let pod = at(&r.object, template);
     let labels = labels(pod.and_then(|p| p.pointer("/metadata/labels")));
     let mut ports = Vec::new();
@@ -310,8 +311,8 @@ fn read_workload<'a>(r: &'a Resource, template: &'static str) -> Result<Workload
     })
 }
 
-fn read_peer(r: &Resource, v: &Value, at: &str) -> Result<Peer, LoadError> {
-    let selector = |key: &str| -> Result<Option<Selector>, LoadError> {
+fn read_peer(r: &Resource, v: &Value, at: &str) -> Result<Peer, EvalError> {
+    let selector = |key: &str| -> Result<Option<Selector>, EvalError> {
         match v.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(s) => Selector::parse(s)
@@ -362,7 +363,7 @@ fn read_peer(r: &Resource, v: &Value, at: &str) -> Result<Peer, LoadError> {
     Ok(Peer::Pods { pods, namespaces })
 }
 
-fn read_port(r: &Resource, v: &Value, at: &str) -> Result<PortSpec, LoadError> {
+fn read_port(r: &Resource, v: &Value, at: &str) -> Result<PortSpec, EvalError> {
     let protocol = v
         .get("protocol")
         .and_then(Value::as_str)
@@ -400,7 +401,7 @@ fn read_rules(
     spec: &Value,
     key: &str,
     peers_key: &str,
-) -> Result<Vec<TrafficRule>, LoadError> {
+) -> Result<Vec<TrafficRule>, EvalError> {
     let items = match spec.get(key) {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
@@ -418,7 +419,7 @@ fn read_rules(
         if !(item.is_object() || item.is_null()) {
             return Err(malformed(r, &at, "a rule must be a mapping"));
         }
-        let list = |k: &str| -> Result<Option<&Vec<Value>>, LoadError> {
+        let list = |k: &str| -> Result<Option<&Vec<Value>>, EvalError> {
             match item.get(k) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::Array(v)) => Ok((!v.is_empty()).then_some(v)),
@@ -456,7 +457,7 @@ fn read_rules(
     Ok(out)
 }
 
-fn read_policy(r: &Resource) -> Result<Policy<'_>, LoadError> {
+fn read_policy(r: &Resource) -> Result<Policy<'_>, EvalError> {
     let Some(spec) = r.object.get("spec").filter(|s| s.is_object()) else {
         return Err(malformed(r, "", "a NetworkPolicy needs a spec"));
     };

@@ -26,7 +26,8 @@ pub use query::{
 
 use super::selector::{labels, Labels, Selector};
 use super::{malformed, strings, Emit, Model};
-use crate::manifest::{LoadError, Resource};
+use crate::engine::EvalError;
+use crate::manifest::Resource;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 
@@ -332,7 +333,7 @@ pub struct Graph<'a> {
     /// RoleBindings and ClusterRoleBindings, in input order.
     pub bindings: Vec<Binding<'a>>,
     /// Objects too malformed to use (each names its file and line).
-    pub errors: Vec<LoadError>,
+    pub errors: Vec<EvalError>,
     /// The built-in ClusterRoles, for bindings to them when the set does not define them.
     builtin: Vec<(&'static str, Vec<PolicyRule<'static>>)>,
 }
@@ -498,7 +499,7 @@ impl<'a> Graph<'a> {
     }
 }
 
-fn name_of(r: &Resource) -> Result<&str, LoadError> {
+fn name_of(r: &Resource) -> Result<&str, EvalError> {
     r.object
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -512,7 +513,7 @@ fn namespace_of(r: &Resource) -> &str {
         .unwrap_or(DEFAULT_NAMESPACE)
 }
 
-fn read_role(r: &Resource) -> Result<Role<'_>, LoadError> {
+fn read_role(r: &Resource) -> Result<Role<'_>, EvalError> {
     let kind = if r.kind == "Role" {
         RoleKind::Role
     } else {
@@ -582,7 +583,7 @@ fn read_role(r: &Resource) -> Result<Role<'_>, LoadError> {
     })
 }
 
-fn read_binding(r: &Resource) -> Result<Binding<'_>, LoadError> {
+fn read_binding(r: &Resource) -> Result<Binding<'_>, EvalError> {
     let cluster = r.kind == "ClusterRoleBinding";
     let name = name_of(r)?;
     let namespace = (!cluster).then(|| namespace_of(r));
