@@ -93,12 +93,12 @@ fn run() -> ExitCode {
 }
 
 /// The policy commands share one contract: their own code, or 2 for usage, configuration and
-/// input errors (sops's commands keep sops's exit codes instead).
-fn policy_exit(result: Result<u8, tollgate_sops::Error>) -> ExitCode {
+/// input errors, printed with what to do (sops's commands keep sops's exit codes instead).
+fn policy_exit(result: Result<u8, tollgate_core::Error>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let _ = output::report(&e);
+            output::report_policy(&e);
             ExitCode::from(2)
         }
     }

@@ -15,6 +15,26 @@ pub(crate) fn report(e: &Error) -> ExitCode {
     ExitCode::from(e.exit_code())
 }
 
+/// Prints an error of a policy command and its hint; policy errors one per file (regorus's
+/// messages span several lines, with the source excerpt).
+pub(crate) fn report_policy(e: &tollgate_core::Error) {
+    let mut err = std::io::stderr().lock();
+    match e {
+        tollgate_core::Error::Policies(errors) => {
+            for p in errors {
+                let _ = writeln!(err, "tollgate: error: {}: {}", p.file, p.message);
+            }
+            let _ = writeln!(err, "tollgate: error: {} policy error(s)", errors.len());
+        }
+        _ => {
+            let _ = writeln!(err, "tollgate: error: {e}");
+        }
+    }
+    if let Some(h) = e.hint() {
+        let _ = writeln!(err, "  hint: {h}");
+    }
+}
+
 /// Prints a warning line.
 pub(crate) fn warn(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "tollgate: warning: {msg}");

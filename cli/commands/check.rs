@@ -1,6 +1,7 @@
 //! `tollgate check`: load manifests, evaluate policies in parallel, write every requested
 //! report, and exit 0 (clean), 1 (findings at or above `--fail-on`) or 2 (errors).
 
+use super::query::{usage, written};
 use crate::output;
 use clap::{ArgMatches, Args};
 use std::io::IsTerminal;
@@ -12,6 +13,7 @@ use tollgate_core::manifest::load_paths;
 use tollgate_core::policyset::{Evaluation, Filters, PolicySet, Sources};
 use tollgate_core::report::{self, Format, HumanOptions, Report, RuleInfo};
 use tollgate_core::suppress::Baseline;
+use tollgate_core::Error;
 use tollgate_sops::fsio::write_atomic;
 
 #[derive(Args)]
@@ -71,15 +73,8 @@ pub(crate) struct CheckArgs {
     color: String,
 }
 
-fn usage(msg: impl Into<String>) -> tollgate_sops::Error {
-    tollgate_sops::Error::new(tollgate_sops::ErrorKind::CouldNotReadInput, msg.into())
-}
-
 /// Pairs each `--output` with the `--format` before it on the command line.
-fn pairs(
-    a: &CheckArgs,
-    m: &ArgMatches,
-) -> Result<Vec<(Format, Option<PathBuf>)>, tollgate_sops::Error> {
+fn pairs(a: &CheckArgs, m: &ArgMatches) -> Result<Vec<(Format, Option<PathBuf>)>, Error> {
     let f_idx: Vec<usize> = m
         .indices_of("format")
         .map(Iterator::collect)
@@ -118,7 +113,7 @@ fn pairs(
     Ok(out)
 }
 
-pub(crate) fn timeout(seconds: f64) -> Result<std::time::Duration, tollgate_sops::Error> {
+pub(crate) fn timeout(seconds: f64) -> Result<std::time::Duration, Error> {
     std::time::Duration::try_from_secs_f64(seconds)
         .ok()
         .filter(|d| !d.is_zero())
@@ -134,7 +129,7 @@ pub(crate) fn packs_for(
     cli: &[String],
     config: &Config,
     no_policies: bool,
-) -> Result<Vec<&'static tollgate_core::packs::Pack>, tollgate_sops::Error> {
+) -> Result<Vec<&'static tollgate_core::packs::Pack>, Error> {
     let names: Vec<&String> = if cli.is_empty() {
         config.packs.iter().collect()
     } else {
@@ -149,16 +144,11 @@ pub(crate) fn packs_for(
     }
     names
         .into_iter()
-        .map(|n| {
-            tollgate_core::packs::find(n)
-                .ok_or_else(|| usage(format!("unknown pack `{n}`: see `tollgate rules list`")))
-        })
+        .map(|n| tollgate_core::packs::find(n).ok_or_else(|| Error::UnknownPack(n.clone())))
         .collect()
 }
 
-pub(crate) fn load_config(
-    explicit: Option<&std::path::Path>,
-) -> Result<Config, tollgate_sops::Error> {
+pub(crate) fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, Error> {
     let path = match explicit {
         Some(p) => Some(p.to_path_buf()),
         None => std::env::current_dir()
@@ -166,7 +156,7 @@ pub(crate) fn load_config(
             .and_then(|d| tollgate_core::config::find(&d)),
     };
     match path {
-        Some(p) => Config::load(&p).map_err(|e| usage(e.to_string())),
+        Some(p) => Ok(Config::load(&p)?),
         None => Ok(Config {
             annotation_exemptions: true,
             ..Config::default()
@@ -174,7 +164,7 @@ pub(crate) fn load_config(
     }
 }
 
-pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Error> {
+pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
     let outputs = pairs(a, m)?;
     let fail_on = Severity::parse(&a.fail_on).ok_or_else(|| {
         usage(format!(
@@ -222,21 +212,11 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
         rego: opts,
         combine: a.combine,
     };
-    let policies = PolicySet::load(&sources, &config).map_err(|errors| {
-        for e in &errors {
-            output::warn(&format!("{}: {}", e.file, e.message));
-        }
-        usage(format!("{} policy error(s)", errors.len()))
-    })?;
+    let policies = PolicySet::load(&sources, &config).map_err(Error::Policies)?;
     for note in policies.notes() {
         output::warn(note);
     }
-    let baseline = a
-        .baseline
-        .as_deref()
-        .map(Baseline::load)
-        .transpose()
-        .map_err(usage)?;
+    let baseline = a.baseline.as_deref().map(Baseline::load).transpose()?;
     let inventory = load_paths(&a.paths, &config.exclude);
     let today = tollgate_sops::time::Timestamp::now_utc().rfc3339();
     let Evaluation {
@@ -262,7 +242,8 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
             )
             .cloned()
             .collect();
-        write_atomic(path, Baseline::render(&known).as_bytes(), 0o644)?;
+        write_atomic(path, Baseline::render(&known).as_bytes(), 0o644)
+            .map_err(written(&path.display().to_string()))?;
     }
     for note in &expired {
         output::warn(note);
@@ -309,8 +290,10 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, tollgate_sops::Er
             color: color && path.is_none(),
         };
         match path {
-            Some(p) => write_atomic(&p, report::render(format, &rep, human).as_bytes(), 0o644)?,
-            None => output::stdout_with(|out| report::write(format, &rep, human, out))?,
+            Some(p) => write_atomic(&p, report::render(format, &rep, human).as_bytes(), 0o644)
+                .map_err(written(&p.display().to_string()))?,
+            None => output::stdout_with(|out| report::write(format, &rep, human, out))
+                .map_err(written("stdout"))?,
         }
     }
     // The process ends right after this: freeing a large run's documents and findings one

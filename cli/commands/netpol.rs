@@ -7,6 +7,7 @@ use super::query::{load, usage, Answer, QueryFormat};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use tollgate_core::checks::netpol::{self, Network, PortQuery};
+use tollgate_core::Error;
 
 #[derive(Args)]
 pub(crate) struct NetpolArgs {
@@ -38,7 +39,7 @@ enum NetpolCommand {
     },
 }
 
-pub(crate) fn run(a: &NetpolArgs) -> Result<u8, tollgate_sops::Error> {
+pub(crate) fn run(a: &NetpolArgs) -> Result<u8, Error> {
     let NetpolCommand::Reach {
         from,
         to,
@@ -48,17 +49,13 @@ pub(crate) fn run(a: &NetpolArgs) -> Result<u8, tollgate_sops::Error> {
         config,
     } = &a.command;
     let format = QueryFormat::parse(format)?;
-    let port = port
-        .as_deref()
-        .map(PortQuery::parse)
-        .transpose()
-        .map_err(usage)?;
+    let port = port.as_deref().map(PortQuery::parse).transpose()?;
     let config = load_config(config.as_deref())?;
     let inventory = load(paths, &config);
     let net = Network::build(&inventory.resources);
-    let source = net.endpoint(from).map_err(usage)?;
-    let destination = net.endpoint(to).map_err(usage)?;
-    let answer = netpol::reach(&net, source, destination, port.as_ref()).map_err(usage)?;
+    let source = net.endpoint(from)?;
+    let destination = net.endpoint(to)?;
+    let answer = netpol::reach(&net, source, destination, port.as_ref())?;
     Answer {
         json: serde_json::to_value(&answer).map_err(|e| usage(e.to_string()))?,
         human: answer.to_human(from, to),

@@ -6,10 +6,19 @@ use std::path::PathBuf;
 use tollgate_core::config::Config;
 use tollgate_core::engine::EvalError;
 use tollgate_core::manifest::{load_paths, Inventory};
+use tollgate_core::Error;
 
-/// A usage or input error (exit 2).
-pub(crate) fn usage(msg: impl Into<String>) -> tollgate_sops::Error {
-    tollgate_sops::Error::new(tollgate_sops::ErrorKind::CouldNotReadInput, msg.into())
+/// A command-line value that is not valid (exit 2).
+pub(crate) fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
+
+/// Maps a failed write (of a report, a baseline, stdout) to the policy commands' error.
+pub(crate) fn written(what: &str) -> impl FnOnce(tollgate_sops::Error) -> Error + '_ {
+    move |e| Error::Write {
+        what: what.to_owned(),
+        source: std::io::Error::other(e.message().to_owned()),
+    }
 }
 
 /// `--format` of a query.
@@ -20,7 +29,7 @@ pub(crate) enum QueryFormat {
 }
 
 impl QueryFormat {
-    pub(crate) fn parse(s: &str) -> Result<Self, tollgate_sops::Error> {
+    pub(crate) fn parse(s: &str) -> Result<Self, Error> {
         match s {
             "human" => Ok(QueryFormat::Human),
             "json" => Ok(QueryFormat::Json),
@@ -54,17 +63,19 @@ pub(crate) struct Answer {
 impl Answer {
     /// Prints the answer; each error goes to stderr and makes the exit code 2, because the
     /// answer may be missing what those files hold.
-    pub(crate) fn print(&self, format: QueryFormat) -> Result<u8, tollgate_sops::Error> {
+    pub(crate) fn print(&self, format: QueryFormat) -> Result<u8, Error> {
         for e in &self.errors {
             output::warn(&format!("{}: {}", e.file, e.message));
         }
         match format {
-            QueryFormat::Human => output::stdout(self.human.as_bytes())?,
+            QueryFormat::Human => {
+                output::stdout(self.human.as_bytes()).map_err(written("stdout"))?
+            }
             QueryFormat::Json => {
                 let mut text = serde_json::to_string_pretty(&self.json)
                     .map_err(|e| usage(format!("cannot render JSON: {e}")))?;
                 text.push('\n');
-                output::stdout(text.as_bytes())?;
+                output::stdout(text.as_bytes()).map_err(written("stdout"))?;
             }
         }
         if self.errors.is_empty() && self.unread == 0 {

@@ -6,6 +6,7 @@ use super::query::{load, usage, Answer, QueryFormat};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use tollgate_core::checks::rbac::{self, Graph, Query, SubjectRef};
+use tollgate_core::Error;
 
 #[derive(Args)]
 pub(crate) struct RbacArgs {
@@ -56,7 +57,7 @@ struct Common {
     config: Option<PathBuf>,
 }
 
-pub(crate) fn run(a: &RbacArgs) -> Result<u8, tollgate_sops::Error> {
+pub(crate) fn run(a: &RbacArgs) -> Result<u8, Error> {
     match &a.command {
         RbacCommand::WhoCan {
             verb,
@@ -67,8 +68,7 @@ pub(crate) fn run(a: &RbacArgs) -> Result<u8, tollgate_sops::Error> {
             common,
         } => {
             let format = QueryFormat::parse(&common.format)?;
-            let query = Query::parse(verb, resource, namespace.as_deref(), name.as_deref())
-                .map_err(usage)?;
+            let query = Query::parse(verb, resource, namespace.as_deref(), name.as_deref())?;
             let config = load_config(common.config.as_deref())?;
             let inventory = load(paths, &config);
             let graph = Graph::build(&inventory.resources);
@@ -87,12 +87,12 @@ pub(crate) fn run(a: &RbacArgs) -> Result<u8, tollgate_sops::Error> {
             common,
         } => {
             let format = QueryFormat::parse(&common.format)?;
-            let who = SubjectRef::parse(subject).map_err(usage)?;
+            let who = SubjectRef::parse(subject)?;
             let config = load_config(common.config.as_deref())?;
             let inventory = load(paths, &config);
             let graph = Graph::build(&inventory.resources);
             let accounts = rbac::service_accounts(&inventory.resources);
-            let answer = rbac::explain(&graph, &who, &accounts).map_err(usage)?;
+            let answer = rbac::explain(&graph, &who, &accounts)?;
             Answer {
                 json: serde_json::to_value(&answer).map_err(|e| usage(e.to_string()))?,
                 human: answer.to_human(),

@@ -2,12 +2,14 @@
 //! with --policy, with what they check and how to fix a finding.
 
 use super::check::{load_config, packs_for};
+use super::query::written;
 use crate::output;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use tollgate_core::engine::rego;
 use tollgate_core::packs;
 use tollgate_core::policyset::{PolicySet, RuleMeta, Sources};
+use tollgate_core::Error;
 
 #[derive(Args)]
 pub(crate) struct RulesArgs {
@@ -43,7 +45,7 @@ struct Source {
 
 /// Every rule of the chosen packs, built-in checks and policies, through the same policy set
 /// `check` evaluates (so the list and the findings agree on ids and severities).
-fn rules(s: &Source) -> Result<Vec<RuleMeta>, tollgate_sops::Error> {
+fn rules(s: &Source) -> Result<Vec<RuleMeta>, Error> {
     let config = load_config(s.config.as_deref())?;
     let paths = if s.policy.is_empty() {
         config.policies.clone()
@@ -59,16 +61,7 @@ fn rules(s: &Source) -> Result<Vec<RuleMeta>, tollgate_sops::Error> {
         },
         combine: false,
     };
-    let set = PolicySet::load(&sources, &config).map_err(|errors| {
-        tollgate_sops::Error::new(
-            tollgate_sops::ErrorKind::CouldNotReadInput,
-            errors
-                .iter()
-                .map(|e| format!("{}: {}", e.file, e.message))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    let set = PolicySet::load(&sources, &config).map_err(Error::Policies)?;
     Ok(set.rules())
 }
 
@@ -84,7 +77,7 @@ fn source_of(r: &RuleMeta) -> String {
     }
 }
 
-pub(crate) fn run(a: &RulesArgs) -> Result<u8, tollgate_sops::Error> {
+pub(crate) fn run(a: &RulesArgs) -> Result<u8, Error> {
     match &a.command {
         RulesCommand::List(s) => {
             let rows = rules(s)?;
@@ -99,17 +92,19 @@ pub(crate) fn run(a: &RulesArgs) -> Result<u8, tollgate_sops::Error> {
                     source_of(r)
                 ));
             }
-            output::stdout(text.as_bytes())?;
+            output::stdout(text.as_bytes()).map_err(written("stdout"))?;
             Ok(0)
         }
         RulesCommand::Explain { id, source } => {
             let rows = rules(source)?;
             let Some(r) = rows.iter().find(|r| r.id == *id) else {
-                return Err(tollgate_sops::Error::new(
-                    tollgate_sops::ErrorKind::Generic,
-                    format!("no rule `{id}`"),
-                )
-                .with_hint("`tollgate rules list` shows every rule"));
+                let ids = rows.iter().map(|r| r.id.as_str());
+                let close = tollgate_core::checks::close_matches(id, ids);
+                return Err(Error::NotFound(if close.is_empty() {
+                    format!("no rule `{id}` (`tollgate rules list` shows every rule)")
+                } else {
+                    format!("no rule `{id}`; did you mean {}?", close.join(", "))
+                }));
             };
             let mut text = format!(
                 "{}: {}\nseverity: {}\nsource: {}\n",
@@ -124,7 +119,7 @@ pub(crate) fn run(a: &RulesArgs) -> Result<u8, tollgate_sops::Error> {
             if let Some(f) = &r.fix {
                 text.push_str(&format!("\nfix: {f}\n"));
             }
-            output::stdout(text.as_bytes())?;
+            output::stdout(text.as_bytes()).map_err(written("stdout"))?;
             Ok(0)
         }
     }

@@ -1,12 +1,14 @@
 //! `tollgate test`: runs Kyverno `kyverno-test.yaml` suites and reports every expectation that
 //! does not hold, then the `N passed, N failed` line CI systems read.
 
+use super::query::written;
 use crate::output;
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use tollgate_core::kyverno::testrun::{self, Options, TestResult, Totals};
 use tollgate_core::report::suites::{render_tests, TestFormat};
+use tollgate_core::Error;
 
 /// `--format` of `tollgate test`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,7 +40,7 @@ pub(crate) struct TestArgs {
 }
 
 /// 0 when every expectation holds, 1 when one does not, 2 when no test could be found.
-pub(crate) fn run(a: &TestArgs) -> Result<u8, tollgate_sops::Error> {
+pub(crate) fn run(a: &TestArgs) -> Result<u8, Error> {
     let (files, errors) = testrun::find(&a.paths);
     for e in &errors {
         output::warn(e);
@@ -59,7 +61,7 @@ pub(crate) fn run(a: &TestArgs) -> Result<u8, tollgate_sops::Error> {
         Format::Junit => TestFormat::Junit,
     };
     let text = render_tests(format, &results, &totals, a.verbose);
-    output::stdout(text.as_bytes())?;
+    output::stdout(text.as_bytes()).map_err(written("stdout"))?;
     if format != TestFormat::Human {
         for r in &results {
             for w in &r.warnings {

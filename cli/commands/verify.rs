@@ -1,10 +1,12 @@
 //! `tollgate verify`: run the Rego `test_` rules of policy directories, optionally with
 //! coverage; ends with the `N passed, N failed` line CI systems read.
 
+use super::query::written;
 use crate::output;
 use clap::Args;
 use std::path::PathBuf;
 use tollgate_core::engine::rego_verify::{verify, Outcome};
+use tollgate_core::Error;
 
 #[derive(Args)]
 pub(crate) struct VerifyArgs {
@@ -23,7 +25,7 @@ pub(crate) struct VerifyArgs {
 }
 
 /// 0 when every test passes, 1 when one fails, 2 when policies do not compile.
-pub(crate) fn run(a: &VerifyArgs) -> Result<u8, tollgate_sops::Error> {
+pub(crate) fn run(a: &VerifyArgs) -> Result<u8, Error> {
     let timeout = super::check::timeout(a.eval_timeout)?;
     let v = match verify(&a.paths, &a.data, a.coverage, Some(timeout)) {
         Ok(v) => v,
@@ -66,6 +68,6 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<u8, tollgate_sops::Error> {
         out.push_str(&format!("coverage: {:.1}%\n", v.coverage_percent()));
     }
     out.push_str(&format!("{passed} passed, {failed} failed\n"));
-    output::stdout(out.as_bytes())?;
+    output::stdout(out.as_bytes()).map_err(written("stdout"))?;
     Ok(u8::from(failed > 0))
 }

@@ -42,7 +42,11 @@ impl AdmissionRequest {
     /// Reads an `AdmissionReview` body. Anything that is not a v1 review with a request, a
     /// uid, a known operation and an object (or, for DELETE, an old object) is an error that
     /// says what is missing.
-    pub fn from_review(review: &Value) -> Result<AdmissionRequest, String> {
+    pub fn from_review(review: &Value) -> Result<AdmissionRequest, crate::Error> {
+        Self::read(review).map_err(crate::Error::Review)
+    }
+
+    fn read(review: &Value) -> Result<AdmissionRequest, String> {
         let api = review.get("apiVersion").and_then(Value::as_str);
         match api {
             Some("admission.k8s.io/v1") => {}
@@ -282,7 +286,9 @@ mod tests {
             ),
         ];
         for (body, want) in cases {
-            let e = AdmissionRequest::from_review(&body).unwrap_err();
+            let e = AdmissionRequest::from_review(&body)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(want), "{body}: {e}");
         }
     }

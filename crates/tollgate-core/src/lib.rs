@@ -8,6 +8,7 @@ pub mod admission;
 pub mod checks;
 pub mod config;
 pub mod engine;
+pub mod error;
 pub mod finding;
 pub mod kyverno;
 pub mod limit;
@@ -17,6 +18,8 @@ pub mod policyset;
 pub mod report;
 pub mod suppress;
 pub mod wildcard;
+
+pub use error::Error;
 
 /// Runs one evaluation so that a panic in it (a bug) becomes an error for that resource and
 /// rule, with the panic's text, and the run goes on: ruff does the same per file.

@@ -34,19 +34,18 @@ pub struct Baseline(HashSet<String>);
 
 impl Baseline {
     /// Reads a baseline written by `--write-baseline`.
-    pub fn load(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: invalid baseline: {e}", path.display()))?;
+    pub fn load(path: &std::path::Path) -> Result<Self, crate::Error> {
+        let failed = |reason: String| crate::Error::Baseline {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| failed(format!("cannot read: {e}")))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| failed(format!("invalid baseline: {e}")))?;
         let prints = v["findings"]
             .as_array()
-            .ok_or_else(|| {
-                format!(
-                    "{}: not a tollgate baseline (no `findings`)",
-                    path.display()
-                )
-            })?
+            .ok_or_else(|| failed("not a tollgate baseline (no `findings`)".into()))?
             .iter()
             .filter_map(|f| f["fingerprint"].as_str().map(str::to_owned))
             .collect();

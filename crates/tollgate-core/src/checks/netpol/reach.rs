@@ -39,7 +39,11 @@ pub struct PortQuery {
 
 impl PortQuery {
     /// Reads `PORT[/PROTOCOL]` (`443`, `53/UDP`, `http`).
-    pub fn parse(s: &str) -> Result<PortQuery, String> {
+    pub fn parse(s: &str) -> Result<PortQuery, crate::Error> {
+        Self::read(s).map_err(crate::Error::Usage)
+    }
+
+    fn read(s: &str) -> Result<PortQuery, String> {
         let (port, protocol) = match s.split_once('/') {
             Some((p, proto)) => (p, proto.to_ascii_uppercase()),
             None => (s, "TCP".to_owned()),
@@ -142,7 +146,7 @@ pub fn reach(
     from: Endpoint<'_, '_>,
     to: Endpoint<'_, '_>,
     port: Option<&PortQuery>,
-) -> Result<Reach, String> {
+) -> Result<Reach, crate::Error> {
     let port = match port {
         None => None,
         Some(q) => Some(match &q.port {
@@ -153,10 +157,10 @@ pub fn reach(
                 .find(|c| c.name.as_deref() == Some(name.as_str()) && c.protocol == q.protocol)
                 .map(|c| (c.port, q.protocol.as_str()))
                 .ok_or_else(|| {
-                    format!(
+                    crate::Error::NotFound(format!(
                         "the destination has no {} container port named `{name}`",
                         q.protocol
-                    )
+                    ))
                 })?,
         }),
     };
@@ -209,7 +213,11 @@ pub fn reach(
 impl<'a> Network<'a> {
     /// The endpoint a query names: `NAMESPACE/NAME` or `KIND/NAMESPACE/NAME` of a workload,
     /// or an IP address. Unknown names are an error listing the close matches.
-    pub fn endpoint(&self, spec: &str) -> Result<Endpoint<'_, 'a>, String> {
+    pub fn endpoint(&self, spec: &str) -> Result<Endpoint<'_, 'a>, crate::Error> {
+        self.find_endpoint(spec).map_err(crate::Error::NotFound)
+    }
+
+    fn find_endpoint(&self, spec: &str) -> Result<Endpoint<'_, 'a>, String> {
         if let Ok(ip) = spec.parse::<IpAddr>() {
             return Ok(Endpoint::Ip(ip));
         }

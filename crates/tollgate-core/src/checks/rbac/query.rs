@@ -103,6 +103,15 @@ impl Query {
         resource: &str,
         namespace: Option<&str>,
         name: Option<&str>,
+    ) -> Result<Query, crate::Error> {
+        Self::read(verb, resource, namespace, name).map_err(crate::Error::Usage)
+    }
+
+    fn read(
+        verb: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        name: Option<&str>,
     ) -> Result<Query, String> {
         let verb = verb.trim();
         if verb.is_empty() || verb.contains(char::is_whitespace) {
@@ -267,7 +276,11 @@ pub struct SubjectRef {
 
 impl SubjectRef {
     /// Reads `KIND/[NAMESPACE/]NAME` (the kind in any case; `sa` for ServiceAccount).
-    pub fn parse(s: &str) -> Result<SubjectRef, String> {
+    pub fn parse(s: &str) -> Result<SubjectRef, crate::Error> {
+        Self::read(s).map_err(crate::Error::Usage)
+    }
+
+    fn read(s: &str) -> Result<SubjectRef, String> {
         let parts: Vec<&str> = s.splitn(3, '/').collect();
         let kind = match parts.first().map(|k| k.to_ascii_lowercase()).as_deref() {
             Some("serviceaccount" | "sa") => SubjectKind::ServiceAccount,
@@ -390,7 +403,7 @@ pub fn explain(
     g: &Graph<'_>,
     who: &SubjectRef,
     service_accounts: &[SubjectRef],
-) -> Result<Explanation, String> {
+) -> Result<Explanation, crate::Error> {
     let groups = who.implicit_groups();
     let named = |s: &Subject<'_>| SubjectRef::of(s) == *who;
     let known =
@@ -403,7 +416,7 @@ pub fn explain(
             .collect();
         candidates.extend(service_accounts.iter().map(SubjectRef::display));
         let close = close_matches(&who.display(), candidates.iter().map(String::as_str));
-        return Err(if close.is_empty() {
+        return Err(crate::Error::NotFound(if close.is_empty() {
             format!("no binding in the manifests names {}", who.display())
         } else {
             format!(
@@ -411,7 +424,7 @@ pub fn explain(
                 who.display(),
                 close.join(", ")
             )
-        });
+        }));
     }
     let mut scopes: BTreeMap<Option<String>, BTreeSet<Grant>> = BTreeMap::new();
     let mut unresolved = BTreeSet::new();
