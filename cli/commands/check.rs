@@ -218,7 +218,7 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
     }
     let baseline = a.baseline.as_deref().map(Baseline::load).transpose()?;
     let inventory = load_paths(&a.paths, &config.exclude);
-    let today = tollgate_sops::time::Timestamp::now_utc().rfc3339();
+    let today = tollgate_core::suppress::today_utc();
     let Evaluation {
         findings,
         suppressed,
@@ -229,7 +229,7 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
         Filters {
             annotations: config.annotation_exemptions && !a.no_annotation_exemptions,
             baseline: baseline.as_ref(),
-            today: &today[..10],
+            today: &today,
         },
     );
     if let Some(path) = &a.write_baseline {

@@ -4,8 +4,8 @@
 
 use crate::finding::Severity;
 use std::path::{Path, PathBuf};
-use tollgate_sops::stores::yaml_read::{read_documents, Schema};
-use tollgate_sops::tree::{Entry, Node, Scalar};
+use tollgate_yaml::read::{read_documents, Schema};
+use tollgate_yaml::tree::{Entry, Node, Scalar};
 
 /// The file name looked for.
 pub const FILE_NAME: &str = "tollgate.yaml";

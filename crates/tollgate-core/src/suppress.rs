@@ -28,6 +28,13 @@ pub fn path_glob_matcher(pattern: &str) -> Option<globset::GlobMatcher> {
         .map(|g| g.compile_matcher())
 }
 
+/// Today in UTC as `YYYY-MM-DD`, the day exception expiry is judged against.
+pub fn today_utc() -> String {
+    let mut day = tollgate_yaml::time::Timestamp::now_utc().rfc3339();
+    day.truncate(10);
+    day
+}
+
 /// Known findings, by fingerprint.
 #[derive(Debug, Default)]
 pub struct Baseline(HashSet<String>);

@@ -150,3 +150,19 @@ macro_rules! err {
     };
 }
 pub(crate) use err;
+
+/// A YAML reading error under the exit code Go sops gives it: 2 for YAML it cannot read, 23
+/// for a mapping key that is not a string (its tree cannot be encrypted).
+impl From<tollgate_yaml::Error> for Error {
+    fn from(e: tollgate_yaml::Error) -> Self {
+        let kind = match e.kind() {
+            tollgate_yaml::ErrorKind::NonStringKey => ErrorKind::ErrorEncryptingTree,
+            _ => ErrorKind::CouldNotReadInput,
+        };
+        let out = Error::new(kind, e.message().to_owned());
+        match e.hint() {
+            Some(h) => out.with_hint(h),
+            None => out,
+        }
+    }
+}

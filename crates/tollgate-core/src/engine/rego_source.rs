@@ -6,8 +6,8 @@
     reason = "byte offsets found with find() on the same line; line numbers from enumerate()"
 )]
 
-use tollgate_sops::stores::yaml_read::{read_documents, Schema};
-use tollgate_sops::tree::Node;
+use tollgate_yaml::read::{read_documents, Schema};
+use tollgate_yaml::tree::Node;
 
 /// A conftest rule found in a policy file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ fn annotation(block: &str) -> Result<Annotation, String> {
     Ok(annotation_of(docs))
 }
 
-fn annotation_of(docs: Vec<tollgate_sops::stores::yaml_read::Document>) -> Annotation {
+fn annotation_of(docs: Vec<tollgate_yaml::read::Document>) -> Annotation {
     let Some(root) = docs.into_iter().next().map(|d| d.root) else {
         return Annotation::default();
     };
@@ -85,7 +85,7 @@ fn annotation_of(docs: Vec<tollgate_sops::stores::yaml_read::Document>) -> Annot
         fix: text(custom.and_then(|c| c.get("fix"))),
         sensitive: custom
             .and_then(|c| c.get("sensitive"))
-            .is_some_and(|v| matches!(v, Node::Scalar(tollgate_sops::tree::Scalar::Bool(true)))),
+            .is_some_and(|v| matches!(v, Node::Scalar(tollgate_yaml::tree::Scalar::Bool(true)))),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::wildcard;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
-use tollgate_sops::time::{parse_rfc3339, Timestamp};
+use tollgate_yaml::time::{parse_rfc3339, Timestamp};
 
 type Out = Result<Value, JmesError>;
 type Func = fn(&[Arg<'_>]) -> Out;
@@ -941,7 +941,7 @@ fn f_time_to_cron(a: &[Arg<'_>]) -> Out {
     let local = t.unix + i64::from(t.offset);
     let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400);
-    let (_, month, day) = tollgate_sops::time::civil_from_days(days);
+    let (_, month, day) = tollgate_yaml::time::civil_from_days(days);
     // 1970-01-01 was a Thursday.
     let weekday = (days + 4).rem_euclid(7);
     Ok(Value::String(format!(

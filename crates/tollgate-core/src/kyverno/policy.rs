@@ -693,7 +693,7 @@ fn check_pattern(ctx: &Ctx<'_>, p: &Value, at: &str) -> Result<(), PolicyError> 
 
 fn path_key(k: &str) -> String {
     let mut out = String::new();
-    tollgate_sops::stores::yaml_read::push_key(&mut out, k);
+    tollgate_yaml::read::push_key(&mut out, k);
     out
 }
 

@@ -2,7 +2,7 @@
 //! and `time_since` take them. Values come from resources: no indexing or unchecked arithmetic.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-use tollgate_sops::time::{build, Timestamp};
+use tollgate_yaml::time::{build, Timestamp};
 
 const MONTHS: [&str; 12] = [
     "January",

@@ -8,7 +8,7 @@
 use super::jmes::{Arg, JmesError};
 use base64::Engine as _;
 use serde_json::{Map, Value};
-use tollgate_sops::time::build;
+use tollgate_yaml::time::build;
 
 type R<T> = Result<T, String>;
 

@@ -1,7 +1,7 @@
 //! The sops tree as JSON: what policy engines evaluate.
 
 use serde_json::{Map, Number, Value};
-use tollgate_sops::tree::{go_format_f, Entry, Node, Scalar};
+use tollgate_yaml::tree::{go_format_f, Entry, Node, Scalar};
 
 /// Converts a document to JSON; comments are dropped.
 pub(super) fn to_json(node: &Node) -> Value {

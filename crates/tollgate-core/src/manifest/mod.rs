@@ -10,8 +10,8 @@ mod walk;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tollgate_sops::stores::yaml_read::{read_documents, read_documents_each, Document, Schema};
-use tollgate_sops::tree::{Entry, Node};
+use tollgate_yaml::read::{read_documents, read_documents_each, Document, Schema};
+use tollgate_yaml::tree::{Entry, Node};
 
 pub use walk::{expand, files_below, Input};
 
@@ -77,7 +77,7 @@ impl Origin {
 /// Rewrites a field path in the loader's form: `a.b`, `[0]`, and `["x.y"]` only for keys that
 /// are not plain identifiers, so `data["password"]` and `data.password` name the same field.
 pub fn canonical_path(path: &str) -> String {
-    use tollgate_sops::stores::yaml_read::push_key;
+    use tollgate_yaml::read::push_key;
     // Paths come from policies (conftest `field`, Kyverno paths), so any text must work: the
     // walk moves by whole characters and a malformed part is kept as a plain key.
     let mut out = String::new();
@@ -258,7 +258,7 @@ fn add_documents(file: &Arc<str>, docs: Vec<Document>, first: usize, out: &mut F
     for (i, doc) in docs.into_iter().enumerate() {
         let index = first.saturating_add(i);
         let mut root = doc.root;
-        if matches!(root, Node::Scalar(tollgate_sops::tree::Scalar::Null))
+        if matches!(root, Node::Scalar(tollgate_yaml::tree::Scalar::Null))
             || matches!(&root, Node::Map(e) if e.is_empty())
         {
             continue;

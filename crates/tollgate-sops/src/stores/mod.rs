@@ -4,8 +4,9 @@
 mod flat;
 mod json;
 mod text;
-pub mod yaml_read;
 pub mod yaml_write;
+
+pub use tollgate_yaml::read as yaml_read;
 
 use crate::error::{err, Result};
 use crate::tree::{Entry, Node, Scalar};
@@ -87,7 +88,7 @@ impl Format {
             .with_hint("binary files need --input-type binary")
         })?;
         match self {
-            Format::Yaml => yaml_read::read(text),
+            Format::Yaml => Ok(yaml_read::read(text)?),
             Format::Json | Format::Binary => json::read(text),
             Format::Dotenv => text::read_dotenv(text),
             Format::Ini => text::read_ini(text),

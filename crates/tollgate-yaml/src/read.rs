@@ -238,13 +238,13 @@ fn parse(src: &str, line_offset: usize, schema: Schema, record: bool) -> Result<
             let info = e.info();
             if info.contains("recursion limit") {
                 return err!(
-                    CouldNotReadInput,
+                    Invalid,
                     "nesting deeper than {MAX_DEPTH} levels at line {}",
                     m.line() + line_offset
                 );
             }
             err!(
-                CouldNotReadInput,
+                Invalid,
                 "invalid YAML at line {} column {}: {info}",
                 m.line() + line_offset,
                 m.col() + 1
@@ -276,11 +276,11 @@ fn parse(src: &str, line_offset: usize, schema: Schema, record: bool) -> Result<
                     .anchors
                     .get(&id)
                     .cloned()
-                    .ok_or_else(|| at(err!(CouldNotReadInput, "alias to an unknown anchor")))?;
+                    .ok_or_else(|| at(err!(Invalid, "alias to an unknown anchor")))?;
                 r.alias_nodes = r.alias_nodes.saturating_add(count);
                 if r.alias_nodes > ALIAS_BUDGET {
                     return Err(at(err!(
-                        CouldNotReadInput,
+                        Invalid,
                         "aliases expand to more than {ALIAS_BUDGET} nodes"
                     ))
                     .with_hint(
@@ -290,7 +290,7 @@ fn parse(src: &str, line_offset: usize, schema: Schema, record: bool) -> Result<
                 r.node(node, 0, line).map_err(at)?;
             }
             Event::UnresolvedAlias(name) => {
-                return Err(at(err!(CouldNotReadInput, "alias *{name} has no anchor")));
+                return Err(at(err!(Invalid, "alias *{name} has no anchor")));
             }
             Event::Anchor(..) => {}
             Event::MappingStart(_, anchor, _) => {
@@ -422,15 +422,12 @@ impl Reader {
     fn start(&mut self, kind: Kind, anchor: usize, line: usize, col: usize) -> Result<()> {
         if self.stack.last().is_some_and(Frame::expects_key) {
             return Err(err!(
-                ErrorEncryptingTree,
+                NonStringKey,
                 "mapping keys must be strings, found a collection"
             ));
         }
         if self.stack.len() >= MAX_DEPTH {
-            return Err(err!(
-                CouldNotReadInput,
-                "nesting deeper than {MAX_DEPTH} levels"
-            ));
+            return Err(err!(Invalid, "nesting deeper than {MAX_DEPTH} levels"));
         }
         self.begin_item(line, Some(col));
         self.stack.push(Frame {
@@ -449,7 +446,7 @@ impl Reader {
         let frame = self
             .stack
             .pop()
-            .ok_or_else(|| err!(CouldNotReadInput, "unbalanced YAML collection"))?;
+            .ok_or_else(|| err!(Invalid, "unbalanced YAML collection"))?;
         let node = match frame.kind {
             Kind::Map {
                 entries, key: None, ..
@@ -458,7 +455,7 @@ impl Reader {
                 entries, key: None, ..
             } => Node::Map(entries),
             Kind::Map { key: Some(k), .. } => {
-                return Err(err!(CouldNotReadInput, "mapping key `{k}` has no value"));
+                return Err(err!(Invalid, "mapping key `{k}` has no value"));
             }
             Kind::List { items } => Node::List(items),
         };
@@ -481,10 +478,7 @@ impl Reader {
     fn attach(&mut self, node: Node, nodes: usize) -> Result<()> {
         let Some(top) = self.stack.last_mut() else {
             if self.doc_root.is_some() {
-                return Err(err!(
-                    CouldNotReadInput,
-                    "more than one root node in a document"
-                ));
+                return Err(err!(Invalid, "more than one root node in a document"));
             }
             self.doc_root = Some(node);
             return Ok(());
@@ -501,7 +495,7 @@ impl Reader {
                         Node::Scalar(Scalar::Str(s)) => s,
                         other => {
                             return Err(err!(
-                                ErrorEncryptingTree,
+                                NonStringKey,
                                 "mapping keys must be strings, found {}",
                                 describe(&other)
                             )
@@ -523,7 +517,7 @@ impl Reader {
                         !seen.insert(k.clone())
                     };
                     if duplicate {
-                        return Err(err!(CouldNotReadInput, "duplicate key `{k}`"));
+                        return Err(err!(Invalid, "duplicate key `{k}`"));
                     }
                     *key = Some(k);
                 }
@@ -551,7 +545,7 @@ impl Reader {
             Some(map @ Node::Map(_)) => map,
             Some(other) => {
                 return Err(err!(
-                    CouldNotReadInput,
+                    Invalid,
                     "document {} is {}, but sops files must hold a mapping in every document",
                     index + 1,
                     describe(&other)
@@ -661,12 +655,7 @@ pub fn resolve_plain_yaml11(s: &str) -> Scalar {
 
 fn tagged(value: &str, suffix: &str, is_key: bool) -> Result<Node> {
     // The value may be a secret: name the tag, never the value.
-    let bad = || {
-        err!(
-            CouldNotReadInput,
-            "a value tagged !!{suffix} is not a valid {suffix}"
-        )
-    };
+    let bad = || err!(Invalid, "a value tagged !!{suffix} is not a valid {suffix}");
     Ok(Node::Scalar(match suffix {
         "str" | "merge" => Scalar::Str(value.to_owned()),
         "binary" => {
@@ -943,12 +932,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_shapes() {
-        assert_eq!(read("- a\n- b\n").unwrap_err().exit_code(), 2);
-        assert_eq!(read("a: 1\na: 2\n").unwrap_err().exit_code(), 2);
-        assert_eq!(read("1: x\n").unwrap_err().exit_code(), 23);
+        use crate::ErrorKind::{Invalid, NonStringKey};
+        assert_eq!(read("- a\n- b\n").unwrap_err().kind(), Invalid);
+        assert_eq!(read("a: 1\na: 2\n").unwrap_err().kind(), Invalid);
+        assert_eq!(read("1: x\n").unwrap_err().kind(), NonStringKey);
         let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
-        assert_eq!(read(bomb).unwrap_err().exit_code(), 2);
+        assert_eq!(read(bomb).unwrap_err().kind(), Invalid);
         let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
-        assert_eq!(read(&format!("a: {deep}\n")).unwrap_err().exit_code(), 2);
+        assert_eq!(read(&format!("a: {deep}\n")).unwrap_err().kind(), Invalid);
     }
 }
