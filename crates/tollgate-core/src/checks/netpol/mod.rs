@@ -616,6 +616,33 @@ pub(crate) fn default_deny<'n, 'a>(
     })
 }
 
+/// Reports each namespace without a default-deny policy for `ingress` (or egress): NET001 and
+/// NET002 differ only in the direction and the words.
+pub(crate) fn report_missing_default_deny(
+    model: &super::Model<'_>,
+    emit: &mut super::Emit<'_>,
+    ingress: bool,
+    consequence: &str,
+) {
+    let net = model.netpol();
+    let direction = if ingress { "ingress" } else { "egress" };
+    for ns in net.namespaces.values() {
+        if default_deny(net, &ns.name, ingress).is_some() {
+            continue;
+        }
+        if let Some((resource, path)) = anchor(net, ns) {
+            emit.at(
+                resource,
+                &path,
+                format!(
+                    "namespace {} has no default-deny {direction} policy: {consequence}",
+                    ns.name
+                ),
+            );
+        }
+    }
+}
+
 /// Where a namespace-level finding goes: the Namespace object, else the first workload of it.
 pub(crate) fn anchor<'a>(net: &Network<'a>, ns: &Namespace<'a>) -> Option<(&'a Resource, String)> {
     ns.resource.map(|r| (r, "metadata".to_owned())).or_else(|| {

@@ -2,7 +2,7 @@
 //! policy selects, including the ones added later.
 
 use super::super::{Emit, Family, Model, Rule};
-use super::{anchor, default_deny};
+use super::report_missing_default_deny;
 use crate::finding::Severity;
 
 /// The rule.
@@ -18,20 +18,10 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
-    let net = model.netpol();
-    for ns in net.namespaces.values() {
-        if default_deny(net, &ns.name, true).is_some() {
-            continue;
-        }
-        if let Some((resource, path)) = anchor(net, ns) {
-            emit.at(
-                resource,
-                &path,
-                format!(
-                    "namespace {} has no default-deny ingress policy: pods no policy selects accept traffic from anywhere",
-                    ns.name
-                ),
-            );
-        }
-    }
+    report_missing_default_deny(
+        model,
+        emit,
+        true,
+        "pods no policy selects accept traffic from anywhere",
+    );
 }

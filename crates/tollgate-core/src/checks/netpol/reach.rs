@@ -164,50 +164,65 @@ pub fn reach(
                 })?,
         }),
     };
-    let mut egress = Direction::default();
-    if let Endpoint::Workload(src) = from {
-        for p in net
-            .policies
-            .iter()
-            .filter(|p| p.isolates_egress && p.selects(src))
-        {
-            egress.isolated_by.push(p.display());
-            if p.egress.iter().any(|rule| {
-                peers_match(net, rule, &p.namespace, to) && ports_match(rule, port, to.ports())
-            }) {
-                egress.allowed_by.push(p.display());
-            }
-        }
-        egress.isolated = !egress.isolated_by.is_empty();
-    }
-    let mut ingress = Direction::default();
-    if let Endpoint::Workload(dst) = to {
-        for p in net
-            .policies
-            .iter()
-            .filter(|p| p.isolates_ingress && p.selects(dst))
-        {
-            ingress.isolated_by.push(p.display());
-            if p.ingress.iter().any(|rule| {
-                peers_match(net, rule, &p.namespace, from) && ports_match(rule, port, &dst.ports)
-            }) {
-                ingress.allowed_by.push(p.display());
-            }
-        }
-        ingress.isolated = !ingress.isolated_by.is_empty();
-    }
-    for d in [&mut egress, &mut ingress] {
-        d.isolated_by.sort();
-        d.isolated_by.dedup();
-        d.allowed_by.sort();
-        d.allowed_by.dedup();
-    }
+    // The source's egress is decided by the policies of its namespace that select it for
+    // egress, the destination's ingress by those selecting it for ingress; an address has
+    // no policies (it is not isolated).
+    let egress = match from {
+        Endpoint::Workload(src) => direction(net, src, Side::Egress, to, port, to.ports()),
+        Endpoint::Ip(_) => Direction::default(),
+    };
+    let ingress = match to {
+        Endpoint::Workload(dst) => direction(net, dst, Side::Ingress, from, port, &dst.ports),
+        Endpoint::Ip(_) => Direction::default(),
+    };
     Ok(Reach {
         allowed: egress.allows() && ingress.allows(),
         egress,
         ingress,
         port: port.map(|(n, proto)| format!("{n}/{proto}")),
     })
+}
+
+/// Which direction of a pod's traffic.
+#[derive(Clone, Copy)]
+enum Side {
+    Ingress,
+    Egress,
+}
+
+/// The verdict of one direction for the pods of `pod`: the policies selecting it with that
+/// policy type isolate it; those with a rule admitting `peer` on `port` allow it. Named ports
+/// resolve on `target` (the destination's containers, in both directions).
+fn direction(
+    net: &Network<'_>,
+    pod: &Workload<'_>,
+    side: Side,
+    peer: Endpoint<'_, '_>,
+    port: Option<(u16, &str)>,
+    target: &[ContainerPort],
+) -> Direction {
+    let mut d = Direction::default();
+    for p in net.policies.iter().filter(|p| p.selects(pod)) {
+        let (isolates, rules) = match side {
+            Side::Ingress => (p.isolates_ingress, &p.ingress),
+            Side::Egress => (p.isolates_egress, &p.egress),
+        };
+        if !isolates {
+            continue;
+        }
+        d.isolated_by.push(p.display());
+        if rules.iter().any(|rule| {
+            peers_match(net, rule, &p.namespace, peer) && ports_match(rule, port, target)
+        }) {
+            d.allowed_by.push(p.display());
+        }
+    }
+    d.isolated = !d.isolated_by.is_empty();
+    d.isolated_by.sort();
+    d.isolated_by.dedup();
+    d.allowed_by.sort();
+    d.allowed_by.dedup();
+    d
 }
 
 impl<'a> Network<'a> {

@@ -215,6 +215,24 @@ fn applies_in(b: &Binding<'_>, q: &Query) -> bool {
     }
 }
 
+/// The way through a binding and the rules it grants; `None` (and the binding noted as
+/// unresolved) when its role is neither in the manifests nor a modelled built-in.
+fn resolved<'g, 'a>(
+    g: &'g Graph<'a>,
+    b: &Binding<'_>,
+    unresolved: &mut BTreeSet<Via>,
+) -> Option<(Via, Vec<super::Effective<'g, 'a>>)> {
+    let via = Via {
+        binding: b.display(),
+        role: b.role_display(),
+    };
+    if !g.resolves(b) {
+        unresolved.insert(via);
+        return None;
+    }
+    Some((via, g.granted_by(b)))
+}
+
 /// Every subject that may do `q`, over the bindings of `g`.
 pub fn who_can(g: &Graph<'_>, q: &Query) -> WhoCan {
     // Sorted by kind name (Group, ServiceAccount, User), namespace, name.
@@ -222,15 +240,9 @@ pub fn who_can(g: &Graph<'_>, q: &Query) -> WhoCan {
         BTreeMap::new();
     let mut unresolved = BTreeSet::new();
     for b in g.bindings.iter().filter(|b| applies_in(b, q)) {
-        let via = Via {
-            binding: b.display(),
-            role: b.role_display(),
-        };
-        if !g.resolves(b) {
-            unresolved.insert(via);
+        let Some((via, grants)) = resolved(g, b, &mut unresolved) else {
             continue;
-        }
-        let grants = g.granted_by(b);
+        };
         let allowed = grants.iter().any(|e| {
             e.rule
                 .allows(&q.verb, q.group.as_deref(), &q.resource, q.names())
@@ -439,15 +451,9 @@ pub fn explain(
             }
         });
         let Some(group) = through else { continue };
-        let via = Via {
-            binding: b.display(),
-            role: b.role_display(),
-        };
-        if !g.resolves(b) {
-            unresolved.insert(via);
+        let Some((via, grants)) = resolved(g, b, &mut unresolved) else {
             continue;
-        }
-        let grants = g.granted_by(b);
+        };
         let scope = scopes.entry(b.namespace.map(str::to_owned)).or_default();
         for e in grants {
             let own = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
