@@ -34,13 +34,15 @@ enum Command {
     Rbac(commands::rbac::RbacArgs),
     /// Ask the NetworkPolicies of the manifests: may one workload reach another.
     Netpol(commands::netpol::NetpolArgs),
+    /// The admission webhook: answer AdmissionReviews offline or over HTTPS.
+    Webhook(commands::webhook::WebhookArgs),
 }
 
 /// The stack of every thread that evaluates policies: the main work thread and rayon's
 /// workers. Recursive Rego functions are rejected before evaluation and input nesting is
 /// capped by the YAML reader (1,000 levels), so evaluation depth is bounded; a known stack,
 /// not the platform's default (2 MiB for spawned threads), makes that bound hold everywhere.
-const STACK_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const STACK_BYTES: usize = 64 * 1024 * 1024;
 
 fn main() -> ExitCode {
     let _ = rayon::ThreadPoolBuilder::new()
@@ -82,6 +84,7 @@ fn run() -> ExitCode {
         Command::Test(args) => policy_exit(commands::test::run(&args)),
         Command::Rbac(args) => policy_exit(commands::rbac::run(&args)),
         Command::Netpol(args) => policy_exit(commands::netpol::run(&args)),
+        Command::Webhook(args) => policy_exit(commands::webhook::run(args)),
         Command::Sops(args) => {
             output::remove_temp_files_on_signals();
             match commands::sops::run(args) {

@@ -16,11 +16,10 @@ use tollgate_core::suppress::Baseline;
 use tollgate_core::Error;
 use tollgate_sops::fsio::write_atomic;
 
+/// Where the policies come from, shared by every command that evaluates them (`check`,
+/// `webhook review`, `webhook serve`), so they read the same flags the same way.
 #[derive(Args)]
-pub(crate) struct CheckArgs {
-    /// Manifest files or directories (walked honouring .gitignore); `-` reads stdin.
-    #[arg(default_value = ".")]
-    paths: Vec<PathBuf>,
+pub(crate) struct PolicyArgs {
     /// Directory or file of Rego policies (repeatable); `*_test.rego` files are skipped.
     #[arg(short, long, value_name = "PATH")]
     policy: Vec<PathBuf>,
@@ -31,15 +30,63 @@ pub(crate) struct CheckArgs {
     /// Rego package to evaluate (repeatable; default `main`).
     #[arg(short, long, value_name = "PACKAGE")]
     namespace: Vec<String>,
-    /// Evaluate the rules once over all inputs (`input` is `[{path, contents}]`), as conftest.
-    #[arg(long)]
-    combine: bool,
     /// Evaluate every package that has `deny`, `violation` or `warn` rules.
     #[arg(long)]
     all_namespaces: bool,
     /// YAML or JSON file merged into `data` (repeatable).
     #[arg(short, long, value_name = "FILE")]
     data: Vec<PathBuf>,
+    /// The configuration file (default: tollgate.yaml found upwards from here).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Wall-clock limit for evaluating one resource, in seconds; a rule that runs longer is
+    /// reported as an error and the run goes on.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    eval_timeout: f64,
+}
+
+impl PolicyArgs {
+    /// The policy sources these flags and `config` name: the command line's policies, else
+    /// the configuration's; the bundled packs when neither names any.
+    pub(crate) fn sources(&self, config: &Config, combine: bool) -> Result<Sources, Error> {
+        let paths = if self.policy.is_empty() {
+            config.policies.clone()
+        } else {
+            self.policy.clone()
+        };
+        let opts = rego::Options {
+            namespaces: if self.namespace.is_empty() {
+                config.namespaces.clone()
+            } else {
+                self.namespace.clone()
+            },
+            all_namespaces: self.all_namespaces || config.all_namespaces,
+            data_files: [self.data.clone(), config.data.clone()].concat(),
+            timeout: Some(timeout(self.eval_timeout)?),
+            packs: packs_for(
+                &self.pack,
+                config,
+                self.policy.is_empty() && config.policies.is_empty(),
+            )?,
+        };
+        Ok(Sources {
+            paths,
+            rego: opts,
+            combine,
+        })
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    /// Manifest files or directories (walked honouring .gitignore); `-` reads stdin.
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    policies: PolicyArgs,
+    /// Evaluate the rules once over all inputs (`input` is `[{path, contents}]`), as conftest.
+    #[arg(long)]
+    combine: bool,
     /// Report format: human, json, sarif, junit, github (repeatable, each with its own --output).
     #[arg(short, long, value_name = "FORMAT", action = clap::ArgAction::Append)]
     format: Vec<String>,
@@ -49,9 +96,6 @@ pub(crate) struct CheckArgs {
     /// Lowest severity that fails the run: error, warning or info.
     #[arg(long, value_name = "SEVERITY", default_value = "error")]
     fail_on: String,
-    /// The configuration file (default: tollgate.yaml found upwards from here).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// Ignore `tollgate.dev/ignore` annotations on resources.
     #[arg(long)]
     no_annotation_exemptions: bool,
@@ -64,10 +108,6 @@ pub(crate) struct CheckArgs {
     /// List findings waived by exceptions, not only count them.
     #[arg(long)]
     show_suppressed: bool,
-    /// Wall-clock limit for evaluating one resource, in seconds; a rule that runs longer is
-    /// reported as an error and the run goes on.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    eval_timeout: f64,
     /// Colour in the human report: auto (terminal and no NO_COLOR), always, never.
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     color: String,
@@ -185,33 +225,9 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
             )))
         }
     };
-    let config = load_config(a.config.as_deref())?;
+    let config = load_config(a.policies.config.as_deref())?;
     // Rego and Kyverno policies come from the same paths: the command line's, else the config's.
-    let policy_paths = if a.policy.is_empty() {
-        &config.policies
-    } else {
-        &a.policy
-    };
-    let opts = rego::Options {
-        namespaces: if a.namespace.is_empty() {
-            config.namespaces.clone()
-        } else {
-            a.namespace.clone()
-        },
-        all_namespaces: a.all_namespaces || config.all_namespaces,
-        data_files: [a.data.clone(), config.data.clone()].concat(),
-        timeout: Some(timeout(a.eval_timeout)?),
-        packs: packs_for(
-            &a.pack,
-            &config,
-            a.policy.is_empty() && config.policies.is_empty(),
-        )?,
-    };
-    let sources = Sources {
-        paths: policy_paths.clone(),
-        rego: opts,
-        combine: a.combine,
-    };
+    let sources = a.policies.sources(&config, a.combine)?;
     let policies = PolicySet::load(&sources, &config).map_err(Error::Policies)?;
     for note in policies.notes() {
         output::warn(note);

@@ -11,3 +11,6 @@ mod sops_keys;
 mod sops_paths;
 pub(crate) mod test;
 pub(crate) mod verify;
+pub(crate) mod webhook;
+#[cfg(feature = "webhook")]
+mod webhook_server;

@@ -212,6 +212,17 @@ impl Verdict {
         }
     }
 
+    /// An admitted request that was not evaluated (its namespace is exempt).
+    pub(crate) fn exempt(req: &AdmissionRequest) -> Verdict {
+        Verdict {
+            uid: req.uid.clone(),
+            allowed: true,
+            denied_by: Vec::new(),
+            warnings: Vec::new(),
+            evaluation: Evaluation::default(),
+        }
+    }
+
     /// Errors of rules that could not be evaluated.
     pub fn errors(&self) -> &[EvalError] {
         &self.evaluation.errors

@@ -53,6 +53,33 @@ pub struct Exception {
     pub line: u32,
 }
 
+/// The `webhook:` section: how admission decides, and where the server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// Findings at or above this deny the request (`fail_on`, default `error`).
+    pub fail_on: Severity,
+    /// Namespaces whose requests are admitted without evaluation (default `kube-system`).
+    pub exempt_namespaces: Vec<String>,
+    /// `listen`: the address to serve on.
+    pub listen: Option<String>,
+    /// `tls_cert`: the PEM certificate chain.
+    pub tls_cert: Option<PathBuf>,
+    /// `tls_key`: the PEM private key.
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Default for Webhook {
+    fn default() -> Self {
+        Webhook {
+            fail_on: Severity::Error,
+            exempt_namespaces: vec!["kube-system".to_owned()],
+            listen: None,
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
 /// The parsed configuration; paths are resolved against the config's directory.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -76,6 +103,8 @@ pub struct Config {
     pub annotation_exemptions: bool,
     /// Governed exceptions.
     pub exceptions: Vec<Exception>,
+    /// The admission webhook's settings.
+    pub webhook: Webhook,
 }
 
 /// Looks for `tollgate.yaml` from `start` upwards.
@@ -236,6 +265,31 @@ impl Config {
                         .enumerate()
                     {
                         c.exceptions.push(exception(&cx, item, i)?);
+                    }
+                }
+                "webhook" => {
+                    if !matches!(value, Node::Map(_)) {
+                        return Err(cx.err(key, "expected a mapping"));
+                    }
+                    for (k, v) in pairs(value) {
+                        let p = format!("webhook.{k}");
+                        match k.as_str() {
+                            "fail_on" => {
+                                let s = cx.string(v, &p)?;
+                                c.webhook.fail_on = Severity::parse(&s).ok_or_else(|| {
+                                    cx.err(&p, format!("`{s}` is not error, warning or info"))
+                                })?;
+                            }
+                            "exempt_namespaces" => {
+                                c.webhook.exempt_namespaces = cx.strings(v, &p)?
+                            }
+                            "listen" => c.webhook.listen = Some(cx.string(v, &p)?),
+                            "tls_cert" => c.webhook.tls_cert = Some(resolve(cx.string(v, &p)?)),
+                            "tls_key" => c.webhook.tls_key = Some(resolve(cx.string(v, &p)?)),
+                            other => {
+                                return Err(cx.err(&p, format!("unknown key `webhook.{other}`")))
+                            }
+                        }
                     }
                 }
                 other => return Err(cx.err(other, format!("unknown key `{other}`"))),

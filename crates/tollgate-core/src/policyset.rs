@@ -199,6 +199,17 @@ impl PolicySet {
         }
     }
 
+    /// The verdict of the admission webhook: requests in `webhook.exempt_namespaces` are
+    /// admitted without evaluation; the others get [`PolicySet::review`] with
+    /// `webhook.fail_on` as the deny threshold.
+    pub fn admit(&self, req: &AdmissionRequest, today: &str) -> Verdict {
+        let webhook = &self.config.webhook;
+        match &req.namespace {
+            Some(ns) if webhook.exempt_namespaces.iter().any(|e| e == ns) => Verdict::exempt(req),
+            _ => self.review(req, webhook.fail_on, today),
+        }
+    }
+
     /// The verdict on one admission request: the same rules on the object the API server
     /// sends, with its operation, user and old object; denied when a finding reaches
     /// `deny_at`. Exceptions and annotations apply as in `check`. Built-in rules that judge

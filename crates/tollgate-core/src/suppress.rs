@@ -30,9 +30,14 @@ pub fn path_glob_matcher(pattern: &str) -> Option<globset::GlobMatcher> {
 
 /// Today in UTC as `YYYY-MM-DD`, the day exception expiry is judged against.
 pub fn today_utc() -> String {
-    let mut day = tollgate_yaml::time::Timestamp::now_utc().rfc3339();
+    let mut day = now_rfc3339();
     day.truncate(10);
     day
+}
+
+/// Now in UTC, RFC 3339 (for log lines).
+pub fn now_rfc3339() -> String {
+    tollgate_yaml::time::Timestamp::now_utc().rfc3339()
 }
 
 /// Known findings, by fingerprint.
