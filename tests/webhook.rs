@@ -1,0 +1,513 @@
+//! The admission webhook end to end: the server started on 127.0.0.1 with a certificate from
+//! `tollgate webhook certs`, and a client playing the API server over TLS. One verdict: each
+//! fixture object is judged by `tollgate check` on its own file, by `tollgate webhook review`
+//! and by the running server, and the three must agree. Then bad input, reload and shutdown.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+/// The policies of every engine: Rego (fixtures/check/policies), Kyverno
+/// (fixtures/kyverno/policies), the bundled pack and the built-in checks.
+fn policy_flags() -> Vec<String> {
+    [
+        "--policy",
+        "fixtures/check/policies",
+        "--policy",
+        "fixtures/kyverno/policies",
+        "--pack",
+        "k8s",
+        "--pack",
+        "rbac",
+        "--pack",
+        "netpol",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    client: Arc<rustls::ClientConfig>,
+    dir: tempfile::TempDir,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        ok(run(tollgate()
+            .args([
+                "webhook",
+                "certs",
+                "--service",
+                "tollgate",
+                "--namespace",
+                "tollgate-system",
+                "--ip",
+                "127.0.0.1",
+                "--out",
+            ])
+            .arg(&certs)));
+        let mut child = tollgate()
+            .args(["webhook", "serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+            .arg(certs.join("tls.crt"))
+            .arg("--tls-key")
+            .arg(certs.join("tls.key"))
+            .args(policy_flags())
+            .args(extra)
+            .current_dir(repo())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the server says where it listens");
+            if let Some(rest) = line.split(" listening addr=").nth(1) {
+                break rest.split(' ').next().unwrap().to_owned();
+            }
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        let ca = std::fs::read(certs.join("ca.crt")).unwrap();
+        use rustls::pki_types::pem::PemObject;
+        for c in rustls::pki_types::CertificateDer::pem_slice_iter(&ca) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Server {
+            child,
+            addr,
+            client: Arc::new(client),
+            dir,
+            log: rx,
+        }
+    }
+
+    /// One HTTP/1.1 request over TLS, verified against the generated CA for 127.0.0.1.
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        self.send(method, path, body.len(), body)
+    }
+
+    /// A POST whose Content-Length says `declared` bytes, of which `body` is sent.
+    fn request_declaring(&self, path: &str, declared: usize, body: &[u8]) -> (u16, String) {
+        self.send("POST", path, declared, body)
+    }
+
+    /// Sends a request and ignores what happens to it (the server may cut it short).
+    fn send_and_forget(&self, path: &str, body: &[u8]) {
+        let tcp = TcpStream::connect(&self.addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::clone(&self.client), name).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = tls.write_all(head.as_bytes());
+        let _ = tls.write_all(body);
+        let mut sink = Vec::new();
+        let _ = tls.read_to_end(&mut sink);
+    }
+
+    fn send(&self, method: &str, path: &str, declared: usize, body: &[u8]) -> (u16, String) {
+        let tcp = TcpStream::connect(&self.addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::clone(&self.client), name).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n"
+        );
+        tls.write_all(head.as_bytes()).unwrap();
+        // A server refusing the body (413) answers and closes before it is all sent.
+        let _ = tls.write_all(body).and_then(|()| tls.flush());
+        let mut raw = Vec::new();
+        // A peer closing without close_notify after the response is not a failure here.
+        let _ = tls.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status: u16 = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {text:?}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    fn validate(&self, review: &Value) -> Value {
+        let (status, body) = self.request(
+            "POST",
+            "/validate?timeout=10s",
+            review.to_string().as_bytes(),
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    fn signal(&self, sig: &str) {
+        let o = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(o.success());
+    }
+
+    /// Waits for a log line containing `what`.
+    fn wait_log(&self, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.log.recv_timeout(Duration::from_millis(200)) {
+                if line.contains(what) {
+                    return line;
+                }
+            }
+        }
+        panic!("no log line with {what:?}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn review_of(uid: &str, operation: &str, object: &Value, old: Option<&Value>) -> Value {
+    let kind = object["kind"].as_str().unwrap_or("");
+    let mut request = json!({
+        "uid": uid,
+        "kind": {"group": "", "version": "v1", "kind": kind},
+        "namespace": object["metadata"]["namespace"],
+        "name": object["metadata"]["name"],
+        "operation": operation,
+        "userInfo": {"username": "ci", "groups": ["system:authenticated"]},
+        "object": object,
+    });
+    if let Some(old) = old {
+        request["oldObject"] = old.clone();
+    }
+    if operation == "DELETE" {
+        request["oldObject"] = object.clone();
+        request["object"] = Value::Null;
+    }
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
+}
+
+/// Every document of the fixtures of every engine, as JSON objects with a label.
+fn fixture_objects() -> Vec<(String, Value)> {
+    let inv = tollgate_core::manifest::load_paths(
+        &[
+            repo().join("fixtures/check/manifests"),
+            repo().join("fixtures/kyverno/manifests"),
+            repo().join("fixtures/rules"),
+        ],
+        &[],
+    );
+    assert!(inv.errors.is_empty(), "{:?}", inv.errors);
+    inv.resources
+        .into_iter()
+        .map(|r| {
+            (
+                format!("{} document {}", r.origin.file, r.origin.document),
+                r.object,
+            )
+        })
+        .collect()
+}
+
+/// The ids of error findings `check` reports on one object alone, without the built-in
+/// rules that judge the whole set (admission sees one object).
+fn check_alone(dir: &Path, i: usize, object: &Value) -> Vec<String> {
+    let file = dir.join(format!("object-{i}.json"));
+    std::fs::write(&file, object.to_string()).unwrap();
+    let o = run(tollgate()
+        .arg("check")
+        .args(policy_flags())
+        .args(["--format", "json"])
+        .arg(&file)
+        .current_dir(repo()));
+    assert!(code(&o) <= 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut ids: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| f["rule_id"].as_str().unwrap().to_owned())
+        .filter(|id| {
+            !tollgate_core::checks::RULES
+                .iter()
+                .any(|r| r.inventory && r.id == id)
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The rule ids a response's status message lists (`denied by tollgate: [ID] message;
+/// [ID] message`): a `[` right after `: ` or `; ` opens one (messages may hold `rules[0]`).
+fn denied_ids(response: &Value) -> Vec<String> {
+    let message = response["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or("");
+    let mut ids: Vec<String> = message
+        .match_indices('[')
+        .filter(|(at, _)| {
+            let before = &message[..*at];
+            before.ends_with(": ") || before.ends_with("; ")
+        })
+        .filter_map(|(at, _)| {
+            message[at + 1..]
+                .split_once(']')
+                .map(|(id, _)| id.to_owned())
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn check_review_and_the_server_give_one_verdict_on_every_fixture() {
+    let server = Server::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let objects = fixture_objects();
+    assert!(objects.len() >= 40, "only {} objects", objects.len());
+    let mut denied = 0;
+    for (i, (label, object)) in objects.iter().enumerate() {
+        let uid = format!("parity-{i}");
+        let review = review_of(&uid, "CREATE", object, None);
+        let served = server.validate(&review);
+        assert_eq!(served["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(served["kind"], "AdmissionReview");
+        assert_eq!(served["response"]["uid"], uid.as_str(), "{label}");
+        let file = tmp.path().join(format!("review-{i}.json"));
+        std::fs::write(&file, review.to_string()).unwrap();
+        let offline = run(tollgate()
+            .args(["webhook", "review"])
+            .arg(&file)
+            .args(policy_flags())
+            .current_dir(repo()));
+        let offline_json: Value = serde_json::from_slice(&offline.stdout).unwrap();
+        assert_eq!(offline_json, served, "{label}: review and server differ");
+        let allowed = served["response"]["allowed"].as_bool().unwrap();
+        assert_eq!(code(&offline), i32::from(!allowed), "{label}");
+        let expected = check_alone(tmp.path(), i, object);
+        assert_eq!(
+            denied_ids(&served),
+            expected,
+            "{label}: check and admission differ"
+        );
+        assert_eq!(allowed, expected.is_empty(), "{label}");
+        if !allowed {
+            denied += 1;
+            assert_eq!(served["response"]["status"]["code"], 403, "{label}");
+        }
+    }
+    // The fixtures hold both outcomes, for every engine.
+    assert!(denied >= 10 && denied < objects.len(), "{denied} denied");
+}
+
+#[test]
+fn update_and_delete_follow_the_operation() {
+    let server = Server::start(&[]);
+    let text =
+        std::fs::read_to_string(repo().join("fixtures/admission/pod-latest-create.json")).unwrap();
+    let create: Value = serde_json::from_str(&text).unwrap();
+    let object = create["request"]["object"].clone();
+    // CREATE of a Pod on nginx:latest without runAsNonRoot: denied by IMG001, POD001 and
+    // the Kyverno no-latest rule; POD004 (no memory limit) is a warning.
+    let r = server.validate(&create);
+    assert_eq!(r["response"]["allowed"], false);
+    assert!(r["response"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().starts_with("POD004: ")));
+    // UPDATE with the old object: judged the same way (the object is still what it is).
+    let update = review_of("u-1", "UPDATE", &object, Some(&object));
+    assert_eq!(server.validate(&update)["response"]["allowed"], false);
+    // DELETE: no rule of these fixtures names DELETE, so it is allowed.
+    let delete = review_of("d-1", "DELETE", &object, None);
+    let r = server.validate(&delete);
+    assert_eq!(r["response"]["allowed"], true, "{r}");
+    assert_eq!(r["response"]["uid"], "d-1");
+    // kube-system is exempt by default: admitted without evaluation.
+    let mut exempt = object.clone();
+    exempt["metadata"]["namespace"] = json!("kube-system");
+    let r = server.validate(&review_of("k-1", "CREATE", &exempt, None));
+    assert_eq!(r["response"]["allowed"], true, "{r}");
+}
+
+#[test]
+fn bad_input_gets_an_answer_and_the_server_keeps_serving() {
+    let server = Server::start(&[]);
+    let (s, body) = server.request("POST", "/validate", b"{not json");
+    assert_eq!(s, 400);
+    assert!(body.contains("not JSON"), "{body}");
+    let (s, body) = server.request(
+        "POST",
+        "/validate",
+        br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{}}"#,
+    );
+    assert_eq!(s, 400);
+    assert!(body.contains("admission.k8s.io/v1"), "{body}");
+    let (s, _) = server.request(
+        "POST",
+        "/validate",
+        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+    );
+    assert_eq!(s, 400);
+    // 10 MiB declared: refused from Content-Length, before reading the body.
+    let (s, _) = server.request_declaring("/validate", 10 * 1024 * 1024, b"{}");
+    assert_eq!(s, 413);
+    // 10 MiB sent: the server stops reading at 3 MiB (the client may see the 413 or a reset,
+    // depending on how much it had written) and goes on serving.
+    let big = vec![b' '; 10 * 1024 * 1024];
+    server.send_and_forget("/validate", &big);
+    assert_eq!(server.request("GET", "/nowhere", b"").0, 404);
+    assert_eq!(server.request("GET", "/validate", b"").0, 405);
+
+    // Clients that misbehave: connect and say nothing, send half a TLS handshake, or a
+    // truncated body and go away; 300 of them at once.
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(TcpStream::connect(&server.addr).unwrap());
+    }
+    {
+        let mut half = TcpStream::connect(&server.addr).unwrap();
+        half.write_all(&[0x16, 0x03, 0x01, 0x00]).unwrap();
+        let tcp = TcpStream::connect(&server.addr).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::clone(&server.client), name).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        tls.write_all(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"api")
+            .unwrap();
+        tls.flush().unwrap();
+    }
+    // Meanwhile the server answers.
+    let (s, body) = server.request("GET", "/readyz", b"");
+    assert_eq!((s, body.as_str()), (200, "ready\n"));
+    let text =
+        std::fs::read_to_string(repo().join("fixtures/admission/pod-latest-create.json")).unwrap();
+    let r = server.validate(&serde_json::from_str(&text).unwrap());
+    assert_eq!(r["response"]["allowed"], false);
+    drop(idle);
+    let (s, metrics) = server.request("GET", "/metrics", b"");
+    assert_eq!(s, 200);
+    assert!(
+        metrics.contains("tollgate_admission_requests_total{operation=\"CREATE\",kind=\"Pod\",allowed=\"false\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tollgate_admission_duration_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("tollgate_policy_rules "), "{metrics}");
+}
+
+#[test]
+fn sighup_reloads_the_policies_and_sigterm_drains_and_exits_0() {
+    let policies = tempfile::tempdir().unwrap();
+    let rego = policies.path().join("p.rego");
+    std::fs::write(
+        &rego,
+        "package main\n\nimport rego.v1\n\ndeny contains \"no pods named web\" if { input.metadata.name == \"web\" }\n",
+    )
+    .unwrap();
+    let mut server = Server::start(&["--policy", policies.path().to_str().unwrap()]);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "a"},
+        "spec": {"containers": [{"name": "c", "image": "nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "securityContext": {"runAsNonRoot": true}, "resources": {"limits": {"memory": "64Mi"}}}]}});
+    let r = server.validate(&review_of("r-1", "CREATE", &pod, None));
+    assert!(denied_ids(&r).contains(&"main/deny".to_owned()), "{r}");
+
+    // A policy that does not compile: the old set keeps serving.
+    std::fs::write(&rego, "package main\n\ndeny contains msg if {\n").unwrap();
+    server.signal("-HUP");
+    server.wait_log("reload_failed");
+    let r = server.validate(&review_of("r-2", "CREATE", &pod, None));
+    assert!(denied_ids(&r).contains(&"main/deny".to_owned()), "{r}");
+
+    // A good one: applies to the next request.
+    std::fs::write(
+        &rego,
+        "package main\n\nimport rego.v1\n\ndeny contains \"x\" if { false }\n",
+    )
+    .unwrap();
+    server.signal("-HUP");
+    server.wait_log("reloaded");
+    let r = server.validate(&review_of("r-3", "CREATE", &pod, None));
+    assert!(!denied_ids(&r).contains(&"main/deny".to_owned()), "{r}");
+    let (_, metrics) = server.request("GET", "/metrics", b"");
+    assert!(
+        metrics.contains("tollgate_policy_reloads_total{result=\"success\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tollgate_policy_reloads_total{result=\"failure\"} 1"),
+        "{metrics}"
+    );
+
+    server.signal("-TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let _ = &server.dir;
+}
+
+#[test]
+fn serving_without_tls_material_is_refused() {
+    let o = run(tollgate()
+        .args(["webhook", "serve", "--listen", "127.0.0.1:0"])
+        .current_dir(repo()));
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("HTTPS only"), "{}", stderr(&o));
+}
