@@ -838,3 +838,26 @@ fn a_runaway_policy_is_stopped_by_the_evaluation_limit() {
         2
     );
 }
+
+#[test]
+fn the_webhook_deploy_base_renders_and_passes_every_builtin_check() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rendered = ok(run(kubectl()
+        .args(["kustomize", "deploy"])
+        .current_dir(root)));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploy.yaml");
+    fs::write(&file, &rendered).unwrap();
+    let o = run(tollgate()
+        .args([
+            "check", "--pack", "k8s", "--pack", "rbac", "--pack", "netpol", "--policy",
+        ])
+        .arg(root.join("deploy/policies"))
+        .args(["--format", "json", "--fail-on", "info"])
+        .arg(&file));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Clean at every severity: the base is what the docs tell users to apply.
+    assert_eq!(v["findings"], serde_json::json!([]), "{v:#}");
+    assert_eq!(code(&o), 0);
+    assert!(v["summary"]["resources"].as_u64().unwrap() >= 12);
+}

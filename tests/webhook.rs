@@ -407,9 +407,9 @@ fn bad_input_gets_an_answer_and_the_server_keeps_serving() {
     assert_eq!(server.request("GET", "/validate", b"").0, 405);
 
     // Clients that misbehave: connect and say nothing, send half a TLS handshake, or a
-    // truncated body and go away; 300 of them at once.
+    // truncated body and go away; 1,000 of them at once.
     let mut idle = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..1000 {
         idle.push(TcpStream::connect(&server.addr).unwrap());
     }
     {

@@ -165,3 +165,37 @@ fn broken_files_are_reported_and_the_rest_still_load() {
     );
     assert_eq!(inv.errors.len(), 5);
 }
+
+#[test]
+fn links_to_files_inside_a_walked_directory_are_read_and_links_outside_are_not() {
+    // A ConfigMap volume: `main.rego -> ..data/main.rego`, `..data -> ..2026_12_01`.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("secret.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: outside}\n",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let stamp = dir.path().join("..2026_12_01");
+    std::fs::create_dir(&stamp).unwrap();
+    std::fs::write(
+        stamp.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inside}\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..2026_12_01", dir.path().join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/cm.yaml", dir.path().join("cm.yaml")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        dir.path().join("leak.yaml"),
+    )
+    .unwrap();
+    let inv = tollgate_core::manifest::load_paths(&[dir.path().to_path_buf()], &[]);
+    let names: Vec<_> = inv
+        .resources
+        .iter()
+        .map(|r| r.name.clone().unwrap())
+        .collect();
+    // The hidden `..` directories are not walked, so `inside` is read once, through its link.
+    assert_eq!(names, ["inside"]);
+}

@@ -71,6 +71,14 @@ pub fn files_below(
 ) -> (Vec<PathBuf>, Vec<ignore::Error>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    // A link to a file inside the directory is read (a ConfigMap volume is links into its
+    // hidden `..data`); a link that leads outside it is not, so a repository cannot make a
+    // walk read files elsewhere.
+    let root = std::fs::canonicalize(dir).ok();
+    let inside = |link: &Path| {
+        let target = std::fs::canonicalize(link).ok()?;
+        (target.is_file() && root.as_ref().is_some_and(|r| target.starts_with(r))).then_some(())
+    };
     let walker = ignore::WalkBuilder::new(dir)
         .hidden(!hidden)
         .require_git(false)
@@ -79,6 +87,13 @@ pub fn files_below(
     for entry in walker {
         match entry {
             Ok(e) if e.file_type().is_some_and(|t| t.is_file()) && keep(e.path()) => {
+                files.push(e.into_path());
+            }
+            Ok(e)
+                if e.file_type().is_some_and(|t| t.is_symlink())
+                    && keep(e.path())
+                    && inside(e.path()).is_some() =>
+            {
                 files.push(e.into_path());
             }
             Ok(_) => {}
