@@ -128,6 +128,22 @@ impl AdmissionRequest {
         Resource::from_admission(object, &format!("admission:{}", self.uid))
     }
 
+    /// The request as Rego rules read it in `data.tollgate.review`: the AdmissionReview's
+    /// `request` fields (`uid`, `kind`, `namespace`, `name`, `operation`, `userInfo`,
+    /// `oldObject`, `dryRun`); the object itself is `input`.
+    pub fn review_data(&self) -> Value {
+        json!({
+            "uid": self.uid,
+            "kind": {"kind": self.kind},
+            "namespace": self.namespace,
+            "name": self.name,
+            "operation": self.operation,
+            "userInfo": self.user_info,
+            "oldObject": self.old_object,
+            "dryRun": self.dry_run,
+        })
+    }
+
     /// The user, as Kyverno's `request.userInfo` and subject matching read it.
     pub(crate) fn kyverno_user(&self) -> crate::kyverno::engine::UserInfo {
         let strings = |k: &str| -> Vec<String> {

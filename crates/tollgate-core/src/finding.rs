@@ -178,9 +178,17 @@ impl Finding {
     }
 }
 
+/// Below this many findings, sorting stays on the calling thread: asking the thread pool
+/// costs a wake-up, which is most of an admission request's time.
+pub(crate) const PARALLEL_FROM: usize = 4096;
+
 /// Sorts findings into their reporting order and drops exact duplicates.
 pub fn sort(findings: &mut Vec<Finding>) {
     use rayon::slice::ParallelSliceMut;
-    findings.par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    if findings.len() < PARALLEL_FROM {
+        findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    } else {
+        findings.par_sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    }
     findings.dedup();
 }

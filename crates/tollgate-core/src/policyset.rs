@@ -139,13 +139,17 @@ impl PolicySet {
     /// Findings of every engine on `resources`, as they were read from the repository (each
     /// a CREATE), filtered and sorted.
     pub fn evaluate(&self, resources: &[Resource], filters: Filters<'_>) -> Evaluation {
-        let raw = self.merge(self.engines.par_iter().map(|e| e.evaluate(resources)));
+        let raw = self.merge(
+            self.engines
+                .par_iter()
+                .map(|e| e.evaluate(resources))
+                .collect(),
+        );
         self.finish(raw, resources, filters)
     }
 
     /// One evaluation out of each engine's.
-    fn merge(&self, parts: impl ParallelIterator<Item = engine::Evaluation>) -> engine::Evaluation {
-        let parts: Vec<engine::Evaluation> = parts.collect();
+    fn merge(&self, parts: Vec<engine::Evaluation>) -> engine::Evaluation {
         let mut out = engine::Evaluation::default();
         for part in parts {
             if out.findings.is_empty() {
@@ -217,7 +221,15 @@ impl PolicySet {
     /// asked: one object is not the set.
     pub fn review(&self, req: &AdmissionRequest, deny_at: Severity, today: &str) -> Verdict {
         let resource = req.resource();
-        let raw = self.merge(self.engines.par_iter().map(|e| e.review(req, &resource)));
+        // One object: the engines run one after the other on the caller's thread, and
+        // nothing below hands work to the thread pool (see `finding::sort`): the pool's
+        // wake-ups cost more than one object's rules.
+        let parts = self
+            .engines
+            .iter()
+            .map(|e| e.review(req, &resource))
+            .collect();
+        let raw = self.merge(parts);
         let evaluation = self.finish(
             raw,
             std::slice::from_ref(&resource),

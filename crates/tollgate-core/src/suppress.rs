@@ -196,7 +196,7 @@ pub fn apply(
     // few waived ones are moved out in place rather than every finding into a new list.
     use rayon::prelude::*;
     let mut findings = findings;
-    findings.par_iter_mut().for_each(|f| {
+    let decide = |f: &mut Finding| {
         f.severity = config.severity_for(&f.rule_id, f.severity);
         f.suppressed_by = use_annotations
             .then(|| annotation(f))
@@ -211,7 +211,12 @@ pub fn apply(
                     .filter(|b| b.0.contains(&f.fingerprint()))
                     .map(|_| "baseline".to_owned())
             });
-    });
+    };
+    if findings.len() < crate::finding::PARALLEL_FROM {
+        findings.iter_mut().for_each(decide);
+    } else {
+        findings.par_iter_mut().for_each(decide);
+    }
     out.suppressed = findings
         .extract_if(.., |f| f.suppressed_by.is_some())
         .collect();

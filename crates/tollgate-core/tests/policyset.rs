@@ -273,3 +273,40 @@ fn the_rule_list_covers_every_engine_once() {
     assert!(!ids.contains(&"no-latest/allowed-registry"));
     assert!(!set.notes().is_empty());
 }
+
+#[test]
+fn rego_rules_see_the_admission_request_as_data_tollgate_review() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("who.rego"),
+        "package main\n\nimport rego.v1\n\n# Only CI may change Deployments; `input` is the object, the request is data.\ndeny contains msg if {\n  data.tollgate.review.operation == \"UPDATE\"\n  data.tollgate.review.userInfo.username != \"ci\"\n  input.kind == \"Deployment\"\n  msg := sprintf(\"%s may not change Deployments\", [data.tollgate.review.userInfo.username])\n}\n",
+    )
+    .unwrap();
+    let sources = Sources {
+        paths: vec![dir.path().to_path_buf()],
+        ..Sources::default()
+    };
+    let set = PolicySet::load(&sources, &Config::default()).unwrap();
+    let object = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}});
+    let verdict = |operation: &str, user: &str| {
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": "u", "kind": {"kind": "Deployment"}, "namespace": "shop", "name": "web",
+            "operation": operation, "userInfo": {"username": user},
+            "object": object, "oldObject": object}});
+        set.review(
+            &AdmissionRequest::from_review(&review).unwrap(),
+            Severity::Error,
+            TODAY,
+        )
+    };
+    // UPDATE by mallory: the rule reads the operation and the user from the review -> denied.
+    let v = verdict("UPDATE", "mallory");
+    assert!(!v.allowed);
+    assert_eq!(v.denied_by[0].message, "mallory may not change Deployments");
+    // The same change by ci, or a CREATE by mallory: allowed.
+    assert!(verdict("UPDATE", "ci").allowed);
+    assert!(verdict("CREATE", "mallory").allowed);
+    // `check` has no review: the rule's body is undefined there, so it finds nothing.
+    let inv = tollgate_core::manifest::Resource::from_admission(object.clone(), "web.yaml");
+    assert!(set.evaluate(&[inv], filters()).findings.is_empty());
+}

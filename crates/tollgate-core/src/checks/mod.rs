@@ -173,31 +173,39 @@ pub fn evaluate(
     admission: bool,
 ) -> crate::engine::Evaluation {
     let model = Model::new(resources);
-    let per_rule: Vec<Result<Vec<Finding>, EvalError>> = rules
-        .par_iter()
-        .filter(|r| !(admission && r.inventory))
-        .map(|rule| {
-            crate::contained(|| {
-                let mut emit = Emit {
-                    rule,
-                    findings: Vec::new(),
-                    _lifetime: std::marker::PhantomData,
-                };
-                (rule.check)(&model, &mut emit);
-                emit.findings
-            })
-            .map_err(|panic| EvalError {
-                file: resources
-                    .first()
-                    .map(|r| r.origin.file.to_string())
-                    .unwrap_or_default(),
-                message: format!(
-                    "internal error in built-in rule {}: {panic} (a tollgate bug: please report it)",
-                    rule.id
-                ),
-            })
+    let judge = |rule: &&'static Rule| {
+        crate::contained(|| {
+            let mut emit = Emit {
+                rule,
+                findings: Vec::new(),
+                _lifetime: std::marker::PhantomData,
+            };
+            (rule.check)(&model, &mut emit);
+            emit.findings
         })
-        .collect();
+        .map_err(|panic| EvalError {
+            file: resources
+                .first()
+                .map(|r| r.origin.file.to_string())
+                .unwrap_or_default(),
+            message: format!(
+                "internal error in built-in rule {}: {panic} (a tollgate bug: please report it)",
+                rule.id
+            ),
+        })
+    };
+    // Admission judges one object: the rules run on the caller's thread (the pool's
+    // wake-ups would cost more than the rules); a repository's set runs them in parallel.
+    let selected = rules.iter().filter(|r| !(admission && r.inventory));
+    let per_rule: Vec<Result<Vec<Finding>, EvalError>> = if admission {
+        selected.map(judge).collect()
+    } else {
+        selected
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(judge)
+            .collect()
+    };
     let mut out = crate::engine::Evaluation::default();
     for r in per_rule {
         match r {

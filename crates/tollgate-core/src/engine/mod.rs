@@ -101,10 +101,40 @@ impl Engine for RegoEngine {
     fn review(&self, request: &AdmissionRequest, resource: &Resource) -> Evaluation {
         // DELETE carries the deleted object as oldObject: Rego rules judge objects being
         // admitted, so they are not asked.
-        if request.operation == "DELETE" {
+        if request.operation == "DELETE" || self.policies.is_empty() {
             return Evaluation::default();
         }
-        run(&self.policies, std::slice::from_ref(resource))
+        // `input` is the object, as in `check`; `data.tollgate.review` is the request.
+        let worker = self.policies.worker().with_review(&request.review_data());
+        let (findings, suppressed, errors) = match worker {
+            Ok(mut w) => crate::contained(|| w.evaluate(resource)).unwrap_or_else(|panic| {
+                let message = format!(
+                    "internal error evaluating Rego policies on {}: {panic} (a tollgate bug: please report it with the policy)",
+                    finding::ResourceRef::of(resource).display()
+                );
+                (
+                    Vec::new(),
+                    Vec::new(),
+                    vec![EvalError {
+                        file: resource.origin.file.to_string(),
+                        message,
+                    }],
+                )
+            }),
+            Err(message) => (
+                Vec::new(),
+                Vec::new(),
+                vec![EvalError {
+                    file: resource.origin.file.to_string(),
+                    message,
+                }],
+            ),
+        };
+        Evaluation {
+            findings,
+            suppressed,
+            errors,
+        }
     }
 }
 

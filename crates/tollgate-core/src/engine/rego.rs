@@ -449,6 +449,18 @@ fn to_rego(v: &serde_json::Value) -> Value {
 }
 
 impl Worker {
+    /// A worker whose engines also hold `data.tollgate.review`: the admission request (its
+    /// operation, user, old object), for Rego rules that judge who changes what. An error
+    /// when the policies' own data already has `tollgate.review`.
+    pub fn with_review(mut self, review: &serde_json::Value) -> Result<Worker, String> {
+        let data = Value::from(serde_json::json!({ "tollgate": { "review": review } }));
+        for e in &mut self.policies.engines {
+            e.add_data(data.clone())
+                .map_err(|e| format!("cannot add data.tollgate.review: {e}"))?;
+        }
+        Ok(self)
+    }
+
     /// Evaluates every rule against one resource: findings, findings waived by `exception`
     /// rules, and rules that failed to evaluate.
     pub fn evaluate(
