@@ -43,7 +43,7 @@ struct Server {
     addr: String,
     client: Arc<rustls::ClientConfig>,
     dir: tempfile::TempDir,
-    log: std::sync::mpsc::Receiver<String>,
+    log: std::sync::Mutex<std::sync::mpsc::Receiver<String>>,
 }
 
 impl Server {
@@ -111,7 +111,7 @@ impl Server {
             addr,
             client: Arc::new(client),
             dir,
-            log: rx,
+            log: std::sync::Mutex::new(rx),
         }
     }
 
@@ -192,7 +192,12 @@ impl Server {
     fn wait_log(&self, what: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(line) = self.log.recv_timeout(Duration::from_millis(200)) {
+            let next = self
+                .log
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_millis(200));
+            if let Ok(line) = next {
                 if line.contains(what) {
                     return line;
                 }
@@ -501,6 +506,114 @@ fn sighup_reloads_the_policies_and_sigterm_drains_and_exits_0() {
     };
     assert_eq!(status.code(), Some(0));
     let _ = &server.dir;
+}
+
+#[test]
+fn changed_files_reload_the_policies_and_the_certificate_while_requests_run() {
+    let policies = tempfile::tempdir().unwrap();
+    let rego = policies.path().join("p.rego");
+    std::fs::write(
+        &rego,
+        "package main\n\nimport rego.v1\n\ndeny contains \"x\" if { false }\n",
+    )
+    .unwrap();
+    let server = Arc::new(Server::start(&[
+        "--policy",
+        policies.path().to_str().unwrap(),
+    ]));
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "a"},
+        "spec": {"containers": [{"name": "c", "image": "nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "securityContext": {"runAsNonRoot": true}, "resources": {"limits": {"memory": "64Mi"}}}]}});
+    assert!(
+        !denied_ids(&server.validate(&review_of("w-0", "CREATE", &pod, None)))
+            .contains(&"main/deny".to_owned())
+    );
+    // Requests keep running while the files change: none may fail.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (server, stop, pod) = (Arc::clone(&server), Arc::clone(&stop), pod.clone());
+        std::thread::spawn(move || {
+            let mut answered = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = server.validate(&review_of("w-load", "CREATE", &pod, None));
+                assert_eq!(r["response"]["uid"], "w-load");
+                answered += 1;
+            }
+            answered
+        })
+    };
+    // No SIGHUP: the policy file is watched (every 2 s).
+    std::fs::write(
+        &rego,
+        "package main\n\nimport rego.v1\n\ndeny contains \"no pods named web\" if { input.metadata.name == \"web\" }\n",
+    )
+    .unwrap();
+    server.wait_log("reloaded");
+    let r = server.validate(&review_of("w-1", "CREATE", &pod, None));
+    assert!(denied_ids(&r).contains(&"main/deny".to_owned()), "{r}");
+
+    // A new certificate from another CA, written over the served files: new connections get
+    // it (a client trusting only the new CA connects; the old client no longer can).
+    let certs = server.dir.path().join("certs");
+    let fresh = server.dir.path().join("fresh");
+    ok(run(tollgate()
+        .args([
+            "webhook",
+            "certs",
+            "--service",
+            "tollgate",
+            "--namespace",
+            "other",
+            "--ip",
+            "127.0.0.1",
+            "--out",
+        ])
+        .arg(&fresh)));
+    std::fs::copy(fresh.join("tls.key"), certs.join("tls.key.new")).unwrap();
+    std::fs::copy(fresh.join("tls.crt"), certs.join("tls.crt.new")).unwrap();
+    std::fs::rename(certs.join("tls.key.new"), certs.join("tls.key")).unwrap();
+    std::fs::rename(certs.join("tls.crt.new"), certs.join("tls.crt")).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered = load.join().expect("no request failed during the reload");
+    assert!(answered > 0);
+    server.wait_log("certificate_reloaded");
+    // Fresh clients (no session to resume: a resumed session skips the certificate).
+    let trusting = |ca_file: &Path| {
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject;
+        let ca = std::fs::read(ca_file).unwrap();
+        for c in rustls::pki_types::CertificateDer::pem_slice_iter(&ca) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+        )
+    };
+    let handshake = |config: Arc<rustls::ClientConfig>| {
+        let mut tcp = TcpStream::connect(&server.addr).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                return false;
+            }
+        }
+        true
+    };
+    assert!(
+        handshake(trusting(&fresh.join("ca.crt"))),
+        "the new certificate is served"
+    );
+    assert!(
+        !handshake(trusting(&certs.join("ca.crt"))),
+        "the old CA no longer verifies"
+    );
 }
 
 #[test]

@@ -46,6 +46,20 @@ pub(crate) struct PolicyArgs {
 }
 
 impl PolicyArgs {
+    /// The files a running server watches for changes: the policy paths, the data files and
+    /// the configuration itself.
+    pub(crate) fn watched(&self, config: &Config) -> Vec<PathBuf> {
+        let mut out = if self.policy.is_empty() {
+            config.policies.clone()
+        } else {
+            self.policy.clone()
+        };
+        out.extend(self.data.iter().cloned());
+        out.extend(config.data.iter().cloned());
+        out.extend(config.path.iter().cloned());
+        out
+    }
+
     /// The policy sources these flags and `config` name: the command line's policies, else
     /// the configuration's; the bundled packs when neither names any.
     pub(crate) fn sources(&self, config: &Config, combine: bool) -> Result<Sources, Error> {

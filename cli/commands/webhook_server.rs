@@ -172,7 +172,11 @@ impl State {
     }
 }
 
-fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, Error> {
+/// How often the policy files, the configuration and the certificate are looked at.
+const WATCH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The certificate and key, read from their PEM files, checked to belong together.
+fn certified_key(cert: &Path, key: &Path) -> Result<rustls::sign::CertifiedKey, Error> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let bad = |what: &Path, e: &dyn std::fmt::Display| {
@@ -189,15 +193,75 @@ fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, Error> {
         return Err(usage(format!("{}: no certificate in it", cert.display())));
     }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, &e))?;
+    rustls::sign::CertifiedKey::from_der(chain, key_der, &rustls::crypto::ring::default_provider())
+        .map_err(|e| bad(key, &e))
+}
+
+/// The serving certificate, swapped whole when its files change (cert-manager renews it in
+/// place; kubelet swaps a Secret volume's `..data` link). Handshakes in progress keep theirs.
+#[derive(Debug)]
+struct Certificate(RwLock<Arc<rustls::sign::CertifiedKey>>);
+
+impl rustls::server::ResolvesServerCert for Certificate {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.read().ok().map(|c| Arc::clone(&c))
+    }
+}
+
+fn tls_config(certificate: Arc<Certificate>) -> Result<rustls::ServerConfig, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| bad(cert, &e))?
+        .map_err(|e| usage(format!("TLS: {e}")))?
         .with_no_client_auth()
-        .with_single_cert(chain, key_der)
-        .map_err(|e| bad(key, &e))?;
+        .with_cert_resolver(certificate);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// One file's identity: path, size, modification time and inode.
+type Stamp = (PathBuf, u64, (i64, i64), u64);
+
+/// What identifies the current content of some files (following links): the stamp of every
+/// file below them, in order. A change means: read them again.
+fn fingerprint(paths: &[PathBuf]) -> Vec<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(p: &Path, out: &mut Vec<Stamp>, depth: usize) {
+        let Ok(meta) = std::fs::metadata(p) else {
+            out.push((p.to_path_buf(), 0, (0, 0), 0));
+            return;
+        };
+        if meta.is_dir() && depth < 32 {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            entries.sort();
+            for e in entries {
+                // A ConfigMap's hidden `..` directories are reached through its links.
+                if e.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                {
+                    continue;
+                }
+                walk(&e, out, depth.saturating_add(1));
+            }
+        } else {
+            out.push((
+                p.to_path_buf(),
+                meta.len(),
+                (meta.mtime(), meta.mtime_nsec()),
+                meta.ino(),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        walk(p, &mut out, 0);
+    }
+    out
 }
 
 pub(crate) fn serve(a: ServeArgs) -> Result<u8, Error> {
@@ -233,7 +297,11 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8, Error> {
             "the webhook serves HTTPS only: give --tls-cert and --tls-key (or webhook.tls_cert and webhook.tls_key); `tollgate webhook certs` makes a pair",
         ));
     };
-    let tls = Arc::new(tls_config(&cert, &key)?);
+    let certificate = Arc::new(Certificate(RwLock::new(Arc::new(certified_key(
+        &cert, &key,
+    )?))));
+    let tls = Arc::new(tls_config(Arc::clone(&certificate))?);
+    let watched = a.policies.watched(&config);
     let set = policy_set(&a.policies)?;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let state = Arc::new(State {
@@ -249,7 +317,66 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8, Error> {
         .thread_stack_size(crate::STACK_BYTES)
         .build()
         .map_err(|e| usage(format!("cannot start the server: {e}")))?;
-    runtime.block_on(run(addr, tls, state, a.policies))
+    let watch = Watch {
+        policies: watched,
+        cert,
+        key,
+        certificate,
+    };
+    runtime.block_on(run(addr, tls, state, a.policies, watch))
+}
+
+/// What the server reloads when it changes.
+struct Watch {
+    policies: Vec<PathBuf>,
+    cert: PathBuf,
+    key: PathBuf,
+    certificate: Arc<Certificate>,
+}
+
+/// Looks at the watched files every [`WATCH_INTERVAL`]; a change to the policies or the
+/// configuration reloads the policy set, a change to the certificate or key the certificate.
+async fn watch(state: Arc<State>, policies: Arc<PolicyArgs>, w: Watch) {
+    let look = |paths: Vec<PathBuf>| async move {
+        tokio::task::spawn_blocking(move || fingerprint(&paths))
+            .await
+            .unwrap_or_default()
+    };
+    let tls_files = vec![w.cert.clone(), w.key.clone()];
+    let mut seen_policies = look(w.policies.clone()).await;
+    let mut seen_tls = look(tls_files.clone()).await;
+    let mut tick = tokio::time::interval(WATCH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = look(w.policies.clone()).await;
+        if now != seen_policies {
+            seen_policies = now;
+            reload(&state, &policies).await;
+        }
+        let now = look(tls_files.clone()).await;
+        if now != seen_tls {
+            seen_tls = now;
+            let (cert, key) = (w.cert.clone(), w.key.clone());
+            match tokio::task::spawn_blocking(move || certified_key(&cert, &key)).await {
+                Ok(Ok(k)) => {
+                    if let Ok(mut c) = w.certificate.0.write() {
+                        *c = Arc::new(k);
+                    }
+                    state.log.line("certificate_reloaded", &[]);
+                }
+                // A half-written pair (the key renewed before the certificate) is tried
+                // again on the next look; the old one keeps serving.
+                Ok(Err(e)) => {
+                    seen_tls = Vec::new();
+                    state
+                        .log
+                        .line("certificate_reload_failed", &[("error", e.to_string())]);
+                }
+                Err(_) => seen_tls = Vec::new(),
+            }
+        }
+    }
 }
 
 async fn run(
@@ -257,6 +384,7 @@ async fn run(
     tls: Arc<rustls::ServerConfig>,
     state: Arc<State>,
     policies: PolicyArgs,
+    watched: Watch,
 ) -> Result<u8, Error> {
     use tokio::signal::unix::{signal, SignalKind};
     let listener = TcpListener::bind(addr)
@@ -270,6 +398,7 @@ async fn run(
     let mut hup = signal(SignalKind::hangup()).map_err(signal_err)?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let policies = Arc::new(policies);
+    tokio::spawn(watch(Arc::clone(&state), Arc::clone(&policies), watched));
     state.log.line(
         "listening",
         &[
