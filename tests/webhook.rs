@@ -483,14 +483,17 @@ fn sighup_reloads_the_policies_and_sigterm_drains_and_exits_0() {
     let r = server.validate(&review_of("r-3", "CREATE", &pod, None));
     assert!(!denied_ids(&r).contains(&"main/deny".to_owned()), "{r}");
     let (_, metrics) = server.request("GET", "/metrics", b"");
-    assert!(
-        metrics.contains("tollgate_policy_reloads_total{result=\"success\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("tollgate_policy_reloads_total{result=\"failure\"} 1"),
-        "{metrics}"
-    );
+    // SIGHUP and the file watcher (every 2 s) may both have seen each change: at least one
+    // reload of each outcome.
+    let count = |result: &str| -> u64 {
+        let key = format!("tollgate_policy_reloads_total{{result=\"{result}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(count("success") >= 1 && count("failure") >= 1, "{metrics}");
 
     server.signal("-TERM");
     let deadline = Instant::now() + Duration::from_secs(15);
