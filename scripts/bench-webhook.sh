@@ -17,27 +17,7 @@ work=$(mktemp -d)
 server=
 cleanup() { [ -n "$server" ] && kill "$server" 2> /dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-mkdir -p "$work/policies"
-python3 - "$corpus" "$work/policies" <<'PY'
-import json, os, shutil, sys
-corpus, out = sys.argv[1], sys.argv[2]
-seen = set()
-for t in json.load(open(os.path.join(corpus, "MANIFEST.json"))):
-    test = os.path.join(corpus, t["test"])
-    base = os.path.dirname(test)
-    in_policies = False
-    for line in open(test):
-        if line.startswith("policies:"):
-            in_policies = True
-            continue
-        if in_policies and line.lstrip().startswith("- "):
-            p = os.path.normpath(os.path.join(base, line.strip()[2:].strip()))
-            if p not in seen:
-                seen.add(p)
-                shutil.copy(p, os.path.join(out, f"{len(seen):03d}-{os.path.basename(p)}"))
-        elif in_policies and not line.startswith(" "):
-            in_policies = False
-PY
+python3 "$root/scripts/corpus-policies.py" "$corpus" "$work/policies"
 "$tg" webhook certs --service tollgate --namespace bench --ip 127.0.0.1 --out "$work/certs" > /dev/null
 python3 - > "$work/review.json" <<'PY'
 import json

@@ -449,19 +449,25 @@ fn bad_input_gets_an_answer_and_the_server_keeps_serving() {
     assert!(metrics.contains("tollgate_policy_rules "), "{metrics}");
 }
 
+/// A Rego policy that denies pods named `web`, and one that denies nothing.
+const DENY_WEB: &str = "package main\n\nimport rego.v1\n\ndeny contains \"no pods named web\" if { input.metadata.name == \"web\" }\n";
+const DENY_NOTHING: &str = "package main\n\nimport rego.v1\n\ndeny contains \"x\" if { false }\n";
+
+/// A Pod named web that the bundled pack finds nothing wrong with: only the reload tests'
+/// own rule can deny it.
+fn web_pod() -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "a"},
+        "spec": {"containers": [{"name": "c", "image": "nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "securityContext": {"runAsNonRoot": true}, "resources": {"limits": {"memory": "64Mi"}}}]}})
+}
+
 #[test]
 fn sighup_reloads_the_policies_and_sigterm_drains_and_exits_0() {
     let policies = tempfile::tempdir().unwrap();
     let rego = policies.path().join("p.rego");
-    std::fs::write(
-        &rego,
-        "package main\n\nimport rego.v1\n\ndeny contains \"no pods named web\" if { input.metadata.name == \"web\" }\n",
-    )
-    .unwrap();
+    std::fs::write(&rego, DENY_WEB).unwrap();
     let mut server = Server::start(&["--policy", policies.path().to_str().unwrap()]);
-    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "a"},
-        "spec": {"containers": [{"name": "c", "image": "nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000",
-        "securityContext": {"runAsNonRoot": true}, "resources": {"limits": {"memory": "64Mi"}}}]}});
+    let pod = web_pod();
     let r = server.validate(&review_of("r-1", "CREATE", &pod, None));
     assert!(denied_ids(&r).contains(&"main/deny".to_owned()), "{r}");
 
@@ -473,11 +479,7 @@ fn sighup_reloads_the_policies_and_sigterm_drains_and_exits_0() {
     assert!(denied_ids(&r).contains(&"main/deny".to_owned()), "{r}");
 
     // A good one: applies to the next request.
-    std::fs::write(
-        &rego,
-        "package main\n\nimport rego.v1\n\ndeny contains \"x\" if { false }\n",
-    )
-    .unwrap();
+    std::fs::write(&rego, DENY_NOTHING).unwrap();
     server.signal("-HUP");
     server.wait_log("reloaded");
     let r = server.validate(&review_of("r-3", "CREATE", &pod, None));
@@ -515,18 +517,12 @@ fn sighup_reloads_the_policies_and_sigterm_drains_and_exits_0() {
 fn changed_files_reload_the_policies_and_the_certificate_while_requests_run() {
     let policies = tempfile::tempdir().unwrap();
     let rego = policies.path().join("p.rego");
-    std::fs::write(
-        &rego,
-        "package main\n\nimport rego.v1\n\ndeny contains \"x\" if { false }\n",
-    )
-    .unwrap();
+    std::fs::write(&rego, DENY_NOTHING).unwrap();
     let server = Arc::new(Server::start(&[
         "--policy",
         policies.path().to_str().unwrap(),
     ]));
-    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "a"},
-        "spec": {"containers": [{"name": "c", "image": "nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000",
-        "securityContext": {"runAsNonRoot": true}, "resources": {"limits": {"memory": "64Mi"}}}]}});
+    let pod = web_pod();
     assert!(
         !denied_ids(&server.validate(&review_of("w-0", "CREATE", &pod, None)))
             .contains(&"main/deny".to_owned())
@@ -546,11 +542,7 @@ fn changed_files_reload_the_policies_and_the_certificate_while_requests_run() {
         })
     };
     // No SIGHUP: the policy file is watched (every 2 s).
-    std::fs::write(
-        &rego,
-        "package main\n\nimport rego.v1\n\ndeny contains \"no pods named web\" if { input.metadata.name == \"web\" }\n",
-    )
-    .unwrap();
+    std::fs::write(&rego, DENY_WEB).unwrap();
     server.wait_log("reloaded");
     let r = server.validate(&review_of("w-1", "CREATE", &pod, None));
     assert!(denied_ids(&r).contains(&"main/deny".to_owned()), "{r}");
