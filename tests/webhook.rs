@@ -612,6 +612,43 @@ fn changed_files_reload_the_policies_and_the_certificate_while_requests_run() {
 }
 
 #[test]
+fn an_evaluation_past_the_requests_timeout_is_answered_not_hung() {
+    let policies = tempfile::tempdir().unwrap();
+    // 25 million iterations: seconds of work, past the 1 s the request allows.
+    std::fs::write(
+        policies.path().join("slow.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains \"never\" if {\n  count([1 | some a in numbers.range(1, 5000); some b in numbers.range(1, 5000); a == b + 7000]) > 0\n}\n",
+    )
+    .unwrap();
+    let server = Server::start(&["--policy", policies.path().to_str().unwrap()]);
+    let started = Instant::now();
+    let (status, body) = server.request(
+        "POST",
+        "/validate?timeout=1s",
+        review_of("t-1", "CREATE", &web_pod(), None)
+            .to_string()
+            .as_bytes(),
+    );
+    let took = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    let r: Value = serde_json::from_str(&body).unwrap();
+    // Denied with 500 and the reason, within about the request's own timeout.
+    assert_eq!(r["response"]["uid"], "t-1");
+    assert_eq!(r["response"]["allowed"], false);
+    assert_eq!(r["response"]["status"]["code"], 500);
+    assert!(
+        r["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("within the request's timeout (1000 ms)"),
+        "{r}"
+    );
+    assert!(took < Duration::from_secs(4), "answered after {took:?}");
+    // And the server still answers.
+    assert_eq!(server.request("GET", "/healthz", b"").0, 200);
+}
+
+#[test]
 fn serving_without_tls_material_is_refused() {
     let o = run(tollgate()
         .args(["webhook", "serve", "--listen", "127.0.0.1:0"])

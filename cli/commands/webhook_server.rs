@@ -604,17 +604,23 @@ async fn validate(req: Request<Incoming>, state: &Arc<State>) -> Response<Full<B
         Ok(r) => r,
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
     };
-    let Ok(permit) = Arc::clone(&state.evaluations).acquire_owned().await else {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    // The whole answer, waiting for a free evaluation slot included, fits in the budget.
+    let evaluate = async {
+        let permit = Arc::clone(&state.evaluations)
+            .acquire_owned()
+            .await
+            .map_err(|_| ())?;
+        let set = state.current();
+        let req_for_eval = request.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            set.admit(&req_for_eval, &tollgate_core::suppress::today_utc())
+        })
+        .await
+        .map_err(|_| ())
     };
-    let set = state.current();
-    let req_for_eval = request.clone();
-    let work = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        set.admit(&req_for_eval, &tollgate_core::suppress::today_utc())
-    });
     let remaining = budget.saturating_sub(started.elapsed());
-    let (response, allowed, denied) = match tokio::time::timeout(remaining, work).await {
+    let (response, allowed, denied) = match tokio::time::timeout(remaining, evaluate).await {
         Ok(Ok(verdict)) => {
             let denied: Vec<String> = verdict
                 .denied_by
