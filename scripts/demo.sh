@@ -2,7 +2,8 @@
 # Installs tollgate (into .tools/bin) and runs its main job on the demo GitOps repository in
 # fixtures/demo: which SOPS files drifted from .sops.yaml, a secret read back, the production
 # overlay rendered by `kubectl kustomize` and checked against the demo policy and the built-in
-# RBAC and NetworkPolicy checks, then asked who can read its Secrets and what may reach it.
+# RBAC and NetworkPolicy checks, then asked who can read its Secrets and what may reach it;
+# last, the admission webhook's answer to the same Deployment, offline.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-test-tools.sh" > /dev/null
@@ -22,3 +23,5 @@ echo "tollgate check exit code: $? (1: findings at or above --fail-on error)"
 set -e
 tollgate rbac who-can get secrets --namespace podinfo-production "$rendered/production.yaml"
 tollgate netpol reach 203.0.113.7 podinfo-production/podinfo --port http "$rendered/production.yaml"
+# What the admission webhook answers when Flux applies the same Deployment (exit 1: denied).
+tollgate webhook review admission/podinfo-create.json --policy policy || echo "tollgate webhook review exit code: $?"

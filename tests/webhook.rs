@@ -656,3 +656,27 @@ fn serving_without_tls_material_is_refused() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("HTTPS only"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_demo_deployment_is_denied_at_admission_for_what_check_reports() {
+    // check on the rendered production overlay reports DEMO001 (error) and DEMO003
+    // (warning) on this Deployment (tests/check_cli.rs); admission denies for DEMO001 and
+    // warns with DEMO003.
+    let demo = repo().join("fixtures/demo");
+    let o = run(tollgate()
+        .args([
+            "webhook",
+            "review",
+            "admission/podinfo-create.json",
+            "--policy",
+            "policy",
+        ])
+        .current_dir(&demo));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(denied_ids(&r), ["DEMO001"]);
+    assert_eq!(
+        r["response"]["warnings"],
+        json!(["DEMO003: image ghcr.io/stefanprodan/podinfo:6.7.1 is not pinned by digest"])
+    );
+}
