@@ -279,7 +279,7 @@ fn rego_rules_see_the_admission_request_as_data_tollgate_review() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("who.rego"),
-        "package main\n\nimport rego.v1\n\n# Only CI may change Deployments; `input` is the object, the request is data.\ndeny contains msg if {\n  data.tollgate.review.operation == \"UPDATE\"\n  data.tollgate.review.userInfo.username != \"ci\"\n  input.kind == \"Deployment\"\n  msg := sprintf(\"%s may not change Deployments\", [data.tollgate.review.userInfo.username])\n}\n",
+        "package main\n\nimport rego.v1\n\n# Only CI may change Deployments; `input` is the object, the request is data.\ndeny contains msg if {\n  data.tollgate.review.operation == \"UPDATE\"\n  data[\"tollgate\"][\"review\"].userInfo.username != \"ci\"\n  input.kind == \"Deployment\"\n  msg := sprintf(\"%s may not change Deployments\", [data.tollgate.review.userInfo.username])\n}\n",
     )
     .unwrap();
     let sources = Sources {

@@ -104,8 +104,13 @@ impl Engine for RegoEngine {
         if request.operation == "DELETE" || self.policies.is_empty() {
             return Evaluation::default();
         }
-        // `input` is the object, as in `check`; `data.tollgate.review` is the request.
-        let worker = self.policies.worker().with_review(&request.review_data());
+        // `input` is the object, as in `check`; `data.tollgate.review` is the request, added
+        // only when a policy reads it (adding data makes the engine prepare itself again).
+        let worker = if self.policies.reads_review() {
+            self.policies.worker().with_review(&request.review_data())
+        } else {
+            Ok(self.policies.worker())
+        };
         let (findings, suppressed, errors) = match worker {
             Ok(mut w) => crate::contained(|| w.evaluate(resource)).unwrap_or_else(|panic| {
                 let message = format!(

@@ -77,9 +77,19 @@ pub struct Policies {
     queries: Vec<Query>,
     /// `(engine, package)` of packages with `exception` rules.
     exceptions: Vec<(usize, String)>,
+    /// Some policy's code (comments aside) names `tollgate` and `review` (as
+    /// `data.tollgate.review`, `data["tollgate"]["review"]` or an import): admission must add
+    /// the review to data. Adding data makes regorus
+    /// prepare its engine again, which reviews need not pay for when no policy can read it.
+    reads_review: bool,
 }
 
 impl Policies {
+    /// Whether a policy may read `data.tollgate.review`.
+    pub fn reads_review(&self) -> bool {
+        self.reads_review
+    }
+
     /// Whether there is nothing to evaluate (no rules, no exceptions).
     pub fn is_empty(&self) -> bool {
         self.queries.is_empty() && self.exceptions.is_empty()
@@ -334,6 +344,9 @@ impl Policies {
                 )
             })
             .collect();
+        let reads_review = sources
+            .iter()
+            .any(|(_, text)| text.as_ref().is_ok_and(|t| may_read_review(t)));
         let mut pack_packages = Vec::new();
         for pack in &opts.packs {
             for (file, text) in pack.files {
@@ -390,6 +403,7 @@ impl Policies {
             engines,
             queries,
             exceptions,
+            reads_review,
         })
     }
 
@@ -420,6 +434,33 @@ impl Policies {
 /// Engines owned by one thread.
 pub struct Worker {
     policies: Policies,
+}
+
+/// Whether Rego source can read `data.tollgate.review`: its code, without `#` comments, names
+/// both `tollgate` and `review`. Over-approximate on purpose (a string holding both counts).
+fn may_read_review(text: &str) -> bool {
+    let mut code = String::with_capacity(text.len());
+    for line in text.lines() {
+        // A `#` inside a string is not a comment: cut at the first `#` outside quotes.
+        let mut in_string = false;
+        let mut escaped = false;
+        let mut end = line.len();
+        for (i, c) in line.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                '#' if !in_string => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        code.push_str(line.get(..end).unwrap_or(line));
+        code.push('\n');
+    }
+    code.contains("tollgate") && code.contains("review")
 }
 
 /// The object as a regorus value, built from a borrow: regorus's `From<serde_json::Value>`
@@ -654,6 +695,20 @@ fn collect(value: &Value, resource: &Resource, q: &Query, out: &mut Vec<Finding>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_code_that_names_the_review_gets_it() {
+        assert!(may_read_review(
+            "allow if data.tollgate.review.operation == \"CREATE\""
+        ));
+        assert!(may_read_review("x := data[\"tollgate\"][\"review\"]"));
+        assert!(!may_read_review(
+            "package tollgate.k8s\n# nobody reviewed it\n"
+        ));
+        assert!(may_read_review(
+            "package tollgate.p\nm := \"#\"; r := data.review\n"
+        ));
+    }
 
     #[test]
     fn inputs_convert_as_regorus_reads_json() {
