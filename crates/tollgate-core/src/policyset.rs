@@ -95,10 +95,7 @@ impl PolicySet {
         let families: Vec<checks::Family> =
             sources.rego.packs.iter().filter_map(|p| p.family).collect();
         let engines: Vec<Box<dyn Engine>> = vec![
-            Box::new(RegoEngine {
-                policies: rego,
-                combine: sources.combine,
-            }),
+            Box::new(RegoEngine::new(rego, sources.combine)),
             Box::new(kyverno::KyvernoEngine {
                 set: kyverno,
                 timeout: sources.rego.timeout,

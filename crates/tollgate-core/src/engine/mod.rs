@@ -70,6 +70,27 @@ pub(crate) struct RegoEngine {
     pub(crate) policies: rego::Policies,
     /// `--combine`: user rules see every input at once.
     pub(crate) combine: bool,
+    /// Tells this set's workers apart from an older set's in the per-thread cache.
+    pub(crate) id: u64,
+}
+
+impl RegoEngine {
+    /// The Rego rules as an engine, with an id no other set in this process has.
+    pub(crate) fn new(policies: rego::Policies, combine: bool) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        RegoEngine {
+            policies,
+            combine,
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
+thread_local! {
+    /// The worker this thread last reviewed with, by set id: a review on a webhook thread
+    /// reuses it instead of cloning the engines per request. No lock: one per thread.
+    static REVIEW_WORKER: std::cell::RefCell<Option<(u64, rego::Worker)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl Engine for RegoEngine {
@@ -106,26 +127,49 @@ impl Engine for RegoEngine {
         }
         // `input` is the object, as in `check`; `data.tollgate.review` is the request, added
         // only when a policy reads it (adding data makes the engine prepare itself again).
-        let worker = if self.policies.reads_review() {
-            self.policies.worker().with_review(&request.review_data())
+        let cached = if self.policies.reads_review() {
+            None
         } else {
-            Ok(self.policies.worker())
+            REVIEW_WORKER.with(|w| {
+                w.borrow_mut()
+                    .take()
+                    .filter(|(id, _)| *id == self.id)
+                    .map(|(_, worker)| worker)
+            })
+        };
+        let reusable = cached.is_some() || !self.policies.reads_review();
+        let worker = match cached {
+            Some(w) => Ok(w),
+            None if self.policies.reads_review() => {
+                self.policies.worker().with_review(&request.review_data())
+            }
+            None => Ok(self.policies.worker()),
         };
         let (findings, suppressed, errors) = match worker {
-            Ok(mut w) => crate::contained(|| w.evaluate(resource)).unwrap_or_else(|panic| {
-                let message = format!(
+            Ok(mut w) => match crate::contained(|| w.evaluate(resource)) {
+                Ok(out) => {
+                    // A worker without review data holds nothing of this request: keep it
+                    // for the thread's next review (a panicked one is dropped).
+                    if reusable {
+                        REVIEW_WORKER.with(|c| *c.borrow_mut() = Some((self.id, w)));
+                    }
+                    out
+                }
+                Err(panic) => {
+                    let message = format!(
                     "internal error evaluating Rego policies on {}: {panic} (a tollgate bug: please report it with the policy)",
                     finding::ResourceRef::of(resource).display()
                 );
-                (
-                    Vec::new(),
-                    Vec::new(),
-                    vec![EvalError {
-                        file: resource.origin.file.to_string(),
-                        message,
-                    }],
-                )
-            }),
+                    (
+                        Vec::new(),
+                        Vec::new(),
+                        vec![EvalError {
+                            file: resource.origin.file.to_string(),
+                            message,
+                        }],
+                    )
+                }
+            },
             Err(message) => (
                 Vec::new(),
                 Vec::new(),
