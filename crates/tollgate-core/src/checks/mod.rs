@@ -53,7 +53,7 @@ pub struct Rule {
     /// How to fix a finding.
     pub fix: &'static str,
     /// Emits the rule's findings over the model.
-    check: fn(&Model<'_>, &mut Emit<'_>),
+    check: fn(&Model<'_>, &mut Emit),
 }
 
 impl std::fmt::Debug for Rule {
@@ -142,13 +142,12 @@ impl<'a> Model<'a> {
 }
 
 /// Collects the findings of one rule.
-pub struct Emit<'r> {
+pub struct Emit {
     rule: &'static Rule,
     findings: Vec<Finding>,
-    _lifetime: std::marker::PhantomData<&'r ()>,
 }
 
-impl Emit<'_> {
+impl Emit {
     /// A finding on `resource`, located at `field_path` (`rules[2]`, `subjects[0]`).
     pub fn at(&mut self, resource: &Resource, field_path: &str, message: String) {
         let mut f = Finding::on(
@@ -178,7 +177,6 @@ pub fn evaluate(
             let mut emit = Emit {
                 rule,
                 findings: Vec::new(),
-                _lifetime: std::marker::PhantomData,
             };
             (rule.check)(&model, &mut emit);
             emit.findings

@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
     check,
 };
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     for p in &model.netpol().policies {
         let directions: [(&str, &str, &Vec<TrafficRule>); 2] =
             [("ingress", "from", &p.ingress), ("egress", "to", &p.egress)];

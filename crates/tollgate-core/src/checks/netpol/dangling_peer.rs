@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
     check,
 };
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     let net = model.netpol();
     for p in &net.policies {
         for (key, peers_key, rules) in

@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
     check,
 };
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     let net = model.netpol();
     for p in &net.policies {
         if p.pod_selector.is_empty() || net.workloads.iter().any(|w| p.selects(w)) {

@@ -620,7 +620,7 @@ pub(crate) fn default_deny<'n, 'a>(
 /// NET002 differ only in the direction and the words.
 pub(crate) fn report_missing_default_deny(
     model: &super::Model<'_>,
-    emit: &mut super::Emit<'_>,
+    emit: &mut super::Emit,
     ingress: bool,
     consequence: &str,
 ) {

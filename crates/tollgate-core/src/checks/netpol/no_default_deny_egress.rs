@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
     check,
 };
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     report_missing_default_deny(
         model,
         emit,

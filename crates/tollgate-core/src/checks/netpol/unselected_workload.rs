@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
     check,
 };
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     let net = model.netpol();
     for w in &net.workloads {
         if net.policies.iter().any(|p| p.selects(w)) {

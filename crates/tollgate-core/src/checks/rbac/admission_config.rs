@@ -28,6 +28,6 @@ const PROBES: &[Probe] = &[Probe {
     ],
 }];
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     report_capability(model, emit, PROBES, "may change admission control");
 }

@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
     check,
 };
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     let g = model.rbac();
     for b in &g.bindings {
         let everything = g.granted_by(b).iter().any(|e| e.rule.is_everything());

@@ -34,6 +34,6 @@ const PROBES: &[Probe] = &[
     },
 ];
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     report_capability(model, emit, PROBES, "may create workloads");
 }

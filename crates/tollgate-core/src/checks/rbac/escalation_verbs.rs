@@ -35,6 +35,6 @@ const PROBES: &[Probe] = &[
     },
 ];
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     report_capability(model, emit, PROBES, "may escalate its privileges");
 }

@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
     check,
 };
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     for b in &model.rbac().bindings {
         if b.role.is_some()
             || (b.role_kind == RoleKind::ClusterRole && is_builtin_cluster_role(b.role_name))

@@ -688,12 +688,7 @@ fn first_grant(rule: &PolicyRule<'_>, probes: &[Probe]) -> Option<String> {
 /// Reports every role rule that grants one of `probes` (`what` says what it amounts to): on
 /// the rule's line for roles that grant it themselves, on `aggregationRule` for ClusterRoles
 /// that gain it by aggregation.
-pub(crate) fn report_capability(
-    model: &Model<'_>,
-    emit: &mut Emit<'_>,
-    probes: &[Probe],
-    what: &str,
-) {
+pub(crate) fn report_capability(model: &Model<'_>, emit: &mut Emit, probes: &[Probe], what: &str) {
     let g = model.rbac();
     for (i, role) in g.roles.iter().enumerate() {
         if role.aggregates() {

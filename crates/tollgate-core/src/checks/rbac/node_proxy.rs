@@ -22,6 +22,6 @@ const PROBES: &[Probe] = &[Probe {
     resources: &["nodes/proxy"],
 }];
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     report_capability(model, emit, PROBES, "may proxy to kubelets");
 }

@@ -22,7 +22,7 @@ const PROBES: &[Probe] = &[Probe {
     resources: &["pods/exec", "pods/attach", "pods/portforward"],
 }];
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     report_capability(
         model,
         emit,

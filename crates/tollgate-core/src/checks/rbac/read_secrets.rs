@@ -23,6 +23,6 @@ const PROBES: &[Probe] = &[Probe {
     resources: &["secrets"],
 }];
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     report_capability(model, emit, PROBES, "may read Secrets");
 }

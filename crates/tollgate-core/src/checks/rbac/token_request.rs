@@ -22,6 +22,6 @@ const PROBES: &[Probe] = &[Probe {
     resources: &["serviceaccounts/token"],
 }];
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     report_capability(model, emit, PROBES, "may mint ServiceAccount tokens");
 }

@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
     check,
 };
 
-fn check(model: &Model<'_>, emit: &mut Emit<'_>) {
+fn check(model: &Model<'_>, emit: &mut Emit) {
     for role in &model.rbac().roles {
         // An aggregating ClusterRole's own rules are replaced by the controller; the rules it
         // gains are reported on the roles that define them.
