@@ -160,6 +160,9 @@ struct State {
     metrics: Metrics,
     /// Evaluations run on blocking threads, at most this many at once.
     evaluations: Arc<Semaphore>,
+    /// One reload at a time (SIGHUP and the file watcher may both ask): the last compiled is
+    /// the last read.
+    reloading: tokio::sync::Mutex<()>,
     log: Log,
 }
 
@@ -309,6 +312,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8, Error> {
         set: RwLock::new(Arc::new(set)),
         metrics: Metrics::default(),
         evaluations: Arc::new(Semaphore::new(cores.saturating_mul(2))),
+        reloading: tokio::sync::Mutex::new(()),
         log,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -352,7 +356,7 @@ async fn watch(state: Arc<State>, policies: Arc<PolicyArgs>, w: Watch) {
         let now = look(w.policies.clone()).await;
         if now != seen_policies {
             seen_policies = now;
-            reload(&state, &policies).await;
+            reload(Arc::clone(&state), Arc::clone(&policies)).await;
         }
         let now = look(tls_files.clone()).await;
         if now != seen_tls {
@@ -409,7 +413,12 @@ async fn run(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((tcp, peer)) = accepted else { continue };
+                let Ok((tcp, peer)) = accepted else {
+                    // Out of file descriptors, most likely: let connections close first
+                    // rather than spin.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
                 let acceptor = acceptor.clone();
                 let state = Arc::clone(&state);
                 let watcher = graceful.watcher();
@@ -432,7 +441,10 @@ async fn run(
                     let _ = watcher.watch(conn.into_owned()).await;
                 });
             }
-            _ = hup.recv() => reload(&state, &policies).await,
+            // Compiling runs beside the accept loop, which keeps taking connections.
+            _ = hup.recv() => {
+                tokio::spawn(reload(Arc::clone(&state), Arc::clone(&policies)));
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -453,8 +465,9 @@ async fn run(
 
 /// Compiles the policies again off the request path and swaps them in; on failure the old set
 /// keeps serving.
-async fn reload(state: &Arc<State>, policies: &Arc<PolicyArgs>) {
-    let p = Arc::clone(policies);
+async fn reload(state: Arc<State>, policies: Arc<PolicyArgs>) {
+    let _one_at_a_time = state.reloading.lock().await;
+    let p = Arc::clone(&policies);
     match tokio::task::spawn_blocking(move || policy_set(&p)).await {
         Ok(Ok(set)) => {
             state
