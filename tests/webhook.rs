@@ -38,6 +38,21 @@ fn policy_flags() -> Vec<String> {
     .collect()
 }
 
+/// A CA and a serving certificate for 127.0.0.1 from `tollgate webhook certs`, into `out`.
+fn make_certs(out: &Path, namespace: &str) {
+    ok(run(tollgate()
+        .args([
+            "webhook",
+            "certs",
+            "--service",
+            "tollgate",
+            "--namespace",
+            namespace,
+        ])
+        .args(["--ip", "127.0.0.1", "--out"])
+        .arg(out)));
+}
+
 struct Server {
     child: Child,
     addr: String,
@@ -50,19 +65,7 @@ impl Server {
     fn start(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let certs = dir.path().join("certs");
-        ok(run(tollgate()
-            .args([
-                "webhook",
-                "certs",
-                "--service",
-                "tollgate",
-                "--namespace",
-                "tollgate-system",
-                "--ip",
-                "127.0.0.1",
-                "--out",
-            ])
-            .arg(&certs)));
+        make_certs(&certs, "tollgate-system");
         let mut child = tollgate()
             .args(["webhook", "serve", "--listen", "127.0.0.1:0", "--tls-cert"])
             .arg(certs.join("tls.crt"))
@@ -551,19 +554,7 @@ fn changed_files_reload_the_policies_and_the_certificate_while_requests_run() {
     // it (a client trusting only the new CA connects; the old client no longer can).
     let certs = server.dir.path().join("certs");
     let fresh = server.dir.path().join("fresh");
-    ok(run(tollgate()
-        .args([
-            "webhook",
-            "certs",
-            "--service",
-            "tollgate",
-            "--namespace",
-            "other",
-            "--ip",
-            "127.0.0.1",
-            "--out",
-        ])
-        .arg(&fresh)));
+    make_certs(&fresh, "other");
     std::fs::copy(fresh.join("tls.key"), certs.join("tls.key.new")).unwrap();
     std::fs::copy(fresh.join("tls.crt"), certs.join("tls.crt.new")).unwrap();
     std::fs::rename(certs.join("tls.key.new"), certs.join("tls.key")).unwrap();
