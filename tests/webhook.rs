@@ -128,13 +128,19 @@ impl Server {
         self.send("POST", path, declared, body)
     }
 
-    /// Sends a request and ignores what happens to it (the server may cut it short).
-    fn send_and_forget(&self, path: &str, body: &[u8]) {
+    /// A TLS connection verified against the generated CA for 127.0.0.1 (the handshake runs
+    /// on first use).
+    fn connect(&self) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
         let tcp = TcpStream::connect(&self.addr).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
         let conn = rustls::ClientConnection::new(Arc::clone(&self.client), name).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        rustls::StreamOwned::new(conn, tcp)
+    }
+
+    /// Sends a request and ignores what happens to it (the server may cut it short).
+    fn send_and_forget(&self, path: &str, body: &[u8]) {
+        let mut tls = self.connect();
         let head = format!(
             "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
@@ -146,11 +152,7 @@ impl Server {
     }
 
     fn send(&self, method: &str, path: &str, declared: usize, body: &[u8]) -> (u16, String) {
-        let tcp = TcpStream::connect(&self.addr).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-        let conn = rustls::ClientConnection::new(Arc::clone(&self.client), name).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut tls = self.connect();
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n"
         );
@@ -423,10 +425,7 @@ fn bad_input_gets_an_answer_and_the_server_keeps_serving() {
     {
         let mut half = TcpStream::connect(&server.addr).unwrap();
         half.write_all(&[0x16, 0x03, 0x01, 0x00]).unwrap();
-        let tcp = TcpStream::connect(&server.addr).unwrap();
-        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-        let conn = rustls::ClientConnection::new(Arc::clone(&server.client), name).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut tls = server.connect();
         tls.write_all(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{\"api")
             .unwrap();
         tls.flush().unwrap();

@@ -7,7 +7,6 @@ use crate::output;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use tollgate_core::engine::rego;
-use tollgate_core::packs;
 use tollgate_core::policyset::{PolicySet, RuleMeta, Sources};
 use tollgate_core::Error;
 
@@ -65,18 +64,6 @@ fn rules(s: &Source) -> Result<Vec<RuleMeta>, Error> {
     Ok(set.rules())
 }
 
-/// Where a rule comes from, for people: `pack k8s (tollgate.k8s/deny_latest)`, `kyverno FILE`.
-fn source_of(r: &RuleMeta) -> String {
-    match r.engine {
-        "kyverno" => format!("kyverno {}", r.source),
-        "rego" => match packs::rules().into_iter().find(|d| d.id == r.id) {
-            Some(d) => format!("pack {} ({})", d.pack, r.source),
-            None => r.source.clone(),
-        },
-        _ => r.source.clone(),
-    }
-}
-
 pub(crate) fn run(a: &RulesArgs) -> Result<u8, Error> {
     match &a.command {
         RulesCommand::List(s) => {
@@ -89,7 +76,7 @@ pub(crate) fn run(a: &RulesArgs) -> Result<u8, Error> {
                     r.id,
                     r.severity.as_str(),
                     r.title.as_deref().unwrap_or_default(),
-                    source_of(r)
+                    r.source
                 ));
             }
             output::stdout(text.as_bytes()).map_err(written("stdout"))?;
@@ -111,7 +98,7 @@ pub(crate) fn run(a: &RulesArgs) -> Result<u8, Error> {
                 r.id,
                 r.title.as_deref().unwrap_or_default(),
                 r.severity.as_str(),
-                source_of(r)
+                r.source
             );
             if let Some(d) = &r.description {
                 text.push_str(&format!("\n{d}\n"));

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use std::io::Read;
 use std::path::PathBuf;
 use tollgate_core::admission::AdmissionRequest;
+use tollgate_core::config::Config;
 use tollgate_core::policyset::PolicySet;
 use tollgate_core::Error;
 
@@ -39,11 +40,16 @@ enum WebhookCommand {
     Certs(super::webhook_server::CertsArgs),
 }
 
-/// Compiles the policy set admission uses: the same sources `check` reads.
+/// Compiles the policy set admission uses: the same sources `check` reads, with the
+/// configuration read again (a reload picks up its changes).
 pub(crate) fn policy_set(policies: &PolicyArgs) -> Result<PolicySet, Error> {
-    let config = load_config(policies.config.as_deref())?;
-    let sources = policies.sources(&config, false)?;
-    let set = PolicySet::load(&sources, &config).map_err(Error::Policies)?;
+    policy_set_with(policies, &load_config(policies.config.as_deref())?)
+}
+
+/// The policy set of `policies` under an already read `config`.
+pub(crate) fn policy_set_with(policies: &PolicyArgs, config: &Config) -> Result<PolicySet, Error> {
+    let sources = policies.sources(config, false)?;
+    let set = PolicySet::load(&sources, config).map_err(Error::Policies)?;
     for note in set.notes() {
         output::warn(note);
     }

@@ -5,7 +5,7 @@
 
 use super::check::{load_config, PolicyArgs};
 use super::query::usage;
-use super::webhook::policy_set;
+use super::webhook::{policy_set, policy_set_with};
 use clap::Args;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -305,7 +305,7 @@ pub(crate) fn serve(a: ServeArgs) -> Result<u8, Error> {
     )?))));
     let tls = Arc::new(tls_config(Arc::clone(&certificate))?);
     let watched = a.policies.watched(&config);
-    let set = policy_set(&a.policies)?;
+    let set = policy_set_with(&a.policies, &config)?;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let state = Arc::new(State {
         rules: AtomicU64::new(set.rules().len() as u64),

@@ -255,6 +255,14 @@ impl crate::engine::Engine for Builtin {
     }
 }
 
+/// The namespace a namespaced object without `metadata.namespace` lands in when applied.
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
+
+/// The namespace of a namespaced object: its own, else [`DEFAULT_NAMESPACE`].
+pub(crate) fn namespace_of(r: &Resource) -> &str {
+    r.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
+}
+
 /// `file:line` of a field of a resource, for errors about malformed objects.
 pub(crate) fn place(resource: &Resource, field_path: &str) -> String {
     let (line, _) = resource

@@ -40,7 +40,8 @@ pub struct RuleMeta {
     pub severity: Severity,
     /// `rego`, `kyverno` or `builtin`.
     pub engine: &'static str,
-    /// Where it is defined: `package/rule` (Rego), the file (Kyverno), the pack (built-in).
+    /// Where it is defined, for people: `package/rule` or `pack NAME (package/rule)` (Rego),
+    /// `kyverno FILE`, `built-in FAMILY`.
     pub source: String,
     /// Documentation page, for bundled and built-in rules.
     pub help_uri: Option<String>,
@@ -103,8 +104,11 @@ impl Engine for RegoEngine {
                 title: q.title.clone(),
                 severity: q.severity,
                 engine: "rego",
-                source: format!("{}/{}", q.package, q.rule),
-                help_uri: q.bundled.then(|| format!("{RULE_DOCS}/{}.md", q.id)),
+                source: match q.pack {
+                    Some(pack) => format!("pack {pack} ({}/{})", q.package, q.rule),
+                    None => format!("{}/{}", q.package, q.rule),
+                },
+                help_uri: q.pack.map(|_| format!("{RULE_DOCS}/{}.md", q.id)),
                 description: q.description.clone(),
                 fix: q.fix.clone(),
             })
@@ -127,57 +131,35 @@ impl Engine for RegoEngine {
         }
         // `input` is the object, as in `check`; `data.tollgate.review` is the request, added
         // only when a policy reads it (adding data makes the engine prepare itself again).
-        let cached = if self.policies.reads_review() {
-            None
-        } else {
-            REVIEW_WORKER.with(|w| {
+        // Without it the worker holds nothing of the request, so the thread keeps it.
+        let reusable = !self.policies.reads_review();
+        let worker = if reusable {
+            let cached = REVIEW_WORKER.with(|w| {
                 w.borrow_mut()
                     .take()
                     .filter(|(id, _)| *id == self.id)
                     .map(|(_, worker)| worker)
-            })
+            });
+            Ok(cached.unwrap_or_else(|| self.policies.worker()))
+        } else {
+            self.policies.worker().with_review(&request.review_data())
         };
-        let reusable = cached.is_some() || !self.policies.reads_review();
-        let worker = match cached {
-            Some(w) => Ok(w),
-            None if self.policies.reads_review() => {
-                self.policies.worker().with_review(&request.review_data())
-            }
-            None => Ok(self.policies.worker()),
+        let error = |message: String| EvalError {
+            file: resource.origin.file.to_string(),
+            message,
         };
         let (findings, suppressed, errors) = match worker {
             Ok(mut w) => match crate::contained(|| w.evaluate(resource)) {
                 Ok(out) => {
-                    // A worker without review data holds nothing of this request: keep it
-                    // for the thread's next review (a panicked one is dropped).
                     if reusable {
                         REVIEW_WORKER.with(|c| *c.borrow_mut() = Some((self.id, w)));
                     }
                     out
                 }
-                Err(panic) => {
-                    let message = format!(
-                    "internal error evaluating Rego policies on {}: {panic} (a tollgate bug: please report it with the policy)",
-                    finding::ResourceRef::of(resource).display()
-                );
-                    (
-                        Vec::new(),
-                        Vec::new(),
-                        vec![EvalError {
-                            file: resource.origin.file.to_string(),
-                            message,
-                        }],
-                    )
-                }
+                // A panicked worker may be left half-way: it is dropped.
+                Err(panic) => (Vec::new(), Vec::new(), vec![panicked(resource, &panic)]),
             },
-            Err(message) => (
-                Vec::new(),
-                Vec::new(),
-                vec![EvalError {
-                    file: resource.origin.file.to_string(),
-                    message,
-                }],
-            ),
+            Err(message) => (Vec::new(), Vec::new(), vec![error(message)]),
         };
         Evaluation {
             findings,
@@ -202,8 +184,8 @@ pub struct Evaluation {
 /// packs judge one resource at a time and still run per resource: `--combine` must not switch
 /// off the plaintext-Secret check.
 pub fn run_combined(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
-    let mut out = run(&policies.only(|q| q.bundled), resources);
-    let user = policies.only(|q| !q.bundled);
+    let mut out = run(&policies.only(|q| q.pack.is_some()), resources);
+    let user = policies.only(|q| q.pack.is_none());
     if !user.rules().is_empty() {
         let (findings, errors) = user.worker().evaluate_combined(resources);
         out.findings.extend(findings);
@@ -211,6 +193,17 @@ pub fn run_combined(policies: &rego::Policies, resources: &[Resource]) -> Evalua
     }
     finding::sort(&mut out.findings);
     out
+}
+
+/// The error for a Rego evaluation that panicked on `resource` (a bug, contained to it).
+fn panicked(resource: &Resource, panic: &str) -> EvalError {
+    EvalError {
+        file: resource.origin.file.to_string(),
+        message: format!(
+            "internal error evaluating Rego policies on {}: {panic} (a tollgate bug: please report it with the policy)",
+            finding::ResourceRef::of(resource).display()
+        ),
+    }
 }
 
 /// Evaluates every resource against the compiled Rego policies, one engine per worker.
@@ -228,15 +221,7 @@ pub fn run(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
                 // per file). The worker may be left half-way: give the thread a fresh one.
                 crate::contained(|| worker.evaluate(r)).unwrap_or_else(|panic| {
                     *worker = policies.worker();
-                    let error = EvalError {
-                        file: r.origin.file.to_string(),
-                        message: format!(
-                            "internal error evaluating Rego policies on {}: {} (a tollgate bug: please report it with the policy)",
-                            finding::ResourceRef::of(r).display(),
-                            panic
-                        ),
-                    };
-                    (Vec::new(), Vec::new(), vec![error])
+                    (Vec::new(), Vec::new(), vec![panicked(r, &panic)])
                 })
             },
         )

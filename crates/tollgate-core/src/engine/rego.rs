@@ -62,8 +62,9 @@ pub struct Query {
     pub fix: Option<String>,
     /// Errors for `deny`/`violation`, warnings for `warn`, unless METADATA says otherwise.
     pub severity: Severity,
-    /// From a bundled pack: its rules judge one resource at a time, also under `--combine`.
-    pub bundled: bool,
+    /// The bundled pack it comes from: its rules judge one resource at a time, also under
+    /// `--combine`.
+    pub pack: Option<&'static str>,
     /// METADATA `custom.sensitive`: its findings point at secret values.
     pub sensitive: bool,
 }
@@ -193,7 +194,7 @@ fn meta(
 fn queries_of(
     scan: &Scanned,
     engine: usize,
-    bundled: bool,
+    pack: Option<&'static str>,
     queries: &mut Vec<Query>,
 ) -> Result<(), PolicyError> {
     for head in &scan.rules {
@@ -228,7 +229,7 @@ fn queries_of(
             description: meta(&head.meta, &scan.package_meta, |a| &a.description),
             fix: meta(&head.meta, &scan.package_meta, |a| &a.fix),
             severity,
-            bundled,
+            pack,
             sensitive: head.meta.sensitive || scan.package_meta.sensitive,
         });
     }
@@ -350,7 +351,7 @@ impl Policies {
         let mut pack_packages = Vec::new();
         for pack in &opts.packs {
             for (file, text) in pack.files {
-                pack_packages.push(scan(text).package);
+                pack_packages.push((scan(text).package, pack.name));
                 sources.push(((*file).to_owned(), Ok((*text).to_owned())));
             }
         }
@@ -371,7 +372,7 @@ impl Policies {
             engines.push(v0);
         }
         let wanted = |pkg: &str| {
-            pack_packages.iter().any(|p| p == pkg)
+            pack_packages.iter().any(|(p, _)| p == pkg)
                 || opts.all_namespaces
                 || if opts.namespaces.is_empty() {
                     pkg == "main"
@@ -389,8 +390,11 @@ impl Policies {
             if scan.has_exception && !exceptions.contains(&(engine, scan.package.clone())) {
                 exceptions.push((engine, scan.package.clone()));
             }
-            let bundled = pack_packages.contains(&scan.package);
-            if let Err(e) = queries_of(scan, engine, bundled, &mut queries) {
+            let pack = pack_packages
+                .iter()
+                .find(|(p, _)| *p == scan.package)
+                .map(|(_, name)| *name);
+            if let Err(e) = queries_of(scan, engine, pack, &mut queries) {
                 errors.push(e);
             }
         }

@@ -255,7 +255,7 @@ impl crate::engine::Engine for KyvernoEngine {
                     title: p.title.clone().or_else(|| r.message.clone()),
                     severity: severity_of(r.enforce),
                     engine: "kyverno",
-                    source: p.file.clone(),
+                    source: format!("kyverno {}", p.file),
                     help_uri: None,
                     description: None,
                     fix: None,

@@ -13,9 +13,8 @@ pub mod unselected_workload;
 
 pub use reach::{reach, Direction, Endpoint, PortQuery, Reach};
 
-use super::malformed;
-use super::rbac::DEFAULT_NAMESPACE;
 use super::selector::{labels, Labels, Selector};
+use super::{malformed, namespace_of};
 use crate::engine::EvalError;
 use crate::manifest::Resource;
 use serde_json::Value;
@@ -252,12 +251,6 @@ fn at<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     path.split('.').try_fold(v, |v, k| v.get(k))
 }
 
-fn namespace_of(r: &Resource) -> String {
-    r.namespace
-        .clone()
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
-}
-
 fn read_workload<'a>(r: &'a Resource, template: &'static str) -> Result<Workload<'a>, EvalError> {
     let pod = at(&r.object, template);
     let labels = labels(pod.and_then(|p| p.pointer("/metadata/labels")));
@@ -303,7 +296,7 @@ fn read_workload<'a>(r: &'a Resource, template: &'static str) -> Result<Workload
     Ok(Workload {
         resource: r,
         kind: &r.kind,
-        namespace: namespace_of(r),
+        namespace: namespace_of(r).to_owned(),
         name: r.name.clone().unwrap_or_default(),
         labels,
         template,
@@ -503,7 +496,7 @@ fn read_policy(r: &Resource) -> Result<Policy<'_>, EvalError> {
     };
     Ok(Policy {
         resource: r,
-        namespace: namespace_of(r),
+        namespace: namespace_of(r).to_owned(),
         name: r.name.clone().unwrap_or_default(),
         pod_selector,
         ingress,

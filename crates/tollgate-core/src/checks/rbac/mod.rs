@@ -25,7 +25,7 @@ pub use query::{
 };
 
 use super::selector::{labels, Labels, Selector};
-use super::{malformed, strings, Emit, Model};
+use super::{malformed, namespace_of, strings, Emit, Model};
 use crate::engine::EvalError;
 use crate::manifest::Resource;
 use serde_json::Value;
@@ -33,9 +33,6 @@ use std::collections::{BTreeSet, HashMap};
 
 /// The API group of RBAC objects.
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
-
-/// The namespace a namespaced object without `metadata.namespace` lands in when applied.
-pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 
 /// One entry of a role's `rules`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -504,13 +501,6 @@ fn name_of(r: &Resource) -> Result<&str, EvalError> {
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .ok_or_else(|| malformed(r, "metadata", "has no metadata.name"))
-}
-
-fn namespace_of(r: &Resource) -> &str {
-    r.object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or(DEFAULT_NAMESPACE)
 }
 
 fn read_role(r: &Resource) -> Result<Role<'_>, EvalError> {

@@ -596,11 +596,7 @@ pub fn service_accounts(resources: &[crate::manifest::Resource]) -> Vec<SubjectR
         .filter_map(|r| {
             Some(SubjectRef {
                 kind: "ServiceAccount",
-                namespace: Some(
-                    r.namespace
-                        .clone()
-                        .unwrap_or_else(|| super::DEFAULT_NAMESPACE.to_owned()),
-                ),
+                namespace: Some(crate::checks::namespace_of(r).to_owned()),
                 name: r.name.clone()?,
             })
         })
