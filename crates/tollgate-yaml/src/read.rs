@@ -577,6 +577,11 @@ impl Reader {
         if is_key && value == "<<" {
             return Ok(Node::str(value));
         }
+        // kustomize (yaml.v3) and kubectl read a plain key such as `on`, `yes` or `1` as the
+        // string it spells; a YAML 1.1 boolean key must not make a manifest unreadable.
+        if is_key && self.schema == Schema::Kubernetes {
+            return Ok(Node::str(value));
+        }
         if self.schema == Schema::Kubernetes {
             return Ok(Node::Scalar(resolve_plain_yaml11(value)));
         }
@@ -894,6 +899,21 @@ mod tests {
                 .contains(&format!("line {}", broken.lines().count())),
             "{e}"
         );
+    }
+
+    #[test]
+    fn yaml11_boolean_keys_are_string_keys_in_the_kubernetes_schema() {
+        // A GitHub workflow in a ConfigMap (`on:`), a key `yes`, a numeric key: kustomize and
+        // kubectl read them as the strings they spell. The values keep YAML 1.1 typing.
+        let src = "data:\n  on: push\n  yes: b\n  1: one\n  flag: on\n";
+        let docs = read_documents(src, Schema::Kubernetes).unwrap();
+        let data = docs[0].root.get("data").unwrap();
+        assert_eq!(data.get("on").and_then(Node::as_str), Some("push"));
+        assert_eq!(data.get("yes").and_then(Node::as_str), Some("b"));
+        assert_eq!(data.get("1").and_then(Node::as_str), Some("one"));
+        assert_eq!(data.get("flag"), Some(&Node::Scalar(Scalar::Bool(true))));
+        // The sops schema (yaml.v3) still refuses a non-string key, as sops does.
+        assert!(read("1: x\n").is_err());
     }
 
     #[test]
