@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use tollgate_core::config::Config;
 use tollgate_core::engine::rego;
 use tollgate_core::finding::{ResourceRef, Severity};
-use tollgate_core::manifest::load_paths;
+use tollgate_core::manifest::{scan, ScanOptions};
 use tollgate_core::policyset::{Evaluation, Filters, PolicySet, Sources};
 use tollgate_core::report::{self, Format, HumanOptions, Report, RuleInfo};
 use tollgate_core::suppress::Baseline;
@@ -101,6 +101,19 @@ pub(crate) struct CheckArgs {
     /// Evaluate the rules once over all inputs (`input` is `[{path, contents}]`), as conftest.
     #[arg(long)]
     combine: bool,
+    /// Check what the cluster receives: render every Kustomize root, Flux Kustomization and
+    /// Argo CD Application under the paths (with `kustomize` or `kubectl` from PATH) and
+    /// locate findings on the source files (also `render: true` in tollgate.yaml).
+    #[arg(long)]
+    render: bool,
+    /// List the files not checked as they are (kustomize configuration, patches, ignored,
+    /// excluded, rendered), not only count them.
+    #[arg(long)]
+    show_skipped: bool,
+    /// Succeed when the paths hold no resource (by default reading nothing is an error, so a
+    /// broken `kustomize build | tollgate check -` cannot pass).
+    #[arg(long)]
+    allow_empty: bool,
     /// Report format: human, json, sarif, junit, github (repeatable, each with its own --output).
     #[arg(short, long, value_name = "FORMAT", action = clap::ArgAction::Append)]
     format: Vec<String>,
@@ -247,7 +260,22 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
         output::warn(note);
     }
     let baseline = a.baseline.as_deref().map(Baseline::load).transpose()?;
-    let inventory = load_paths(&a.paths, &config.exclude);
+    let inventory = scan(
+        &a.paths,
+        &ScanOptions {
+            exclude: config.exclude.clone(),
+            render: a.render || config.render,
+            argocd_repos: config.argocd_repos.clone(),
+        },
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    if inventory.resources.is_empty() && inventory.errors.is_empty() && !a.allow_empty {
+        let what: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(Error::Empty(what.join(" ")));
+    }
+    for note in &inventory.notes {
+        output::warn(note);
+    }
     let today = tollgate_core::suppress::today_utc();
     let Evaluation {
         findings,
@@ -310,7 +338,9 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
         expired: &expired,
         files: inventory.files,
         resources: inventory.resources.len(),
-        skipped: inventory.skipped,
+        skipped: &inventory.skipped,
+        show_skipped: a.show_skipped,
+        roots: inventory.roots.len(),
         evaluated: &evaluated,
         exit_code,
         version,

@@ -49,6 +49,16 @@ pub fn tollgate() -> Command {
 /// A peer tool installed by scripts/install-test-tools.sh into .tools/venv, or where `env`
 /// points. Missing tools fail the test: these tests must not pass without the real peer.
 fn peer(env: &str, name: &str) -> Command {
+    clean(&peer_path(env, name))
+}
+
+/// The real Go sops.
+pub fn sops() -> Command {
+    peer("TOLLGATE_SOPS_BIN", "sops")
+}
+
+/// Where a peer tool is, for tests that hand its path to tollgate.
+pub fn peer_path(env: &str, name: &str) -> PathBuf {
     let path = std::env::var(env).map(PathBuf::from).unwrap_or_else(|_| {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(".tools/venv/bin")
@@ -59,12 +69,7 @@ fn peer(env: &str, name: &str) -> Command {
         "{name} is needed: run scripts/install-test-tools.sh (looked at {})",
         path.display()
     );
-    clean(&path)
-}
-
-/// The real Go sops.
-pub fn sops() -> Command {
-    peer("TOLLGATE_SOPS_BIN", "sops")
+    path
 }
 
 /// The real kubectl (for `kubectl kustomize`).

@@ -105,6 +105,12 @@ pub struct Config {
     pub exceptions: Vec<Exception>,
     /// The admission webhook's settings.
     pub webhook: Webhook,
+    /// `render: true` (or `render: {enabled: true}`): check what Kustomize, Flux and Argo CD
+    /// roots render, as `--render` does.
+    pub render: bool,
+    /// `render.argocd_repos`: URLs Argo CD Applications use for this repository, besides its
+    /// git remotes.
+    pub argocd_repos: Vec<String>,
 }
 
 /// Looks for `tollgate.yaml` from `start` upwards.
@@ -267,6 +273,26 @@ impl Config {
                         c.exceptions.push(exception(&cx, item, i)?);
                     }
                 }
+                "render" => match value {
+                    Node::Scalar(Scalar::Bool(b)) => c.render = *b,
+                    Node::Map(_) => {
+                        c.render = true;
+                        for (k, v) in pairs(value) {
+                            let p = format!("render.{k}");
+                            match k.as_str() {
+                                "enabled" => match v {
+                                    Node::Scalar(Scalar::Bool(b)) => c.render = *b,
+                                    _ => return Err(cx.err(&p, "expected true or false")),
+                                },
+                                "argocd_repos" => c.argocd_repos = cx.strings(v, &p)?,
+                                other => {
+                                    return Err(cx.err(&p, format!("unknown key `render.{other}`")))
+                                }
+                            }
+                        }
+                    }
+                    _ => return Err(cx.err(key, "expected true, false or a mapping")),
+                },
                 "webhook" => {
                     if !matches!(value, Node::Map(_)) {
                         return Err(cx.err(key, "expected a mapping"));

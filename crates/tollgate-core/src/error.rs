@@ -30,6 +30,8 @@ pub enum Error {
     NotFound(String),
     /// An AdmissionReview that cannot be read.
     Review(String),
+    /// The paths (named) held no resource at all: empty stdin, or nothing but non-manifests.
+    Empty(String),
     /// A report, baseline or answer that could not be written.
     Write {
         /// What was being written (a path, or `stdout`).
@@ -55,6 +57,9 @@ impl Error {
                 Some("the body must be an admission.k8s.io/v1 AdmissionReview with a request")
             }
             Error::Write { .. } => None,
+            Error::Empty(_) => Some(
+                "a failed `kustomize build | tollgate check -` reads nothing; pass --allow-empty if empty is fine, --show-skipped lists what was not read",
+            ),
         }
     }
 }
@@ -73,6 +78,7 @@ impl std::fmt::Display for Error {
             Error::Baseline { path, reason } => write!(f, "{}: {reason}", path.display()),
             Error::Usage(m) | Error::NotFound(m) | Error::Review(m) => f.write_str(m),
             Error::Write { what, source } => write!(f, "cannot write {what}: {source}"),
+            Error::Empty(paths) => write!(f, "no resources read from {paths}"),
         }
     }
 }

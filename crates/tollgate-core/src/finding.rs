@@ -83,6 +83,10 @@ pub struct Location {
     pub line: u32,
     /// 1-based column.
     pub column: u32,
+    /// The render root the resource came out of (`apps/staging`), when it was rendered; the
+    /// file and line are then those of its source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered_from: Option<String>,
 }
 
 /// One thing a rule found.
@@ -143,6 +147,7 @@ impl Finding {
                 document: resource.origin.document,
                 line,
                 column,
+                rendered_from: resource.origin.rendered_from.as_deref().map(str::to_owned),
             },
             field_path,
             help: None,
@@ -155,7 +160,7 @@ impl Finding {
     /// A fingerprint that survives moved lines: rule, file, resource, and field (or message).
     /// FNV-1a, stable across releases and platforms, unlike std's hasher.
     pub fn fingerprint(&self) -> String {
-        let key = format!(
+        let mut key = format!(
             "{}\0{}\0{}\0{}\0{}\0{}",
             self.rule_id,
             self.location.file,
@@ -164,6 +169,12 @@ impl Finding {
             self.resource.name.as_deref().unwrap_or(""),
             self.field_path.as_deref().unwrap_or(&self.message)
         );
+        // One base file rendered by two overlays gives two findings; unrendered findings keep
+        // the fingerprints they always had.
+        if let Some(root) = &self.location.rendered_from {
+            key.push('\0');
+            key.push_str(root);
+        }
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in key.bytes() {
             h ^= u64::from(b);

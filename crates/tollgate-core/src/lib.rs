@@ -15,6 +15,7 @@ pub mod limit;
 pub mod manifest;
 pub mod packs;
 pub mod policyset;
+pub mod render;
 pub mod report;
 pub mod suppress;
 pub mod wildcard;

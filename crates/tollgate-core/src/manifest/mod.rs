@@ -5,6 +5,7 @@
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 mod convert;
+mod scan;
 mod walk;
 
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use tollgate_yaml::read::{read_documents, read_documents_each, Document, Schema};
 use tollgate_yaml::tree::{Entry, Node};
 
+pub use scan::{scan, ScanError, ScanOptions};
 pub use walk::{expand, files_below, Input};
 
 /// A YAML tree as JSON (comments dropped), as policies see it.
@@ -55,6 +57,9 @@ pub struct Origin {
     positions: Arc<FieldPositions>,
     /// For an item of a `List`: its path in the document (`items[2]`).
     prefix: String,
+    /// The render root whose output this resource is (`apps/staging`), when it was rendered;
+    /// `file` and the positions are then those of its source.
+    pub rendered_from: Option<Arc<str>>,
 }
 
 impl Origin {
@@ -72,6 +77,91 @@ impl Origin {
         };
         self.positions.get(&joined)
     }
+}
+
+impl Origin {
+    /// The origin of a rendered resource: this (the source document's origin) with only the
+    /// positions of fields whose value came through rendering unchanged, so a finding on a
+    /// field an overlay changed points at the document, not at a line that says otherwise.
+    pub(crate) fn rendered(
+        &self,
+        source: &serde_json::Value,
+        rendered: &serde_json::Value,
+        root: &Arc<str>,
+    ) -> Origin {
+        let strip = |p: &str| -> Option<String> {
+            if self.prefix.is_empty() {
+                return Some(p.to_owned());
+            }
+            let rest = p.strip_prefix(self.prefix.as_str())?;
+            Some(rest.strip_prefix('.').unwrap_or(rest).to_owned())
+        };
+        let kept: HashMap<String, (u32, u32)> = self
+            .positions
+            .0
+            .iter()
+            .filter_map(|(path, pos)| {
+                let own = strip(path)?;
+                let same = value_at(source, &own)
+                    .zip(value_at(rendered, &own))
+                    .is_some_and(|(a, b)| a == b);
+                same.then_some((own, *pos))
+            })
+            .collect();
+        Origin {
+            file: self.file.clone(),
+            document: self.document,
+            line: self.line,
+            column: self.column,
+            positions: Arc::new(FieldPositions(kept)),
+            prefix: String::new(),
+            rendered_from: Some(root.clone()),
+        }
+    }
+
+    /// The origin of a rendered resource whose source is not known: the root's own file.
+    pub(crate) fn of_root(file: &str, root: &Arc<str>) -> Origin {
+        Origin {
+            file: Arc::from(file),
+            document: 0,
+            line: 1,
+            column: 1,
+            positions: Arc::new(FieldPositions::default()),
+            prefix: String::new(),
+            rendered_from: Some(root.clone()),
+        }
+    }
+}
+
+/// The value at a field path in the loader's form (`spec.containers[0].image`,
+/// `metadata.labels["app.kubernetes.io/name"]`).
+pub fn value_at<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    let mut cur = v;
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            rest = after;
+            continue;
+        }
+        if let Some(quoted) = rest.strip_prefix('[').filter(|q| q.starts_with('"')) {
+            // A JSON string up to the `"]` that closes it.
+            let mut de = serde_json::Deserializer::from_str(quoted).into_iter::<String>();
+            let key = de.next()?.ok()?;
+            let used = de.byte_offset();
+            cur = cur.get(key.as_str())?;
+            rest = quoted.get(used..)?.strip_prefix(']')?;
+        } else if let Some(index) = rest.strip_prefix('[') {
+            let (n, after) = index.split_once(']')?;
+            cur = cur.get(n.parse::<usize>().ok()?)?;
+            rest = after;
+        } else {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            let (key, after) = rest.split_at(end);
+            cur = cur.get(key)?;
+            rest = after;
+        }
+    }
+    Some(cur)
 }
 
 /// Rewrites a field path in the loader's form: `a.b`, `[0]`, and `["x.y"]` only for keys that
@@ -159,25 +249,119 @@ pub struct LoadError {
     pub message: String,
 }
 
+/// Why documents were not checked as resources the cluster receives.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// No `apiVersion`/`kind`: not a Kubernetes object.
+    NotAnObject,
+    /// kustomize's own `Kustomization` or `Component`, or a file it reads as configuration
+    /// (transformers, replacements, generator inputs).
+    KustomizeConfig,
+    /// A patch a kustomization applies (the file named).
+    Patch(String),
+    /// Matched by a `.sourceignore` (the file named): Flux never reads it.
+    SourceIgnore(String),
+    /// Matched by an `exclude` glob of tollgate.yaml.
+    Excluded,
+    /// A `kyverno-test.yaml` suite or a resource file it tests.
+    KyvernoTest,
+    /// Checked through the rendered output of a root (named), not as it is.
+    Rendered(String),
+}
+
+impl SkipReason {
+    /// The short category the summary counts by.
+    pub fn category(&self) -> &'static str {
+        match self {
+            SkipReason::NotAnObject => "not a Kubernetes object",
+            SkipReason::KustomizeConfig => "kustomize configuration",
+            SkipReason::Patch(_) => "patch",
+            SkipReason::SourceIgnore(_) => ".sourceignore",
+            SkipReason::Excluded => "excluded",
+            SkipReason::KyvernoTest => "kyverno test",
+            SkipReason::Rendered(_) => "rendered",
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::Patch(by) => write!(f, "patch applied by {by}"),
+            SkipReason::SourceIgnore(by) => write!(f, "ignored by {by}"),
+            SkipReason::Rendered(root) => write!(f, "checked as rendered from {root}"),
+            SkipReason::Excluded => f.write_str("excluded in tollgate.yaml"),
+            other => f.write_str(other.category()),
+        }
+    }
+}
+
+/// Documents of a file that were not checked as they are, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Skipped {
+    /// The file.
+    pub file: String,
+    /// How many documents of it (at least 1 for a skipped file).
+    pub documents: usize,
+    /// Why.
+    pub reason: SkipReason,
+}
+
 /// Everything loaded from the inputs, in input order.
 #[derive(Debug, Default)]
 pub struct Inventory {
     /// Kubernetes objects.
     pub resources: Vec<Resource>,
-    /// Documents that are not Kubernetes objects (no `apiVersion`/`kind`).
-    pub skipped: usize,
+    /// What was not checked as a resource, and why, sorted by file.
+    pub skipped: Vec<Skipped>,
     /// Files that could not be read or parsed.
     pub errors: Vec<LoadError>,
     /// Files read.
     pub files: usize,
+    /// Render roots whose output was checked (`--render`), by label.
+    pub roots: Vec<String>,
+    /// What the run should tell the user without failing: a HelmRelease not rendered, a
+    /// substitution variable with no value.
+    pub notes: Vec<String>,
+}
+
+impl Inventory {
+    /// Documents skipped, all reasons together.
+    pub fn skipped_documents(&self) -> usize {
+        self.skipped.iter().map(|s| s.documents).sum()
+    }
 }
 
 /// Resources of one file, and the documents of it that could not be read.
-struct FileResult {
-    resources: Vec<Resource>,
+pub(crate) struct FileResult {
+    pub(crate) resources: Vec<Resource>,
+    /// Documents that are not objects.
     skipped: usize,
+    /// kustomize `Kustomization`/`Component` documents.
+    kustomize: usize,
+    /// Kyverno CLI `Test` documents.
+    kyverno_tests: usize,
     /// Broken documents (`document 2: invalid YAML at line 9 ...`); the others still count.
-    errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
+}
+
+impl FileResult {
+    /// What of this file was skipped, as entries of the inventory's list.
+    pub(crate) fn skipped(&self, file: &str) -> impl Iterator<Item = Skipped> + '_ {
+        let file = file.to_owned();
+        [
+            (self.skipped, SkipReason::NotAnObject),
+            (self.kustomize, SkipReason::KustomizeConfig),
+            (self.kyverno_tests, SkipReason::KyvernoTest),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(move |(documents, reason)| Skipped {
+            file: file.clone(),
+            documents,
+            reason,
+        })
+    }
 }
 
 /// Loads every input (files and directory walks in parallel); the result is in a stable order:
@@ -199,8 +383,8 @@ pub fn load(inputs: &[Input]) -> Inventory {
     for (file, r) in results {
         match r {
             Ok(f) => {
+                inv.skipped.extend(f.skipped(&file));
                 inv.resources.extend(f.resources);
-                inv.skipped = inv.skipped.saturating_add(f.skipped);
                 inv.errors
                     .extend(f.errors.into_iter().map(|message| LoadError {
                         file: file.clone(),
@@ -215,11 +399,13 @@ pub fn load(inputs: &[Input]) -> Inventory {
 
 /// Loads the documents of one file's text. A stream that does not parse as a whole is read
 /// document by document, so the valid ones are still checked and each broken one is named.
-fn load_text(file: &str, text: &str) -> FileResult {
+pub(crate) fn load_text(file: &str, text: &str) -> FileResult {
     let file: Arc<str> = Arc::from(file);
     let mut out = FileResult {
         resources: Vec::new(),
         skipped: 0,
+        kustomize: 0,
+        kyverno_tests: 0,
         errors: Vec::new(),
     };
     match read_documents(text, Schema::Kubernetes) {
@@ -277,9 +463,20 @@ fn add_documents(file: &Arc<str>, docs: Vec<Document>, first: usize, out: &mut F
             column: u32::try_from(doc.column).unwrap_or(u32::MAX),
             positions,
             prefix: String::new(),
+            rendered_from: None,
         };
         let object = convert::to_json(&root);
         match Resource::from_object(object, origin.clone(), sops_encrypted) {
+            // kustomize's configuration and Kyverno's test suites are read by tools, never
+            // applied to a cluster.
+            Some(r)
+                if crate::render::kustomization::is_kustomize_object(&r.api_version, &r.kind) =>
+            {
+                out.kustomize = out.kustomize.saturating_add(1);
+            }
+            Some(r) if r.api_version.starts_with("cli.kyverno.io/") => {
+                out.kyverno_tests = out.kyverno_tests.saturating_add(1);
+            }
             Some(r) if is_list(&r) => expand_list(r, out),
             Some(r) => out.resources.push(r),
             None => out.skipped = out.skipped.saturating_add(1),
@@ -356,6 +553,7 @@ impl Resource {
             column: 1,
             positions: Arc::new(FieldPositions::default()),
             prefix: String::new(),
+            rendered_from: None,
         };
         let (api_version, kind, namespace, name) = identity(&object);
         Resource {
@@ -455,6 +653,23 @@ mod tests {
             "metadata.annotations[\"a.b/c\"]"
         );
         assert_eq!(canonical_path("a[\"x\\\"y\"].b"), "a[\"x\\\"y\"].b");
+    }
+
+    #[test]
+    fn values_are_found_by_their_field_path() {
+        let v = serde_json::json!({"spec": {"containers": [{"image": "a"}]},
+            "metadata": {"labels": {"app.kubernetes.io/name": "x"}}});
+        assert_eq!(
+            super::value_at(&v, "spec.containers[0].image"),
+            Some(&serde_json::json!("a"))
+        );
+        assert_eq!(
+            super::value_at(&v, "metadata.labels[\"app.kubernetes.io/name\"]"),
+            Some(&serde_json::json!("x"))
+        );
+        assert_eq!(super::value_at(&v, "spec.containers[1]"), None);
+        assert_eq!(super::value_at(&v, "spec[\"x"), None);
+        assert_eq!(super::value_at(&v, ""), Some(&v));
     }
 
     #[test]

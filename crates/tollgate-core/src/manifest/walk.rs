@@ -111,7 +111,10 @@ pub fn expand(paths: &[PathBuf]) -> (Vec<Input>, Vec<LoadError>) {
         if p.as_os_str() == "-" {
             inputs.push(Input::Stdin);
         } else if p.is_dir() {
-            let (files, unreadable) = files_below(p, false, is_manifest_path);
+            // `Kustomization` (no extension) is one of kustomize's file names.
+            let (files, unreadable) = files_below(p, false, |f| {
+                is_manifest_path(f) || crate::render::kustomization::is_kustomization_name(f)
+            });
             inputs.extend(files.into_iter().map(Input::File));
             errors.extend(unreadable.into_iter().map(|err| LoadError {
                 file: p.display().to_string(),

@@ -33,7 +33,14 @@ pub(super) fn render(r: &Report<'_>) -> String {
             f.location.line,
             f.location.column,
             property(&f.rule_id),
-            data(&format!("{}: {}", f.resource.display(), f.message))
+            data(&match &f.location.rendered_from {
+                Some(root) => format!(
+                    "{}: {} (rendered from {root})",
+                    f.resource.display(),
+                    f.message
+                ),
+                None => format!("{}: {}", f.resource.display(), f.message),
+            })
         ));
     }
     for (file, message) in r.problems() {

@@ -68,8 +68,14 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
             ),
             printable(&f.message)
         ));
+        let rendered = f
+            .location
+            .rendered_from
+            .as_deref()
+            .map(|root| format!(", rendered from {}", printable(root)))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "  --> {}:{}:{} ({})\n",
+            "  --> {}:{}:{} ({}{rendered})\n",
             printable(&f.location.file),
             f.location.line,
             f.location.column,
@@ -128,15 +134,38 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
             ));
         }
     }
+    if r.show_skipped {
+        for s in r.skipped {
+            out.push_str(&format!(
+                "skipped: {} ({} document{}): {}\n",
+                printable(&s.file),
+                s.documents,
+                if s.documents == 1 { "" } else { "s" },
+                printable(&s.reason.to_string())
+            ));
+        }
+    }
+    let skipped = r.skipped_documents();
+    let why = r.skipped_by_category();
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        let parts: Vec<String> = why.iter().map(|(c, n)| format!("{n} {c}")).collect();
+        format!(" [{}]", parts.join(", "))
+    };
+    let roots = match r.roots {
+        0 => String::new(),
+        1 => ", 1 root rendered".to_owned(),
+        n => format!(", {n} roots rendered"),
+    };
     out.push_str(&format!(
-        "{} errors, {} warnings, {} info in {} resources from {} files ({} suppressed, {} documents skipped, {} files failed{})\n",
+        "{} errors, {} warnings, {} info in {} resources from {} files{roots} ({} suppressed, {skipped} documents skipped{why}, {} files failed{})\n",
         r.count(Severity::Error),
         r.count(Severity::Warning),
         r.count(Severity::Info),
         r.resources,
         r.files,
         r.suppressed.len(),
-        r.skipped,
         r.errors.len(),
         match r.eval_errors.len() {
             0 => String::new(),

@@ -14,7 +14,17 @@ struct Doc<'a> {
     suppressed: &'a [Finding],
     errors: Vec<ErrorView<'a>>,
     expired_exceptions: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<Vec<SkippedView<'a>>>,
     summary: Summary,
+}
+
+#[derive(Serialize)]
+struct SkippedView<'a> {
+    file: &'a str,
+    documents: usize,
+    reason: &'static str,
+    detail: String,
 }
 
 #[derive(Serialize)]
@@ -34,6 +44,8 @@ struct Summary {
     files: usize,
     resources: usize,
     skipped_documents: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rendered_roots: Option<usize>,
     errors: usize,
     suppressed: usize,
     findings: Counts,
@@ -70,10 +82,22 @@ pub(super) fn write(r: &Report<'_>, out: &mut dyn std::io::Write) -> std::io::Re
             .map(|(file, message)| ErrorView { file, message })
             .collect(),
         expired_exceptions: r.expired,
+        skipped: r.show_skipped.then(|| {
+            r.skipped
+                .iter()
+                .map(|s| SkippedView {
+                    file: &s.file,
+                    documents: s.documents,
+                    reason: s.reason.category(),
+                    detail: s.reason.to_string(),
+                })
+                .collect()
+        }),
         summary: Summary {
             files: r.files,
             resources: r.resources,
-            skipped_documents: r.skipped,
+            skipped_documents: r.skipped_documents(),
+            rendered_roots: (r.roots > 0).then_some(r.roots),
             errors: r.errors.len() + r.eval_errors.len(),
             suppressed: r.suppressed.len(),
             findings: Counts {
@@ -113,6 +137,7 @@ mod tests {
                 document: 0,
                 line: 1,
                 column: 1,
+                rendered_from: None,
             },
             field_path: Some("spec.containers[0]".into()),
             help: None,
@@ -141,7 +166,9 @@ mod tests {
             expired: &[],
             files: 1,
             resources: 1,
-            skipped: 0,
+            skipped: &[],
+            show_skipped: false,
+            roots: 0,
             evaluated: &[],
             exit_code: 1,
             version: "0.0.0",

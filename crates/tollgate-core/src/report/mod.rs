@@ -11,7 +11,7 @@ pub mod suites;
 
 use crate::engine::EvalError;
 use crate::finding::{Finding, Severity};
-use crate::manifest::LoadError;
+use crate::manifest::{LoadError, Skipped};
 
 /// An output format of `tollgate check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +75,12 @@ pub struct Report<'a> {
     pub files: usize,
     /// Resources evaluated.
     pub resources: usize,
-    /// Documents that were not Kubernetes objects.
-    pub skipped: usize,
+    /// What was not checked as it is, and why.
+    pub skipped: &'a [Skipped],
+    /// List skipped files, not only count them.
+    pub show_skipped: bool,
+    /// Render roots whose output was checked.
+    pub roots: usize,
     /// `file`, `kind/namespace/name` of every resource, for reports that list passes (JUnit).
     pub evaluated: &'a [(String, String)],
     /// The process exit code this run ends with.
@@ -97,6 +101,20 @@ impl Report<'_> {
                     .iter()
                     .map(|e| (e.file.as_str(), e.message.as_str())),
             )
+    }
+
+    /// Documents skipped, all reasons together.
+    pub fn skipped_documents(&self) -> usize {
+        self.skipped.iter().map(|s| s.documents).sum()
+    }
+
+    /// Documents skipped per reason category, in a stable order.
+    pub fn skipped_by_category(&self) -> Vec<(&'static str, usize)> {
+        let mut by: std::collections::BTreeMap<&'static str, usize> = Default::default();
+        for s in self.skipped {
+            *by.entry(s.reason.category()).or_default() += s.documents;
+        }
+        by.into_iter().collect()
     }
 
     /// Findings per severity.

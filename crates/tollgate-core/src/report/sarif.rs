@@ -76,7 +76,14 @@ fn result<'a>(f: &'a Finding, index: &BTreeMap<&str, usize>) -> SarifResult<'a> 
         rule_index: index.get(f.rule_id.as_str()).copied().unwrap_or(0),
         level: level(f.severity),
         message: Text {
-            text: format!("{}: {}", f.resource.display(), f.message),
+            text: match &f.location.rendered_from {
+                Some(root) => format!(
+                    "{}: {} (rendered from {root})",
+                    f.resource.display(),
+                    f.message
+                ),
+                None => format!("{}: {}", f.resource.display(), f.message),
+            },
         },
         locations: [Location {
             physical_location: Physical {
@@ -185,6 +192,7 @@ mod tests {
                     document: 0,
                     line: i,
                     column: 0,
+                    rendered_from: None,
                 },
                 field_path: None,
                 help: None,
@@ -209,7 +217,9 @@ mod tests {
             expired: &[],
             files: 1,
             resources: 3000,
-            skipped: 0,
+            skipped: &[],
+            show_skipped: false,
+            roots: 0,
             evaluated: &[],
             exit_code: 1,
             version: "0.0.0",
