@@ -4,11 +4,13 @@
 use super::query::{usage, written};
 use crate::output;
 use clap::{ArgMatches, Args};
+use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tollgate_core::config::Config;
 use tollgate_core::engine::rego;
 use tollgate_core::finding::{ResourceRef, Severity};
+use tollgate_core::git;
 use tollgate_core::manifest::{scan, ScanOptions};
 use tollgate_core::policyset::{Evaluation, Filters, PolicySet, Sources};
 use tollgate_core::report::{self, Format, HumanOptions, Report, RuleInfo};
@@ -110,6 +112,11 @@ pub(crate) struct CheckArgs {
     /// excluded, rendered), not only count them.
     #[arg(long)]
     show_skipped: bool,
+    /// Fail only on what the change adds: findings of the merge base of REF and HEAD (read
+    /// from git objects) are subtracted; RBAC grants and network paths the change opens are
+    /// reported (ACCESS001, ACCESS002).
+    #[arg(long, value_name = "REF")]
+    new_since: Option<String>,
     /// Succeed when the paths hold no resource (by default reading nothing is an error, so a
     /// broken `kustomize build | tollgate check -` cannot pass).
     #[arg(long)]
@@ -231,6 +238,79 @@ pub(crate) fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, 
     }
 }
 
+/// The merge base's side of `--new-since`: its resources and the renames since.
+struct MergeBase {
+    inventory: tollgate_core::manifest::Inventory,
+    renames: HashMap<String, String>,
+    // The exported tree, removed when the run is done with it.
+    _tree: tempfile::TempDir,
+}
+
+/// Scans the same paths in the tree of the merge base of `reference` and HEAD, written out
+/// from git's objects (the work tree and the index are not touched).
+fn merge_base_tree(
+    reference: &str,
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+) -> Result<MergeBase, Error> {
+    let git_error = |e: String| Error::Usage(format!("--new-since {reference}: {e}"));
+    let cwd = std::env::current_dir().map_err(|e| git_error(e.to_string()))?;
+    let repo = git::Repo::discover(&cwd).map_err(git_error)?;
+    let base = repo.merge_base(reference, "HEAD").map_err(git_error)?;
+    let tree = tempfile::Builder::new()
+        .prefix("tollgate-base-")
+        .tempdir()
+        .map_err(|e| git_error(e.to_string()))?;
+    repo.export_commit(&base, tree.path()).map_err(git_error)?;
+    let root = std::fs::canonicalize(&repo.root).unwrap_or(repo.root.clone());
+    let cwd_real = std::fs::canonicalize(&cwd).unwrap_or(cwd.clone());
+    let inside = cwd_real
+        .strip_prefix(&root)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    let base_cwd = tree.path().join(&inside);
+    // Paths keep their meaning in the base tree: relative ones as they are (from the same
+    // place), absolute ones inside the repository moved into it.
+    let base_paths: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| {
+            match std::fs::canonicalize(p)
+                .ok()
+                .and_then(|a| a.strip_prefix(&root).ok().map(Path::to_path_buf))
+            {
+                Some(rel) if p.is_absolute() => tree.path().join(rel),
+                _ => p.clone(),
+            }
+        })
+        .collect();
+    // The scan names files relative to the working directory; running it from the same place
+    // in the base tree gives the base's findings the branch's names. The binary owns the
+    // process's working directory, and nothing else runs while it is moved.
+    std::fs::create_dir_all(&base_cwd).map_err(|e| git_error(e.to_string()))?;
+    std::env::set_current_dir(&base_cwd).map_err(|e| git_error(e.to_string()))?;
+    let scanned = scan(&base_paths, opts);
+    std::env::set_current_dir(&cwd).map_err(|e| git_error(e.to_string()))?;
+    let inventory = scanned.map_err(|e| usage(e.to_string()))?;
+    // Renames are relative to the repository root; findings to the working directory.
+    let to_cwd = |p: &str| -> String {
+        let abs = root.join(p);
+        abs.strip_prefix(&cwd_real)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| abs.display().to_string())
+    };
+    let renames = repo
+        .renames_since(&base)
+        .map_err(git_error)?
+        .into_iter()
+        .map(|(old, new)| (to_cwd(&old), to_cwd(&new)))
+        .collect();
+    Ok(MergeBase {
+        inventory,
+        renames,
+        _tree: tree,
+    })
+}
+
 pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
     let outputs = pairs(a, m)?;
     let fail_on = Severity::parse(&a.fail_on).ok_or_else(|| {
@@ -260,15 +340,12 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
         output::warn(note);
     }
     let baseline = a.baseline.as_deref().map(Baseline::load).transpose()?;
-    let inventory = scan(
-        &a.paths,
-        &ScanOptions {
-            exclude: config.exclude.clone(),
-            render: a.render || config.render,
-            argocd_repos: config.argocd_repos.clone(),
-        },
-    )
-    .map_err(|e| usage(e.to_string()))?;
+    let scan_options = ScanOptions {
+        exclude: config.exclude.clone(),
+        render: a.render || config.render,
+        argocd_repos: config.argocd_repos.clone(),
+    };
+    let inventory = scan(&a.paths, &scan_options).map_err(|e| usage(e.to_string()))?;
     if inventory.resources.is_empty() && inventory.errors.is_empty() && !a.allow_empty {
         let what: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
         return Err(Error::Empty(what.join(" ")));
@@ -277,19 +354,28 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
         output::warn(note);
     }
     let today = tollgate_core::suppress::today_utc();
+    let filters = Filters {
+        annotations: config.annotation_exemptions && !a.no_annotation_exemptions,
+        baseline: baseline.as_ref(),
+        today: &today,
+    };
     let Evaluation {
         findings,
         suppressed,
         errors: eval_errors,
         expired,
-    } = policies.evaluate(
-        &inventory.resources,
-        Filters {
-            annotations: config.annotation_exemptions && !a.no_annotation_exemptions,
-            baseline: baseline.as_ref(),
-            today: &today,
-        },
-    );
+    } = match &a.new_since {
+        None => policies.evaluate(&inventory.resources, filters),
+        Some(reference) => {
+            let base = merge_base_tree(reference, &a.paths, &scan_options)?;
+            policies.evaluate_change(
+                &base.inventory.resources,
+                &inventory.resources,
+                &base.renames,
+                filters,
+            )
+        }
+    };
     if let Some(path) = &a.write_baseline {
         let known: Vec<_> = findings
             .iter()

@@ -5,11 +5,13 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod change;
 pub mod checks;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod finding;
+pub mod git;
 pub mod kyverno;
 pub mod limit;
 pub mod manifest;

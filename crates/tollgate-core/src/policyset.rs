@@ -145,6 +145,46 @@ impl PolicySet {
         self.finish(raw, resources, filters)
     }
 
+    /// What a change adds (`check --new-since`): the findings of `head` (the branch) that
+    /// `base` (its merge base) did not have, plus the access the change opens (ACCESS rules);
+    /// the others are suppressed as `merge base`. `renames` maps a base file to its name on
+    /// the branch. The baseline, if any, applies to the branch as in `evaluate`.
+    pub fn evaluate_change(
+        &self,
+        base: &[Resource],
+        head: &[Resource],
+        renames: &std::collections::HashMap<String, String>,
+        filters: Filters<'_>,
+    ) -> Evaluation {
+        let (mut now, before) = rayon::join(
+            || {
+                let mut parts: Vec<engine::Evaluation> =
+                    self.engines.par_iter().map(|e| e.evaluate(head)).collect();
+                parts.push(checks::changes(base, head));
+                let raw = self.merge(parts);
+                self.finish(raw, head, filters)
+            },
+            || {
+                self.evaluate(
+                    base,
+                    Filters {
+                        baseline: None,
+                        ..filters
+                    },
+                )
+            },
+        );
+        let (added, known) =
+            crate::change::subtract(std::mem::take(&mut now.findings), &before.findings, renames);
+        now.findings = added;
+        now.suppressed.extend(known.into_iter().map(|mut f| {
+            f.suppressed_by = Some("merge base".into());
+            f
+        }));
+        finding::sort(&mut now.suppressed);
+        now
+    }
+
     /// One evaluation out of each engine's.
     fn merge(&self, parts: Vec<engine::Evaluation>) -> engine::Evaluation {
         let mut out = engine::Evaluation::default();

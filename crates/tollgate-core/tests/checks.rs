@@ -30,7 +30,8 @@ fn expected(text: &str, id: &str) -> (usize, BTreeSet<(usize, String)>) {
 
 #[test]
 fn every_builtin_rule_fires_exactly_where_its_fixture_says() {
-    for rule in RULES {
+    // Rules over a change have two sets of manifests: tests/access.rs works them by hand.
+    for rule in RULES.iter().filter(|r| !r.judges_a_change()) {
         let fixture = repo().join(format!("fixtures/rules/{}.yaml", rule.id));
         let text = std::fs::read_to_string(&fixture)
             .unwrap_or_else(|_| panic!("{} has no fixture", rule.id));
@@ -86,6 +87,7 @@ fn rule_ids_are_sorted_families_prefixed_and_documented() {
         let prefix = match r.family {
             checks::Family::Rbac => "RBAC",
             checks::Family::Netpol => "NET",
+            checks::Family::Access => "ACCESS",
         };
         assert!(r.id.starts_with(prefix), "{}", r.id);
         assert!(

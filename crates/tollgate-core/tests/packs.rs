@@ -89,7 +89,13 @@ fn every_bundled_rule_fires_exactly_where_its_fixture_says() {
         })
         .collect();
     let mut ids: BTreeSet<String> = rules.iter().map(|r| r.id.clone()).collect();
-    ids.extend(tollgate_core::checks::RULES.iter().map(|r| r.id.to_owned()));
+    // Rules over a change are worked by hand in tests/access.rs, not by a one-tree fixture.
+    ids.extend(
+        tollgate_core::checks::RULES
+            .iter()
+            .filter(|r| !r.judges_a_change())
+            .map(|r| r.id.to_owned()),
+    );
     assert_eq!(
         with_fixture, ids,
         "fixtures and rules must match one to one"

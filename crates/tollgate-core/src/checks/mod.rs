@@ -6,6 +6,7 @@
 // Reads manifests from repositories: no indexing or unchecked arithmetic.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
+pub mod access;
 pub mod netpol;
 pub mod rbac;
 pub mod selector;
@@ -23,6 +24,9 @@ pub enum Family {
     Rbac,
     /// NetworkPolicies and the workloads they select.
     Netpol,
+    /// What a change opens: access its branch grants that its merge base did not
+    /// (`check --new-since`).
+    Access,
 }
 
 impl Family {
@@ -31,6 +35,7 @@ impl Family {
         match self {
             Family::Rbac => "rbac",
             Family::Netpol => "netpol",
+            Family::Access => "access",
         }
     }
 }
@@ -52,8 +57,24 @@ pub struct Rule {
     pub description: &'static str,
     /// How to fix a finding.
     pub fix: &'static str,
-    /// Emits the rule's findings over the model.
-    check: fn(&Model<'_>, &mut Emit),
+    /// Emits the rule's findings.
+    pub(crate) check: Check,
+}
+
+impl Rule {
+    /// Whether it judges a change (base against branch) rather than one set of manifests.
+    pub fn judges_a_change(&self) -> bool {
+        matches!(self.check, Check::Change(_))
+    }
+}
+
+/// How a rule judges.
+#[derive(Clone, Copy)]
+pub(crate) enum Check {
+    /// Over one set of manifests.
+    Set(fn(&Model<'_>, &mut Emit)),
+    /// Over a change: the merge base's manifests, then the branch's.
+    Change(fn(&Model<'_>, &Model<'_>, &mut Emit)),
 }
 
 impl std::fmt::Debug for Rule {
@@ -83,6 +104,8 @@ pub static RULES: &[&Rule] = &[
     &netpol::empty_pod_selector::RULE,
     &netpol::dangling_peer::RULE,
     &netpol::allow_all::RULE,
+    &access::rbac_grant::RULE,
+    &access::reach_opened::RULE,
 ];
 
 /// The rules of `families`.
@@ -178,7 +201,9 @@ pub fn evaluate(
                 rule,
                 findings: Vec::new(),
             };
-            (rule.check)(&model, &mut emit);
+            if let Check::Set(check) = rule.check {
+                check(&model, &mut emit);
+            }
             emit.findings
         })
         .map_err(|panic| EvalError {
@@ -212,6 +237,42 @@ pub fn evaluate(
         }
     }
     out.errors.extend(model.errors());
+    crate::finding::sort(&mut out.findings);
+    out
+}
+
+/// The access a change opens: every [`Check::Change`] rule over the merge base's manifests
+/// and the branch's, findings on the branch's objects.
+pub fn changes(base: &[Resource], head: &[Resource]) -> crate::engine::Evaluation {
+    let (before, after) = (Model::new(base), Model::new(head));
+    let mut out = crate::engine::Evaluation::default();
+    for rule in RULES.iter().copied() {
+        let Check::Change(check) = rule.check else {
+            continue;
+        };
+        let judged = crate::contained(|| {
+            let mut emit = Emit {
+                rule,
+                findings: Vec::new(),
+            };
+            check(&before, &after, &mut emit);
+            emit.findings
+        });
+        match judged {
+            Ok(f) => out.findings.extend(f),
+            Err(panic) => out.errors.push(EvalError {
+                file: head
+                    .first()
+                    .map(|r| r.origin.file.to_string())
+                    .unwrap_or_default(),
+                message: format!(
+                    "internal error in built-in rule {}: {panic} (a tollgate bug: please report it)",
+                    rule.id
+                ),
+            }),
+        }
+    }
+    out.errors.extend(after.errors());
     crate::finding::sort(&mut out.findings);
     out
 }
@@ -292,13 +353,22 @@ pub fn docs() -> Vec<(String, String, String)> {
         .iter()
         .map(|r| {
             let family = r.family.name();
-            let scope = if r.inventory {
-                "the whole set of manifests (`tollgate check`; not at admission, which sees one object)"
-            } else {
-                "each object (`tollgate check` and admission)"
+            let (runs, scope) = match r.check {
+                Check::Change(_) => (
+                    "Runs with: `tollgate check --new-since REF` (built-in, whatever packs are enabled; see [docs/ci.md](../ci.md))".to_owned(),
+                    "a change: the merge base's manifests against the branch's",
+                ),
+                Check::Set(_) => (
+                    format!("Pack: `{family}` (built-in, `tollgate check --pack {family}`; see [docs/{family}.md](../{family}.md))"),
+                    if r.inventory {
+                        "the whole set of manifests (`tollgate check`; not at admission, which sees one object)"
+                    } else {
+                        "each object (`tollgate check` and admission)"
+                    },
+                ),
             };
             let page = format!(
-                "# {id}: {title}\n\n- Severity: {sev}\n- Pack: `{family}` (built-in, `tollgate check --pack {family}`; see [docs/{family}.md](../{family}.md))\n- Judges: {scope}\n\n## Why\n\n{why}\n\n## Fix\n\n{fix}\n\n## Silence it\n\nAnnotate the resource (`tollgate.dev/ignore: \"{id}\"` with a `tollgate.dev/ignore-reason`), or add an exception for `{id}` with a reason and an expiry date to `tollgate.yaml`.\n",
+                "# {id}: {title}\n\n- Severity: {sev}\n- {runs}\n- Judges: {scope}\n\n## Why\n\n{why}\n\n## Fix\n\n{fix}\n\n## Silence it\n\nAnnotate the resource (`tollgate.dev/ignore: \"{id}\"` with a `tollgate.dev/ignore-reason`), or add an exception for `{id}` with a reason and an expiry date to `tollgate.yaml`.\n",
                 id = r.id,
                 title = r.title,
                 sev = r.severity.as_str(),

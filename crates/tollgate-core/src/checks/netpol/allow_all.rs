@@ -1,6 +1,6 @@
 //! NET006: a rule that allows every peer undoes the isolation the policy exists for.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{Peer, TrafficRule};
 use crate::finding::Severity;
 
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "Three forms allow every peer: a rule without `from`/`to` (and without `ports`, which would narrow it), an `ipBlock` of `0.0.0.0/0` or `::/0` without `except`, and `namespaceSelector: {}` without a podSelector (every pod of every namespace). The selected pods are then as open as without a policy, in that direction.",
     fix: "Name the peers: a podSelector for pods of the namespace, a namespaceSelector on `kubernetes.io/metadata.name` for other namespaces, an ipBlock of the external range needed.",
-    check,
+    check: Check::Set(check),
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit) {

@@ -1,7 +1,7 @@
 //! NET005: a rule peer whose selectors match nothing allows nothing, usually a typo in a
 //! label that was meant to open a path.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{Peer, METADATA_NAME};
 use crate::finding::Severity;
 
@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     inventory: true,
     description: "A `from` or `to` peer whose `namespaceSelector` matches no namespace, or whose `podSelector` matches no workload in the namespaces it applies to, allows no traffic. The connection it was written for is then denied, or allowed by something broader. Namespaces are known by their labels and `kubernetes.io/metadata.name`; a selector that names namespaces by `kubernetes.io/metadata.name` is not reported, as it refers on purpose to namespaces often deployed from elsewhere (the ingress controller's).",
     fix: "Match the labels the namespace or the workload's pod template has (`kubernetes.io/metadata.name: NAME` selects a namespace by name).",
-    check,
+    check: Check::Set(check),
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit) {

@@ -1,7 +1,7 @@
 //! NET004: a policy whose podSelector matches no workload protects nothing, often because of
 //! a label typo.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use crate::finding::Severity;
 
 /// The rule.
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     inventory: true,
     description: "The policy's `podSelector` matches the pod labels of no workload in its namespace, so it isolates and allows nothing. A label that changed in the workload but not in the policy, or a policy in the wrong namespace, leaves the workload open while the policy looks in place. Namespace-wide policies (`podSelector: {}`) are not reported.",
     fix: "Make `spec.podSelector` match the labels of the workload's pod template (not the workload's own metadata labels), in the workload's namespace.",
-    check,
+    check: Check::Set(check),
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit) {

@@ -1,6 +1,6 @@
 //! NET003: a workload no NetworkPolicy selects accepts and opens any connection.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use crate::finding::Severity;
 
 /// The rule.
@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
     inventory: true,
     description: "No NetworkPolicy of its namespace selects the workload's pods (by their template labels), so they are isolated in neither direction: every pod of the cluster may connect to them and they may connect anywhere.",
     fix: "Add a NetworkPolicy whose podSelector matches the workload's pod labels (or a namespace-wide default deny) and allow the traffic it needs.",
-    check,
+    check: Check::Set(check),
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit) {

@@ -1,7 +1,7 @@
 //! RBAC009: whoever changes admission configuration can switch off the checks admission
 //! enforces, this webhook's included.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{report_capability, Probe};
 use crate::finding::Severity;
 
@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "Creating, changing or deleting ValidatingWebhookConfigurations, MutatingWebhookConfigurations or ValidatingAdmissionPolicies (and their bindings) turns admission control off or sends every object to a webhook of one's choosing, which then sees (and, mutating, rewrites) Secrets and pods.",
     fix: "Grant it only to the controller that installs the webhook (cert-manager's cainjector needs `patch` with `resourceNames`), never to workloads or people's standing roles.",
-    check,
+    check: Check::Set(check),
 };
 
 const PROBES: &[Probe] = &[Probe {

@@ -1,7 +1,7 @@
 //! RBAC011: a binding to `system:anonymous`, `system:unauthenticated` or
 //! `system:authenticated` grants its role to anyone who can reach the API server.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::is_everyone;
 use crate::finding::Severity;
 
@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "`system:anonymous` and `system:unauthenticated` are requests without credentials; `system:authenticated` is everyone with any credential, including every ServiceAccount of every namespace and, on managed clusters, any account of the cloud provider. A role bound to them is granted to the world.",
     fix: "Bind the role to the groups or ServiceAccounts that need it. The cluster's own `system:` bindings (discovery, public-info-viewer) are not reported.",
-    check,
+    check: Check::Set(check),
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit) {

@@ -1,7 +1,7 @@
 //! RBAC008: approving CertificateSigningRequests issues client certificates the API server
 //! trusts.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{report_capability, Probe};
 use crate::finding::Severity;
 
@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "`update` on `certificatesigningrequests/approval` (with `approve` on a signer) approves client certificates; with the `kubernetes.io/kube-apiserver-client` signer that is a login as any user or group, `system:masters` included.",
     fix: "Leave approval to the controller-manager's approvers; grant it to a dedicated controller with `approve` limited to its own signer through `resourceNames`.",
-    check,
+    check: Check::Set(check),
 };
 
 const PROBES: &[Probe] = &[

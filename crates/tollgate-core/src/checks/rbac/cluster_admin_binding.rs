@@ -1,7 +1,7 @@
 //! RBAC010: cluster-admin (or any role granting everything) bound to someone other than the
 //! cluster's own components.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use crate::finding::Severity;
 
 /// The rule.
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "A binding to `cluster-admin`, or to any role with a rule granting every verb on every resource of every group, gives its subjects the whole cluster: every Secret, every node, RBAC itself. Only the cluster's own components (`system:` users and groups, ServiceAccounts of `kube-system`) should hold it.",
     fix: "Bind a role with the permissions the subject needs (`admin` or `edit` in one namespace through a RoleBinding, for people); keep cluster-admin for break-glass access outside the repository.",
-    check,
+    check: Check::Set(check),
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit) {

@@ -1,6 +1,6 @@
 //! RBAC005: whoever creates pods chooses their ServiceAccount, volumes and host access.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{report_capability, Probe};
 use crate::finding::Severity;
 
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "A subject that creates Pods (or Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, ReplicationControllers) can run them as any ServiceAccount of the namespace and mount any Secret there, so it holds the union of their rights; without Pod Security admission it can also reach the node.",
     fix: "Leave workload creation to the GitOps controller; grant `create` on pods only to subjects that need it, in namespaces enforcing the `restricted` Pod Security level.",
-    check,
+    check: Check::Set(check),
 };
 
 const PROBES: &[Probe] = &[

@@ -1,7 +1,7 @@
 //! RBAC012: a namespace's `default` ServiceAccount runs every pod that names no other, so a
 //! role bound to it goes to all of them.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::SubjectKind;
 use crate::finding::Severity;
 
@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "Pods that set no `serviceAccountName` run as `default`, and its token is mounted unless disabled. A role bound to it is held by every such pod of the namespace, including ones added later for other purposes.",
     fix: "Create a ServiceAccount for the workload, bind the role to it and set `serviceAccountName` on its pods.",
-    check,
+    check: Check::Set(check),
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit) {

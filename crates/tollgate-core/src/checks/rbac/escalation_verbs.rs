@@ -1,7 +1,7 @@
 //! RBAC002: `escalate`, `bind` and `impersonate` let a subject step past the permissions it
 //! was given.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{report_capability, Probe, RBAC_GROUP};
 use crate::finding::Severity;
 
@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "RBAC stops a subject from granting permissions it does not hold, unless it may `escalate` (edit roles beyond its own rights) or `bind` (bind any role, cluster-admin included). `impersonate` lets it act as any user, group or ServiceAccount. Each is a path to cluster-admin.",
     fix: "Remove the verb. Controllers that manage RBAC should get `bind` with `resourceNames` limited to the roles they hand out.",
-    check,
+    check: Check::Set(check),
 };
 
 const PROBES: &[Probe] = &[

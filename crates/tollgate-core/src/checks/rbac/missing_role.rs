@@ -1,7 +1,7 @@
 //! RBAC013: a binding whose role is not in the manifests grants whatever that role is on the
 //! cluster, which the review of this repository did not see.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{is_builtin_cluster_role, RoleKind};
 use crate::finding::Severity;
 
@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     inventory: true,
     description: "The binding names a Role or ClusterRole the set does not define (and that is not one of the cluster's built-in roles: cluster-admin, admin, edit, view, `system:*`). What it grants is decided by whatever role of that name exists on the cluster, possibly created later by someone else; a typo grants nothing and fails silently.",
     fix: "Add the role to the repository next to the binding, or fix the name in `roleRef`.",
-    check,
+    check: Check::Set(check),
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit) {

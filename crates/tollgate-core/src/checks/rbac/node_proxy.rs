@@ -1,6 +1,6 @@
 //! RBAC006: `nodes/proxy` reaches the kubelet API, which runs commands in any pod of the node.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{report_capability, Probe};
 use crate::finding::Severity;
 
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "`nodes/proxy` forwards requests to the kubelet API of any node: exec into every pod on it, read their logs and environment, bypassing the audit log's view of `pods/exec` and admission. It is cluster-admin by another name.",
     fix: "Remove it. Monitoring agents need `nodes/metrics` or `nodes/stats`, not `nodes/proxy`.",
-    check,
+    check: Check::Set(check),
 };
 
 const PROBES: &[Probe] = &[Probe {

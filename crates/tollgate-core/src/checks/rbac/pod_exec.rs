@@ -1,6 +1,6 @@
 //! RBAC004: exec, attach and port-forward open a shell or a socket inside someone else's pod.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{report_capability, Probe};
 use crate::finding::Severity;
 
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "`pods/exec` and `pods/attach` run commands in a running container, with its ServiceAccount token, mounted Secrets and network position; `pods/portforward` reaches ports no Service exposes. Websocket clients use `get` on these subresources, so both `create` and `get` grant them.",
     fix: "Grant it to people through a break-glass role bound for a limited time, not to workloads or standing groups.",
-    check,
+    check: Check::Set(check),
 };
 
 const PROBES: &[Probe] = &[Probe {

@@ -1,7 +1,7 @@
 //! RBAC003: reading Secrets reads every credential of the namespace (or the cluster),
 //! ServiceAccount tokens included.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{report_capability, Probe};
 use crate::finding::Severity;
 
@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "`get`, `list` or `watch` on `secrets` reads every credential in scope: database passwords, TLS keys and the tokens of other ServiceAccounts, which then act with their rights. `list` and `watch` return the values too, not only names.",
     fix: "Mount the Secrets the workload needs instead of reading them through the API; if it must read them, grant `get` with `resourceNames` for those Secrets only.",
-    check,
+    check: Check::Set(check),
 };
 
 const PROBES: &[Probe] = &[Probe {

@@ -1,6 +1,6 @@
 //! RBAC007: minting ServiceAccount tokens is acting as those ServiceAccounts.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use super::{report_capability, Probe};
 use crate::finding::Severity;
 
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "`create` on `serviceaccounts/token` issues a token for any ServiceAccount in scope, with its permissions, for as long as the requester asks (up to the API server's maximum).",
     fix: "Use projected ServiceAccount token volumes in the pods that need tokens; if a controller must mint them, limit it with `resourceNames`.",
-    check,
+    check: Check::Set(check),
 };
 
 const PROBES: &[Probe] = &[Probe {

@@ -1,7 +1,7 @@
 //! RBAC001: `*` in a role rule's verbs, resources or apiGroups grants whatever the API adds
 //! later, not just what exists today.
 
-use super::super::{Emit, Family, Model, Rule};
+use super::super::{Check, Emit, Family, Model, Rule};
 use crate::finding::Severity;
 
 /// The rule.
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     inventory: false,
     description: "A `*` grants every verb, resource or API group, including the ones a CRD or a new Kubernetes version adds later (`escalate`, `bind`, `impersonate`, Secrets, `pods/exec`). What the role can do is then not what its author reviewed.",
     fix: "List the verbs, resources and apiGroups the workload needs (`kubectl auth can-i --list --as=system:serviceaccount:NS:NAME` on a test cluster shows what it uses).",
-    check,
+    check: Check::Set(check),
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit) {

@@ -1,0 +1,145 @@
+//! The git plumbing the enforcement points need, through the `git` the user has: the merge
+//! base of a pull request, a commit or the index written out to a directory (through a
+//! temporary index file, so the user's work tree and index are never touched), renames, and
+//! the staged files of a commit in progress.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A git work tree.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    /// Its top-level directory.
+    pub root: PathBuf,
+}
+
+fn git(dir: &Path) -> Command {
+    let mut c = Command::new(std::env::var_os("TOLLGATE_GIT").unwrap_or_else(|| "git".into()));
+    c.current_dir(dir);
+    // Hooks run git with these set; a command of ours must see the repository they name only
+    // through its own arguments.
+    c.env_remove("GIT_INDEX_FILE");
+    c
+}
+
+fn run(mut c: Command, what: &str) -> Result<Vec<u8>, String> {
+    let out = c
+        .output()
+        .map_err(|e| format!("cannot run git ({what}): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "git {what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(out.stdout)
+}
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8_lossy(&bytes).trim().to_owned()
+}
+
+impl Repo {
+    /// The repository `dir` is in.
+    pub fn discover(dir: &Path) -> Result<Repo, String> {
+        let mut c = git(dir);
+        c.args(["rev-parse", "--show-toplevel"]);
+        let root = text(
+            run(c, "rev-parse")
+                .map_err(|e| format!("{e} (is {} in a git repository?)", dir.display()))?,
+        );
+        Ok(Repo {
+            root: PathBuf::from(root),
+        })
+    }
+
+    /// The merge base of `a` and `b` (a branch, tag or commit).
+    pub fn merge_base(&self, a: &str, b: &str) -> Result<String, String> {
+        let mut c = git(&self.root);
+        c.args(["merge-base", a, b]);
+        run(c, &format!("merge-base {a} {b}")).map(text)
+    }
+
+    /// Writes the tree of `commit` below `dest` from git's objects.
+    pub fn export_commit(&self, commit: &str, dest: &Path) -> Result<(), String> {
+        let index = tempfile::NamedTempFile::new()
+            .map_err(|e| format!("cannot create a temporary index: {e}"))?;
+        let mut read = git(&self.root);
+        read.env("GIT_INDEX_FILE", index.path())
+            .args(["read-tree", commit]);
+        run(read, "read-tree")?;
+        self.checkout_index(Some(index.path()), dest)
+    }
+
+    /// Writes the staged state (the index) below `dest`.
+    pub fn export_index(&self, dest: &Path) -> Result<(), String> {
+        self.checkout_index(None, dest)
+    }
+
+    fn checkout_index(&self, index: Option<&Path>, dest: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+        let mut prefix = dest.display().to_string();
+        if !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        let mut c = git(&self.root);
+        if let Some(i) = index {
+            c.env("GIT_INDEX_FILE", i);
+        }
+        c.args([
+            "checkout-index",
+            "--all",
+            "--force",
+            &format!("--prefix={prefix}"),
+        ]);
+        run(c, "checkout-index").map(|_| ())
+    }
+
+    /// Files renamed since `commit` (old path, new path), relative to the root: the branch's
+    /// commits, the index and the work tree together.
+    pub fn renames_since(&self, commit: &str) -> Result<Vec<(String, String)>, String> {
+        let mut c = git(&self.root);
+        c.args([
+            "diff",
+            "--name-status",
+            "-M",
+            "-z",
+            "--diff-filter=R",
+            commit,
+        ]);
+        let out = run(c, "diff")?;
+        let fields: Vec<String> = out
+            .split(|b| *b == 0)
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        let mut renames = Vec::new();
+        let mut it = fields.into_iter();
+        while let Some(status) = it.next() {
+            if !status.starts_with('R') {
+                continue;
+            }
+            if let (Some(old), Some(new)) = (it.next(), it.next()) {
+                renames.push((old, new));
+            }
+        }
+        Ok(renames)
+    }
+
+    /// Files added, copied, modified or renamed in the index (relative to the root).
+    pub fn staged(&self) -> Result<Vec<String>, String> {
+        let mut c = git(&self.root);
+        c.args([
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--diff-filter=ACMR",
+        ]);
+        let out = run(c, "diff --cached")?;
+        Ok(out
+            .split(|b| *b == 0)
+            .filter(|f| !f.is_empty())
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect())
+    }
+}
