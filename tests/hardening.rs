@@ -213,7 +213,7 @@ fn combine_keeps_the_bundled_packs() {
             "--policy",
             "combined",
             "--pack",
-            "k8s",
+            "secrets",
             "deploy",
         ],
     );

@@ -27,12 +27,17 @@ pub static PACKS: &[Pack] = &[Pack {
             "policies/k8s/workloads.rego",
             include_str!("../../../policies/k8s/workloads.rego"),
         ),
-        (
-            "policies/k8s/secrets.rego",
-            include_str!("../../../policies/k8s/secrets.rego"),
-        ),
     ],
     family: None,
+},
+Pack {
+    name: "secrets",
+    summary: "Secrets hygiene: plaintext Secret values, files .sops.yaml says must be encrypted (the tollgate-secrets hook)",
+    files: &[(
+        "policies/secrets/secrets.rego",
+        include_str!("../../../policies/secrets/secrets.rego"),
+    )],
+    family: Some(Family::Secrets),
 },
 Pack {
     name: "rbac",

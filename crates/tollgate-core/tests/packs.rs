@@ -87,6 +87,8 @@ fn every_bundled_rule_fires_exactly_where_its_fixture_says() {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
         })
+        // The fixtures' own `.sops.yaml` (for SOPS001) is not a rule's fixture.
+        .filter(|s| !s.starts_with('.'))
         .collect();
     let mut ids: BTreeSet<String> = rules.iter().map(|r| r.id.clone()).collect();
     // Rules over a change are worked by hand in tests/access.rs, not by a one-tree fixture.

@@ -230,6 +230,12 @@ impl Config {
         s.strip_prefix(&prefix).map_or(s.clone(), str::to_owned)
     }
 
+    /// The `path_regex` of a rule, when it has one (a rule without one matches every file:
+    /// it says how to encrypt, not which files must be).
+    pub fn path_regex_of(rule: &CreationRule) -> Option<&str> {
+        rule.path_regex.as_ref().map(Regex::as_str)
+    }
+
     /// The first rule matching `file`, if any.
     pub fn rule_for(&self, file: &Path) -> Option<&CreationRule> {
         let rel = self.relative(file);

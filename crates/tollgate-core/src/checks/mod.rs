@@ -9,6 +9,7 @@
 pub mod access;
 pub mod netpol;
 pub mod rbac;
+pub mod secrets;
 pub mod selector;
 
 use crate::engine::EvalError;
@@ -24,6 +25,8 @@ pub enum Family {
     Rbac,
     /// NetworkPolicies and the workloads they select.
     Netpol,
+    /// SOPS coverage: what `.sops.yaml` says must be encrypted.
+    Secrets,
     /// What a change opens: access its branch grants that its merge base did not
     /// (`check --new-since`).
     Access,
@@ -35,6 +38,7 @@ impl Family {
         match self {
             Family::Rbac => "rbac",
             Family::Netpol => "netpol",
+            Family::Secrets => "secrets",
             Family::Access => "access",
         }
     }
@@ -104,6 +108,7 @@ pub static RULES: &[&Rule] = &[
     &netpol::empty_pod_selector::RULE,
     &netpol::dangling_peer::RULE,
     &netpol::allow_all::RULE,
+    &secrets::sops_required::RULE,
     &access::rbac_grant::RULE,
     &access::reach_opened::RULE,
 ];
