@@ -28,6 +28,10 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Run Kyverno `kyverno-test.yaml` suites (exit 0 all hold, 1 one fails, 2 none found).
     Test(commands::test::TestArgs),
+    /// Secrets governance: plaintext Secrets, files `.sops.yaml` says must be encrypted.
+    Secrets(commands::secrets::SecretsArgs),
+    /// Set a repository up: tollgate.yaml, .pre-commit-config.yaml, .sops.yaml.
+    Init(commands::init::InitArgs),
     /// Encrypt, decrypt, edit and re-key SOPS files (compatible with Go sops).
     Sops(commands::sops::SopsArgs),
     /// Ask the RBAC of the manifests: who can do what, what a subject can do.
@@ -79,6 +83,11 @@ fn run() -> ExitCode {
             let sub = matches.subcommand_matches("check").unwrap_or(&matches);
             policy_exit(commands::check::run(&args, sub))
         }
+        Command::Secrets(args) => {
+            let sub = matches.subcommand_matches("secrets").unwrap_or(&matches);
+            policy_exit(commands::secrets::run(&args, sub))
+        }
+        Command::Init(args) => policy_exit(commands::init::run(&args)),
         Command::Rules(args) => policy_exit(commands::rules::run(&args)),
         Command::Verify(args) => policy_exit(commands::verify::run(&args)),
         Command::Test(args) => policy_exit(commands::test::run(&args)),

@@ -333,3 +333,31 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn rendering_needs_kustomize_only_when_there_is_something_to_render() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = run(tollgate()
+        .env("PATH", empty.path())
+        .env_remove("TOLLGATE_KUSTOMIZE")
+        .args(["check", "--render", "--policy", "policy", "."])
+        .current_dir(fixture("flux")));
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("rendering needs `kustomize` or `kubectl` on PATH"),
+        "{}",
+        stderr(&o)
+    );
+    // Plain manifests with `render` on need no kustomize.
+    std::fs::write(
+        empty.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    )
+    .unwrap();
+    let o = run(tollgate()
+        .env("PATH", empty.path())
+        .env_remove("TOLLGATE_KUSTOMIZE")
+        .args(["check", "--render", "--pack", "k8s", "."])
+        .current_dir(empty.path()));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}

@@ -93,25 +93,23 @@ impl PolicyArgs {
     }
 }
 
+/// What to read, shared by `check` and `secrets audit`.
 #[derive(Args)]
-pub(crate) struct CheckArgs {
-    /// Manifest files or directories (walked honouring .gitignore); `-` reads stdin.
+pub(crate) struct InputArgs {
+    /// Manifest files or directories (walked honouring .gitignore); `-` reads stdin. With
+    /// --staged, the files to report on (default: every staged file).
     #[arg(default_value = ".")]
     paths: Vec<PathBuf>,
-    #[command(flatten)]
-    policies: PolicyArgs,
-    /// Evaluate the rules once over all inputs (`input` is `[{path, contents}]`), as conftest.
-    #[arg(long)]
-    combine: bool,
     /// Check what the cluster receives: render every Kustomize root, Flux Kustomization and
     /// Argo CD Application under the paths (with `kustomize` or `kubectl` from PATH) and
     /// locate findings on the source files (also `render: true` in tollgate.yaml).
     #[arg(long)]
     render: bool,
-    /// List the files not checked as they are (kustomize configuration, patches, ignored,
-    /// excluded, rendered), not only count them.
-    #[arg(long)]
-    show_skipped: bool,
+    /// Check the staged state of the repository (git's index, not the work tree), as a
+    /// pre-commit hook: the whole repository is read so rules over the set see it all;
+    /// findings are reported for the named (or staged) files only.
+    #[arg(long, conflicts_with = "new_since")]
+    staged: bool,
     /// Fail only on what the change adds: findings of the merge base of REF and HEAD (read
     /// from git objects) are subtracted; RBAC grants and network paths the change opens are
     /// reported (ACCESS001, ACCESS002).
@@ -121,7 +119,13 @@ pub(crate) struct CheckArgs {
     /// broken `kustomize build | tollgate check -` cannot pass).
     #[arg(long)]
     allow_empty: bool,
-    /// Report format: human, json, sarif, junit, github (repeatable, each with its own --output).
+}
+
+/// How to report, shared by `check` and `secrets audit`.
+#[derive(Args)]
+pub(crate) struct ReportArgs {
+    /// Report format: human, short, json, sarif, junit, github (repeatable, each with its own
+    /// --output).
     #[arg(short, long, value_name = "FORMAT", action = clap::ArgAction::Append)]
     format: Vec<String>,
     /// Write the report of the preceding --format to this file instead of stdout.
@@ -130,6 +134,27 @@ pub(crate) struct CheckArgs {
     /// Lowest severity that fails the run: error, warning or info.
     #[arg(long, value_name = "SEVERITY", default_value = "error")]
     fail_on: String,
+    /// List findings waived by exceptions, not only count them.
+    #[arg(long)]
+    show_suppressed: bool,
+    /// List the files not checked as they are (kustomize configuration, patches, ignored,
+    /// excluded, rendered), not only count them.
+    #[arg(long)]
+    show_skipped: bool,
+    /// Colour in the human report: auto (terminal and no NO_COLOR), always, never.
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    color: String,
+}
+
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    policies: PolicyArgs,
+    /// Evaluate the rules once over all inputs (`input` is `[{path, contents}]`), as conftest.
+    #[arg(long)]
+    combine: bool,
     /// Ignore `tollgate.dev/ignore` annotations on resources.
     #[arg(long)]
     no_annotation_exemptions: bool,
@@ -139,16 +164,25 @@ pub(crate) struct CheckArgs {
     /// Write every current finding to this baseline file.
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
-    /// List findings waived by exceptions, not only count them.
-    #[arg(long)]
-    show_suppressed: bool,
-    /// Colour in the human report: auto (terminal and no NO_COLOR), always, never.
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
-    color: String,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// `secrets audit`: the secrets pack alone, whatever tollgate.yaml's policies are.
+#[derive(Args)]
+pub(crate) struct AuditArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The configuration file (default: tollgate.yaml found upwards from here); its
+    /// excludes, severities and exceptions apply, its policies do not.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    report: ReportArgs,
 }
 
 /// Pairs each `--output` with the `--format` before it on the command line.
-fn pairs(a: &CheckArgs, m: &ArgMatches) -> Result<Vec<(Format, Option<PathBuf>)>, Error> {
+fn pairs(a: &ReportArgs, m: &ArgMatches) -> Result<Vec<(Format, Option<PathBuf>)>, Error> {
     let f_idx: Vec<usize> = m
         .indices_of("format")
         .map(Iterator::collect)
@@ -161,7 +195,7 @@ fn pairs(a: &CheckArgs, m: &ArgMatches) -> Result<Vec<(Format, Option<PathBuf>)>
     for (name, _) in a.format.iter().zip(&f_idx) {
         let f = Format::parse(name).ok_or_else(|| {
             usage(format!(
-                "unknown format `{name}`: use human, json, sarif, junit or github"
+                "unknown format `{name}`: use human, short, json, sarif, junit or github"
             ))
         })?;
         out.push((f, None));
@@ -287,10 +321,10 @@ fn merge_base_tree(
     // in the base tree gives the base's findings the branch's names. The binary owns the
     // process's working directory, and nothing else runs while it is moved.
     std::fs::create_dir_all(&base_cwd).map_err(|e| git_error(e.to_string()))?;
-    std::env::set_current_dir(&base_cwd).map_err(|e| git_error(e.to_string()))?;
-    let scanned = scan(&base_paths, opts);
-    std::env::set_current_dir(&cwd).map_err(|e| git_error(e.to_string()))?;
-    let inventory = scanned.map_err(|e| usage(e.to_string()))?;
+    let inventory = {
+        let _inside = InDir::enter(&base_cwd).map_err(git_error)?;
+        scan(&base_paths, opts).map_err(|e| usage(e.to_string()))?
+    };
     // Renames are relative to the repository root; findings to the working directory.
     let to_cwd = |p: &str| -> String {
         let abs = root.join(p);
@@ -311,15 +345,175 @@ fn merge_base_tree(
     })
 }
 
+/// The staged side of `--staged`: the repository as git's index has it, scanned whole.
+struct Staged {
+    inventory: tollgate_core::manifest::Inventory,
+    /// Files findings are reported for (relative to the working directory); a directory
+    /// stands for the files below it.
+    report_on: Vec<PathBuf>,
+    /// Where the staged files are, for the excerpts of the human report.
+    tree: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Writes the index out and scans the whole repository at its staged state, from the same
+/// place in that tree (so files keep their names).
+fn staged_tree(paths: &[PathBuf], opts: &ScanOptions) -> Result<Staged, Error> {
+    let git_error = |e: String| Error::Usage(format!("--staged: {e}"));
+    let cwd = std::env::current_dir().map_err(|e| git_error(e.to_string()))?;
+    let repo = git::Repo::discover(&cwd).map_err(git_error)?;
+    let dir = tempfile::Builder::new()
+        .prefix("tollgate-staged-")
+        .tempdir()
+        .map_err(|e| git_error(e.to_string()))?;
+    repo.export_index(dir.path()).map_err(git_error)?;
+    let root = std::fs::canonicalize(&repo.root).unwrap_or(repo.root.clone());
+    let cwd_real = std::fs::canonicalize(&cwd).unwrap_or(cwd.clone());
+    let inside = cwd_real
+        .strip_prefix(&root)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    let tree = dir.path().join(&inside);
+    // The whole repository: rules over the set judge a staged RoleBinding with the Role in a
+    // file that is not staged.
+    let up: PathBuf = inside.components().map(|_| "..").collect();
+    let whole = if up.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        up
+    };
+    std::fs::create_dir_all(&tree).map_err(|e| git_error(e.to_string()))?;
+    // As for --new-since: the scan names files relative to the working directory.
+    let inventory = {
+        let _inside = InDir::enter(&tree).map_err(git_error)?;
+        scan(&[whole], opts).map_err(|e| usage(e.to_string()))?
+    };
+    let report_on = if paths == [PathBuf::from(".")] {
+        repo.staged()
+            .map_err(git_error)?
+            .into_iter()
+            .map(|f| {
+                let abs = root.join(f);
+                abs.strip_prefix(&cwd_real)
+                    .map(Path::to_path_buf)
+                    .unwrap_or(abs)
+            })
+            .collect()
+    } else {
+        paths
+            .iter()
+            .map(|p| tollgate_core::render::kustomization::normalize(p))
+            .collect()
+    };
+    Ok(Staged {
+        inventory,
+        report_on,
+        tree,
+        _dir: dir,
+    })
+}
+
+/// The working directory moved for the length of a scope and moved back after. The binary
+/// owns its working directory; nothing else runs while it is moved.
+struct InDir {
+    back: PathBuf,
+}
+
+impl InDir {
+    fn enter(dir: &Path) -> Result<InDir, String> {
+        let back = std::env::current_dir().map_err(|e| e.to_string())?;
+        std::env::set_current_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(InDir { back })
+    }
+}
+
+impl Drop for InDir {
+    fn drop(&mut self) {
+        let _ = std::env::set_current_dir(&self.back);
+    }
+}
+
+/// Whether `file` (as findings name it) is one of `report_on`, or below one of them.
+fn reported(report_on: &[PathBuf], file: &str) -> bool {
+    let f = Path::new(file);
+    report_on.iter().any(|p| f == p || f.starts_with(p))
+}
+
+/// One run of `check` or `secrets audit`, once the flags are read.
+struct Job<'a> {
+    input: &'a InputArgs,
+    report: &'a ReportArgs,
+    config: Config,
+    sources: Sources,
+    annotations: bool,
+    baseline: Option<&'a Path>,
+    write_baseline: Option<&'a Path>,
+}
+
 pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
-    let outputs = pairs(a, m)?;
-    let fail_on = Severity::parse(&a.fail_on).ok_or_else(|| {
+    let config = load_config(a.policies.config.as_deref())?;
+    // Rego and Kyverno policies come from the same paths: the command line's, else the config's.
+    let sources = a.policies.sources(&config, a.combine)?;
+    execute(
+        Job {
+            input: &a.input,
+            report: &a.report,
+            annotations: config.annotation_exemptions && !a.no_annotation_exemptions,
+            config,
+            sources,
+            baseline: a.baseline.as_deref(),
+            write_baseline: a.write_baseline.as_deref(),
+        },
+        m,
+    )
+}
+
+/// `secrets audit`: the same run with the `secrets` pack as the only policy source.
+pub(crate) fn audit(a: &AuditArgs, m: &ArgMatches) -> Result<u8, Error> {
+    let config = load_config(a.config.as_deref())?;
+    let pack = tollgate_core::packs::find("secrets")
+        .ok_or_else(|| Error::UnknownPack("secrets".into()))?;
+    let sources = Sources {
+        paths: Vec::new(),
+        rego: rego::Options {
+            packs: vec![pack],
+            timeout: Some(timeout(10.0)?),
+            ..rego::Options::default()
+        },
+        combine: false,
+    };
+    execute(
+        Job {
+            input: &a.input,
+            report: &a.report,
+            annotations: config.annotation_exemptions,
+            config,
+            sources,
+            baseline: None,
+            write_baseline: None,
+        },
+        m,
+    )
+}
+
+fn execute(job: Job<'_>, m: &ArgMatches) -> Result<u8, Error> {
+    let Job {
+        input,
+        report: rep_args,
+        config,
+        sources,
+        annotations,
+        baseline,
+        write_baseline,
+    } = job;
+    let outputs = pairs(rep_args, m)?;
+    let fail_on = Severity::parse(&rep_args.fail_on).ok_or_else(|| {
         usage(format!(
             "unknown severity `{}`: use error, warning or info",
-            a.fail_on
+            rep_args.fail_on
         ))
     })?;
-    let color = match a.color.as_str() {
+    let color = match rep_args.color.as_str() {
         "always" => true,
         "never" => false,
         "auto" => {
@@ -332,22 +526,35 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
             )))
         }
     };
-    let config = load_config(a.policies.config.as_deref())?;
-    // Rego and Kyverno policies come from the same paths: the command line's, else the config's.
-    let sources = a.policies.sources(&config, a.combine)?;
     let policies = PolicySet::load(&sources, &config).map_err(Error::Policies)?;
     for note in policies.notes() {
         output::warn(note);
     }
-    let baseline = a.baseline.as_deref().map(Baseline::load).transpose()?;
+    let baseline = baseline.map(Baseline::load).transpose()?;
     let scan_options = ScanOptions {
         exclude: config.exclude.clone(),
-        render: a.render || config.render,
+        render: input.render || config.render,
         argocd_repos: config.argocd_repos.clone(),
     };
-    let inventory = scan(&a.paths, &scan_options).map_err(|e| usage(e.to_string()))?;
-    if inventory.resources.is_empty() && inventory.errors.is_empty() && !a.allow_empty {
-        let what: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
+    let (inventory, report_on, staged_tree_dir) = if input.staged {
+        let s = staged_tree(&input.paths, &scan_options)?;
+        (s.inventory, Some(s.report_on), Some((s.tree, s._dir)))
+    } else {
+        let inventory = scan(&input.paths, &scan_options).map_err(|e| usage(e.to_string()))?;
+        (inventory, None, None)
+    };
+    // A commit that stages no manifest has nothing to check; elsewhere reading nothing is an
+    // error (a failed `kustomize build` piped in must not pass).
+    if inventory.resources.is_empty()
+        && inventory.errors.is_empty()
+        && !input.allow_empty
+        && report_on.is_none()
+    {
+        let what: Vec<String> = input
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         return Err(Error::Empty(what.join(" ")));
     }
     for note in &inventory.notes {
@@ -355,19 +562,26 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
     }
     let today = tollgate_core::suppress::today_utc();
     let filters = Filters {
-        annotations: config.annotation_exemptions && !a.no_annotation_exemptions,
+        annotations,
         baseline: baseline.as_ref(),
         today: &today,
     };
     let Evaluation {
-        findings,
-        suppressed,
-        errors: eval_errors,
+        mut findings,
+        mut suppressed,
+        errors: mut eval_errors,
         expired,
-    } = match &a.new_since {
-        None => policies.evaluate(&inventory.resources, filters),
+    } = match &input.new_since {
+        None => {
+            // Rules that read files beside the manifests (`.sops.yaml`) read the staged ones.
+            let _inside = match &staged_tree_dir {
+                Some((tree, _)) => Some(InDir::enter(tree).map_err(Error::Usage)?),
+                None => None,
+            };
+            policies.evaluate(&inventory.resources, filters)
+        }
         Some(reference) => {
-            let base = merge_base_tree(reference, &a.paths, &scan_options)?;
+            let base = merge_base_tree(reference, &input.paths, &scan_options)?;
             policies.evaluate_change(
                 &base.inventory.resources,
                 &inventory.resources,
@@ -376,7 +590,16 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
             )
         }
     };
-    if let Some(path) = &a.write_baseline {
+    let mut load_errors = inventory.errors.clone();
+    if let Some(on) = &report_on {
+        // The whole repository was judged; a commit answers for the files it stages.
+        findings.retain(|f| reported(on, &f.location.file));
+        suppressed.retain(|f| reported(on, &f.location.file));
+        let place = |at: &str| at.rsplit_once(':').map_or(at, |(f, _)| f).to_owned();
+        eval_errors.retain(|e| reported(on, &place(&e.file)));
+        load_errors.retain(|e| reported(on, &e.file));
+    }
+    if let Some(path) = write_baseline {
         let known: Vec<_> = findings
             .iter()
             .chain(
@@ -393,7 +616,7 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
         output::warn(note);
     }
     let failing = findings.iter().any(|f| f.severity >= fail_on);
-    let exit_code = if !inventory.errors.is_empty() || !eval_errors.is_empty() {
+    let exit_code = if !load_errors.is_empty() || !eval_errors.is_empty() {
         2
     } else {
         u8::from(failing)
@@ -401,6 +624,11 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
     let evaluated: Vec<(String, String)> = inventory
         .resources
         .iter()
+        .filter(|r| {
+            report_on
+                .as_ref()
+                .is_none_or(|on| reported(on, &r.origin.file))
+        })
         .map(|r| (r.origin.file.to_string(), ResourceRef::of(r).display()))
         .collect();
     let version = env!("CARGO_PKG_VERSION");
@@ -418,14 +646,14 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
         rules: &rules,
         findings: &findings,
         suppressed: &suppressed,
-        show_suppressed: a.show_suppressed,
-        errors: &inventory.errors,
+        show_suppressed: rep_args.show_suppressed,
+        errors: &load_errors,
         eval_errors: &eval_errors,
         expired: &expired,
         files: inventory.files,
         resources: inventory.resources.len(),
         skipped: &inventory.skipped,
-        show_skipped: a.show_skipped,
+        show_skipped: rep_args.show_skipped,
         roots: inventory.roots.len(),
         evaluated: &evaluated,
         exit_code,
@@ -434,11 +662,13 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
     for (format, path) in outputs {
         let human = HumanOptions {
             color: color && path.is_none(),
+            // Excerpts show what is staged, not what the work tree holds.
+            sources: staged_tree_dir.as_ref().map(|(tree, _)| tree.clone()),
         };
         match path {
-            Some(p) => write_atomic(&p, report::render(format, &rep, human).as_bytes(), 0o644)
+            Some(p) => write_atomic(&p, report::render(format, &rep, &human).as_bytes(), 0o644)
                 .map_err(written(&p.display().to_string()))?,
-            None => output::stdout_with(|out| report::write(format, &rep, human, out))
+            None => output::stdout_with(|out| report::write(format, &rep, &human, out))
                 .map_err(written("stdout"))?,
         }
     }

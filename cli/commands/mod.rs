@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 pub(crate) mod check;
+pub(crate) mod init;
 pub(crate) mod netpol;
 mod query;
 pub(crate) mod rbac;
 pub(crate) mod rules;
+pub(crate) mod secrets;
 pub(crate) mod sops;
 mod sops_edit;
 mod sops_keys;

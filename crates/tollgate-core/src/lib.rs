@@ -19,6 +19,7 @@ pub mod packs;
 pub mod policyset;
 pub mod render;
 pub mod report;
+pub mod scaffold;
 pub mod suppress;
 pub mod wildcard;
 

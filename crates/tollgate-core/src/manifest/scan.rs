@@ -143,11 +143,6 @@ fn root_files(
 
 /// Scans paths as `tollgate check` takes them (`-` is stdin).
 pub fn scan(paths: &[PathBuf], opts: &ScanOptions) -> Result<Inventory, ScanError> {
-    let renderer = if opts.render {
-        Some(Renderer::find().ok_or(ScanError::NoRenderer)?)
-    } else {
-        None
-    };
     let (inputs, walk_errors) = expand(paths);
     let mut skipped: Vec<Skipped> = Vec::new();
     let skip = |skipped: &mut Vec<Skipped>, file: &Path, reason: SkipReason| {
@@ -289,8 +284,8 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions) -> Result<Inventory, ScanErro
     inv.errors.extend(errors);
     inv.skipped.extend(skipped);
 
-    if let Some(renderer) = renderer {
-        render_roots(&mut inv, &kustomizations, &repo, opts, &renderer);
+    if opts.render {
+        render_roots(&mut inv, &kustomizations, &repo, opts)?;
     }
     for r in &inv.resources {
         if r.kind == "HelmRelease" && r.api_version.starts_with("helm.toolkit.fluxcd.io/") {
@@ -317,8 +312,7 @@ fn render_roots(
     kustomizations: &BTreeMap<PathBuf, Kustomization>,
     repo: &Path,
     opts: &ScanOptions,
-    renderer: &Renderer,
-) {
+) -> Result<(), ScanError> {
     use rayon::prelude::*;
     let included: BTreeSet<&PathBuf> = kustomizations.values().flat_map(|k| &k.dirs).collect();
     let mut roots: Vec<Root> = kustomizations
@@ -371,6 +365,13 @@ fn render_roots(
         }
     }
     roots.sort_by(|a, b| a.label.cmp(&b.label));
+    if roots.is_empty() {
+        inv.notes.extend(notes);
+        return Ok(());
+    }
+    // Only a tree with something to render needs kustomize.
+    let renderer = Renderer::find().ok_or(ScanError::NoRenderer)?;
+    let renderer = &renderer;
 
     let mut cache = HashMap::new();
     let mut covered: BTreeMap<PathBuf, String> = BTreeMap::new();
@@ -445,4 +446,5 @@ fn render_roots(
         }
     }
     inv.notes.extend(notes);
+    Ok(())
 }

@@ -50,7 +50,7 @@ fn mask_value(line: &str) -> String {
     }
 }
 
-pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
+pub(super) fn render(r: &Report<'_>, opts: &HumanOptions) -> String {
     let mut sources: HashMap<&str, Option<Vec<String>>> = HashMap::new();
     let mut out = String::new();
     for f in r.findings {
@@ -87,7 +87,11 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
                 if f.location.file == "-" {
                     return None;
                 }
-                std::fs::read_to_string(&f.location.file)
+                let file = match &opts.sources {
+                    Some(dir) => dir.join(&f.location.file),
+                    None => std::path::PathBuf::from(&f.location.file),
+                };
+                std::fs::read_to_string(file)
                     .ok()
                     .map(|t| t.lines().map(str::to_owned).collect())
             })
@@ -145,6 +149,14 @@ pub(super) fn render(r: &Report<'_>, opts: HumanOptions) -> String {
             ));
         }
     }
+    out.push_str(&summary(r));
+    out
+}
+
+/// The last line of the human and short reports: counts, skipped documents by reason,
+/// failures.
+pub(super) fn summary(r: &Report<'_>) -> String {
+    let mut out = String::new();
     let skipped = r.skipped_documents();
     let why = r.skipped_by_category();
     let why = if why.is_empty() {

@@ -7,6 +7,7 @@ mod json;
 mod junit;
 mod pretty;
 mod sarif;
+mod short;
 pub mod suites;
 
 use crate::engine::EvalError;
@@ -26,6 +27,9 @@ pub enum Format {
     Junit,
     /// GitHub Actions workflow commands (`::error file=…`).
     Github,
+    /// One line per finding (`file:line:col: severity[rule] message`), then the summary: for
+    /// pre-commit hooks.
+    Short,
 }
 
 impl Format {
@@ -37,6 +41,7 @@ impl Format {
             "sarif" => Format::Sarif,
             "junit" => Format::Junit,
             "github" => Format::Github,
+            "short" => Format::Short,
             _ => return None,
         })
     }
@@ -127,20 +132,24 @@ impl Report<'_> {
 }
 
 /// Options that only the human format uses.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct HumanOptions {
     /// ANSI colours.
     pub color: bool,
+    /// Where the files findings name are read from for excerpts, when not the working
+    /// directory (the staged tree of a pre-commit run).
+    pub sources: Option<std::path::PathBuf>,
 }
 
 /// Renders a report in one format.
-pub fn render(format: Format, report: &Report<'_>, human: HumanOptions) -> String {
+pub fn render(format: Format, report: &Report<'_>, human: &HumanOptions) -> String {
     match format {
         Format::Human => human::render(report, human),
         Format::Json => json::render(report),
         Format::Sarif => sarif::render(report),
         Format::Junit => junit::render(report),
         Format::Github => github::render(report),
+        Format::Short => short::render(report),
     }
 }
 
@@ -148,7 +157,7 @@ pub fn render(format: Format, report: &Report<'_>, human: HumanOptions) -> Strin
 pub fn write(
     format: Format,
     report: &Report<'_>,
-    human: HumanOptions,
+    human: &HumanOptions,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     match format {
