@@ -8,6 +8,14 @@ use std::collections::HashMap;
 
 /// What identifies a finding across commits, with and without its file.
 fn identity(f: &Finding, file: Option<&str>) -> String {
+    if let Some(scope) = &f.scope {
+        // About a namespace, not the object it is placed on: the same wherever it is placed.
+        return format!(
+            "{}\0{scope}\0{}",
+            f.rule_id,
+            f.location.rendered_from.as_deref().unwrap_or("")
+        );
+    }
     format!(
         "{}\0{}\0{}\0{}\0{}\0{}\0{}",
         f.rule_id,

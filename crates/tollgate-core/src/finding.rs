@@ -119,6 +119,11 @@ pub struct Finding {
     /// secrets rule names): renderers that show source mask the value of that line.
     #[serde(skip)]
     pub sensitive: bool,
+    /// What the finding is about when that is not the object it is located on (`namespace
+    /// shop` for a namespace without default deny, placed on one of its workloads): its
+    /// identity across commits and in baselines, so a new first workload does not make it new.
+    #[serde(skip)]
+    pub scope: Option<String>,
 }
 
 impl Finding {
@@ -154,21 +159,25 @@ impl Finding {
             details: None,
             suppressed_by: None,
             sensitive: resource.is_secret_value_line(line),
+            scope: None,
         }
     }
 
     /// A fingerprint that survives moved lines: rule, file, resource, and field (or message).
     /// FNV-1a, stable across releases and platforms, unlike std's hasher.
     pub fn fingerprint(&self) -> String {
-        let mut key = format!(
-            "{}\0{}\0{}\0{}\0{}\0{}",
-            self.rule_id,
-            self.location.file,
-            self.resource.kind,
-            self.resource.namespace.as_deref().unwrap_or(""),
-            self.resource.name.as_deref().unwrap_or(""),
-            self.field_path.as_deref().unwrap_or(&self.message)
-        );
+        let mut key = match &self.scope {
+            Some(scope) => format!("{}\0{scope}", self.rule_id),
+            None => format!(
+                "{}\0{}\0{}\0{}\0{}\0{}",
+                self.rule_id,
+                self.location.file,
+                self.resource.kind,
+                self.resource.namespace.as_deref().unwrap_or(""),
+                self.resource.name.as_deref().unwrap_or(""),
+                self.field_path.as_deref().unwrap_or(&self.message)
+            ),
+        };
         // One base file rendered by two overlays gives two findings; unrendered findings keep
         // the fingerprints they always had.
         if let Some(root) = &self.location.rendered_from {

@@ -189,6 +189,14 @@ impl Emit {
         f.help = Some(self.rule.fix.to_owned());
         self.findings.push(f);
     }
+
+    /// A finding about `scope` (`namespace shop`), placed on `resource` at `field_path`.
+    pub fn about(&mut self, scope: String, resource: &Resource, field_path: &str, message: String) {
+        self.at(resource, field_path, message);
+        if let Some(f) = self.findings.last_mut() {
+            f.scope = Some(scope);
+        }
+    }
 }
 
 /// `rules` over `resources`. With `admission`, rules that judge the whole set are skipped:

@@ -144,6 +144,7 @@ mod tests {
             details,
             suppressed_by: None,
             sensitive: false,
+            scope: None,
         }
     }
 

@@ -199,6 +199,7 @@ mod tests {
                 details: None,
                 suppressed_by: None,
                 sensitive: false,
+                scope: None,
             })
             .collect();
         let rules = [RuleInfo {

@@ -624,7 +624,8 @@ pub(crate) fn report_missing_default_deny(
             continue;
         }
         if let Some((resource, path)) = anchor(net, ns) {
-            emit.at(
+            emit.about(
+                format!("namespace {}", ns.name),
                 resource,
                 &path,
                 format!(
