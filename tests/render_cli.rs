@@ -361,3 +361,34 @@ fn rendering_needs_kustomize_only_when_there_is_something_to_render() {
         .current_dir(empty.path()));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+#[test]
+fn roots_that_render_the_same_object_are_each_checked() {
+    // Two overlays render the very same Deployment (no namespace or prefix of their own):
+    // built together they would collide in one kustomize build, so each is built alone, and
+    // each overlay's copy of the base's problem is reported once, named by its root.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, text) in [
+        ("base/kustomization.yaml", "resources:\n  - pod.yaml\n"),
+        (
+            "base/pod.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n    - name: c\n      image: busybox@sha256:2919d0172f7524b2d8df9e50066a682669e6d170ac0f6a49676d54358fe970b5\n      resources:\n        limits:\n          memory: 64Mi\n",
+        ),
+        ("a/kustomization.yaml", "resources:\n  - ../base\n"),
+        ("b/kustomization.yaml", "resources:\n  - ../base\n"),
+    ] {
+        let p = d.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let (c, v, err) = check_in(d, &["--render", "--pack", "k8s", "."]);
+    assert_eq!(c, 1, "{v:#}\n{err}");
+    assert_eq!(
+        rows(&v),
+        vec![
+            row("POD001", "-/app", "base/pod.yaml:6", "a"),
+            row("POD001", "-/app", "base/pod.yaml:6", "b"),
+        ]
+    );
+}

@@ -274,30 +274,116 @@ pub(crate) fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, 
 
 /// The merge base's side of `--new-since`: its resources and the renames since.
 struct MergeBase {
-    inventory: tollgate_core::manifest::Inventory,
+    resources: Vec<tollgate_core::manifest::Resource>,
     renames: HashMap<String, String>,
-    // The exported tree, removed when the run is done with it.
-    _tree: tempfile::TempDir,
+    /// The files (either side's names) that differ, when the base was read file by file.
+    changed: Option<std::collections::HashSet<String>>,
+    // The exported tree, when one was written; removed when the run is done with it.
+    _tree: Option<tempfile::TempDir>,
 }
 
-/// Scans the same paths in the tree of the merge base of `reference` and HEAD, written out
-/// from git's objects (the work tree and the index are not touched).
+/// Files whose change can change how other files are read (what is rendered, skipped,
+/// ignored or must be encrypted): when one differs, the base is read from a full export.
+fn changes_how_files_are_read(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    tollgate_core::render::kustomization::FILE_NAMES.contains(&name)
+        || matches!(
+            name,
+            ".sourceignore" | ".sops.yaml" | "kyverno-test.yaml" | "tollgate.yaml" | ".gitignore"
+        )
+}
+
+/// The merge base of `reference` and HEAD, scanned with the same paths and options, read
+/// from git's objects (the work tree and the index are not touched). Files the branch did
+/// not change are the work tree's, already loaded in `head`: only the changed ones are read
+/// from git. A change to what decides how files are read (a kustomization, `.sops.yaml`,
+/// `.sourceignore`), or rendering, writes the whole base tree out and scans it instead.
 fn merge_base_tree(
     reference: &str,
     paths: &[PathBuf],
     opts: &ScanOptions,
+    head: &tollgate_core::manifest::Inventory,
 ) -> Result<MergeBase, Error> {
     let git_error = |e: String| Error::Usage(format!("--new-since {reference}: {e}"));
     let cwd = std::env::current_dir().map_err(|e| git_error(e.to_string()))?;
     let repo = git::Repo::discover(&cwd).map_err(git_error)?;
     let base = repo.merge_base(reference, "HEAD").map_err(git_error)?;
+    let root = std::fs::canonicalize(&repo.root).unwrap_or(repo.root.clone());
+    let cwd_real = std::fs::canonicalize(&cwd).unwrap_or(cwd.clone());
+    // Git names files relative to the repository root; findings relative to here.
+    let to_cwd = |p: &str| -> String {
+        let abs = root.join(p);
+        abs.strip_prefix(&cwd_real)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| abs.display().to_string())
+    };
+    let changes = repo.changes_since(&base).map_err(git_error)?;
+    let renames: HashMap<String, String> = changes
+        .iter()
+        .filter(|(letter, _, _)| *letter == 'R')
+        .map(|(_, old, new)| (to_cwd(old), to_cwd(new)))
+        .collect();
+    let stdin = paths.iter().any(|p| p.as_os_str() == "-");
+    let full = opts.render
+        || stdin
+        || changes.iter().any(|(_, old, new)| {
+            changes_how_files_are_read(old) || changes_how_files_are_read(new)
+        });
+    if !full {
+        let untracked = repo.untracked().map_err(git_error)?;
+        // Head files that are not the base's: changed, added, or not tracked at all.
+        let differs: std::collections::HashSet<String> = changes
+            .iter()
+            .filter(|(letter, _, _)| *letter != 'D')
+            .map(|(_, _, new)| to_cwd(new))
+            .chain(untracked.iter().map(|p| to_cwd(p)))
+            .collect();
+        let wanted: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| tollgate_core::render::kustomization::normalize(p))
+            .collect();
+        let excluded = tollgate_core::manifest::exclude_globs(&opts.exclude);
+        let in_scope = |name: &str| {
+            let p = Path::new(name);
+            tollgate_core::manifest::is_manifest_path(p)
+                && wanted
+                    .iter()
+                    .any(|w| w.as_os_str() == "." || p.starts_with(w))
+                && !excluded.as_ref().is_some_and(|g| g.is_match(name))
+        };
+        // The base's versions of what changed: modified, deleted, renamed away.
+        let from_git: Vec<String> = changes
+            .iter()
+            .filter(|(letter, _, _)| matches!(letter, 'M' | 'T' | 'D' | 'R'))
+            .map(|(_, old, _)| old.clone())
+            .filter(|old| in_scope(&to_cwd(old)))
+            .collect();
+        let blobs = repo.read_at(&base, &from_git).map_err(git_error)?;
+        let texts: Vec<(String, String)> = blobs
+            .into_iter()
+            .filter_map(|(p, bytes)| String::from_utf8(bytes).ok().map(|t| (to_cwd(&p), t)))
+            .collect();
+        let mut resources: Vec<tollgate_core::manifest::Resource> = head
+            .resources
+            .iter()
+            .filter(|r| !differs.contains(&*r.origin.file))
+            .cloned()
+            .collect();
+        resources.extend(tollgate_core::manifest::load_texts(texts).resources);
+        let mut changed = differs;
+        changed.extend(changes.iter().map(|(_, old, _)| to_cwd(old)));
+        return Ok(MergeBase {
+            resources,
+            renames,
+            changed: Some(changed),
+            _tree: None,
+        });
+    }
     let tree = tempfile::Builder::new()
         .prefix("tollgate-base-")
         .tempdir()
         .map_err(|e| git_error(e.to_string()))?;
     repo.export_commit(&base, tree.path()).map_err(git_error)?;
-    let root = std::fs::canonicalize(&repo.root).unwrap_or(repo.root.clone());
-    let cwd_real = std::fs::canonicalize(&cwd).unwrap_or(cwd.clone());
     let inside = cwd_real
         .strip_prefix(&root)
         .unwrap_or(Path::new(""))
@@ -318,30 +404,17 @@ fn merge_base_tree(
         })
         .collect();
     // The scan names files relative to the working directory; running it from the same place
-    // in the base tree gives the base's findings the branch's names. The binary owns the
-    // process's working directory, and nothing else runs while it is moved.
+    // in the base tree gives the base's findings the branch's names.
     std::fs::create_dir_all(&base_cwd).map_err(|e| git_error(e.to_string()))?;
     let inventory = {
         let _inside = InDir::enter(&base_cwd).map_err(git_error)?;
         scan(&base_paths, opts).map_err(|e| usage(e.to_string()))?
     };
-    // Renames are relative to the repository root; findings to the working directory.
-    let to_cwd = |p: &str| -> String {
-        let abs = root.join(p);
-        abs.strip_prefix(&cwd_real)
-            .map(|r| r.display().to_string())
-            .unwrap_or_else(|_| abs.display().to_string())
-    };
-    let renames = repo
-        .renames_since(&base)
-        .map_err(git_error)?
-        .into_iter()
-        .map(|(old, new)| (to_cwd(&old), to_cwd(&new)))
-        .collect();
     Ok(MergeBase {
-        inventory,
+        resources: inventory.resources,
         renames,
-        _tree: tree,
+        changed: None,
+        _tree: Some(tree),
     })
 }
 
@@ -581,11 +654,12 @@ fn execute(job: Job<'_>, m: &ArgMatches) -> Result<u8, Error> {
             policies.evaluate(&inventory.resources, filters)
         }
         Some(reference) => {
-            let base = merge_base_tree(reference, &input.paths, &scan_options)?;
+            let base = merge_base_tree(reference, &input.paths, &scan_options, &inventory)?;
             policies.evaluate_change(
-                &base.inventory.resources,
+                &base.resources,
                 &inventory.resources,
                 &base.renames,
+                base.changed.as_ref(),
                 filters,
             )
         }

@@ -125,6 +125,95 @@ impl Repo {
         Ok(renames)
     }
 
+    /// What differs between `commit` and the work tree (the index included), relative to the
+    /// root: `(status letter, path in commit, path now)`; renames are followed.
+    pub fn changes_since(&self, commit: &str) -> Result<Vec<(char, String, String)>, String> {
+        let mut c = git(&self.root);
+        c.args(["diff", "--name-status", "-M", "-z", commit]);
+        let out = run(c, "diff")?;
+        let fields: Vec<String> = out
+            .split(|b| *b == 0)
+            .filter(|f| !f.is_empty())
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        let mut changes = Vec::new();
+        let mut it = fields.into_iter();
+        while let Some(status) = it.next() {
+            let letter = status.chars().next().unwrap_or('M');
+            if matches!(letter, 'R' | 'C') {
+                if let (Some(old), Some(new)) = (it.next(), it.next()) {
+                    changes.push((letter, old, new));
+                }
+            } else if let Some(path) = it.next() {
+                changes.push((letter, path.clone(), path));
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Files in the work tree git does not track (and does not ignore), relative to the root.
+    pub fn untracked(&self) -> Result<Vec<String>, String> {
+        let mut c = git(&self.root);
+        c.args(["ls-files", "--others", "--exclude-standard", "-z"]);
+        let out = run(c, "ls-files")?;
+        Ok(out
+            .split(|b| *b == 0)
+            .filter(|f| !f.is_empty())
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect())
+    }
+
+    /// The contents of `paths` (relative to the root) at `commit`, read from git's objects in
+    /// one `git cat-file --batch`; a path the commit does not have is left out.
+    pub fn read_at(
+        &self,
+        commit: &str,
+        paths: &[String],
+    ) -> Result<Vec<(String, Vec<u8>)>, String> {
+        use std::io::{BufRead, Read, Write};
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut c = git(&self.root);
+        c.args(["cat-file", "--batch"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        let mut child = c
+            .spawn()
+            .map_err(|e| format!("cannot run git cat-file: {e}"))?;
+        let mut stdin = child.stdin.take().ok_or("git cat-file: no stdin")?;
+        let requests: String = paths.iter().map(|p| format!("{commit}:{p}\n")).collect();
+        // Written from a thread: git answers while it reads, and both pipes have limits.
+        let writer = std::thread::spawn(move || stdin.write_all(requests.as_bytes()));
+        let stdout = child.stdout.take().ok_or("git cat-file: no stdout")?;
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut out = Vec::new();
+        for p in paths {
+            let mut header = String::new();
+            if reader.read_line(&mut header).map_err(|e| e.to_string())? == 0 {
+                break;
+            }
+            // `<sha> blob <size>` or `<object> missing`.
+            let mut parts = header.split_whitespace();
+            let (_, kind, size) = (parts.next(), parts.next(), parts.next());
+            if kind != Some("blob") {
+                continue;
+            }
+            let size: usize = size
+                .and_then(|s| s.parse().ok())
+                .ok_or("git cat-file: bad header")?;
+            let mut body = vec![0u8; size];
+            reader.read_exact(&mut body).map_err(|e| e.to_string())?;
+            let mut newline = [0u8; 1];
+            reader.read_exact(&mut newline).map_err(|e| e.to_string())?;
+            out.push((p.clone(), body));
+        }
+        let _ = writer.join();
+        let _ = child.wait();
+        Ok(out)
+    }
+
     /// Files added, copied, modified or renamed in the index (relative to the root).
     pub fn staged(&self) -> Result<Vec<String>, String> {
         let mut c = git(&self.root);

@@ -149,31 +149,53 @@ impl PolicySet {
     /// `base` (its merge base) did not have, plus the access the change opens (ACCESS rules);
     /// the others are suppressed as `merge base`. `renames` maps a base file to its name on
     /// the branch. The baseline, if any, applies to the branch as in `evaluate`.
+    ///
+    /// `changed`, when known, names the files (either side's names) that differ between the
+    /// two: engines whose findings depend on one resource alone then judge only the base's
+    /// changed resources, and the branch's findings on unchanged files stand for the base's.
     pub fn evaluate_change(
         &self,
         base: &[Resource],
         head: &[Resource],
         renames: &std::collections::HashMap<String, String>,
+        changed: Option<&std::collections::HashSet<String>>,
         filters: Filters<'_>,
     ) -> Evaluation {
-        let (mut now, before) = rayon::join(
-            || {
-                let mut parts: Vec<engine::Evaluation> =
-                    self.engines.par_iter().map(|e| e.evaluate(head)).collect();
-                parts.push(checks::changes(base, head));
-                let raw = self.merge(parts);
-                self.finish(raw, head, filters)
-            },
-            || {
-                self.evaluate(
-                    base,
-                    Filters {
-                        baseline: None,
-                        ..filters
-                    },
-                )
+        let head_parts: Vec<engine::Evaluation> =
+            self.engines.par_iter().map(|e| e.evaluate(head)).collect();
+        let base_parts: Vec<engine::Evaluation> = self
+            .engines
+            .par_iter()
+            .zip(&head_parts)
+            .map(|(e, now)| match changed {
+                Some(changed) if e.per_resource() => {
+                    let touched: Vec<Resource> = base
+                        .iter()
+                        .filter(|r| changed.contains(&*r.origin.file))
+                        .cloned()
+                        .collect();
+                    let mut part = e.evaluate(&touched);
+                    let unchanged = |f: &&Finding| !changed.contains(&f.location.file);
+                    part.findings
+                        .extend(now.findings.iter().filter(unchanged).cloned());
+                    part.suppressed
+                        .extend(now.suppressed.iter().filter(unchanged).cloned());
+                    part
+                }
+                _ => e.evaluate(base),
+            })
+            .collect();
+        let before = self.finish(
+            self.merge(base_parts),
+            base,
+            Filters {
+                baseline: None,
+                ..filters
             },
         );
+        let mut parts = head_parts;
+        parts.push(checks::changes(base, head));
+        let mut now = self.finish(self.merge(parts), head, filters);
         let (added, known) =
             crate::change::subtract(std::mem::take(&mut now.findings), &before.findings, renames);
         now.findings = added;

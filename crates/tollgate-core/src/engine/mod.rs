@@ -64,6 +64,12 @@ pub trait Engine: Send + Sync {
     /// Findings on the one object of an admission request (`resource` is its object, or the
     /// old object for DELETE), with the request's operation, user and old object.
     fn review(&self, request: &AdmissionRequest, resource: &Resource) -> Evaluation;
+    /// Whether every finding on a resource depends on that resource alone: then a resource
+    /// that did not change between two commits has the same findings in both, and
+    /// `--new-since` evaluates the merge base's changed resources only.
+    fn per_resource(&self) -> bool {
+        false
+    }
 }
 
 /// The Rego rules (conftest conventions and the bundled packs) as an engine.
@@ -95,6 +101,11 @@ thread_local! {
 }
 
 impl Engine for RegoEngine {
+    fn per_resource(&self) -> bool {
+        // `--combine` rules see every input at once.
+        !self.combine
+    }
+
     fn rules(&self) -> Vec<RuleMeta> {
         self.policies
             .rules()

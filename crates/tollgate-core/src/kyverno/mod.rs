@@ -246,6 +246,10 @@ pub(crate) struct KyvernoEngine {
 }
 
 impl crate::engine::Engine for KyvernoEngine {
+    fn per_resource(&self) -> bool {
+        true
+    }
+
     fn rules(&self) -> Vec<crate::engine::RuleMeta> {
         let mut out = Vec::new();
         for p in &self.set.policies {

@@ -397,6 +397,35 @@ pub fn load(inputs: &[Input]) -> Inventory {
     inv
 }
 
+/// Loads files whose text is already in memory (the merge base's versions of changed files,
+/// read from git), named as given; sorted by name like a walk.
+pub fn load_texts(files: Vec<(String, String)>) -> Inventory {
+    use rayon::prelude::*;
+    let mut files = files;
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let results: Vec<(String, FileResult)> = files
+        .into_par_iter()
+        .map(|(name, text)| {
+            let loaded = load_text(&name, &text);
+            (name, loaded)
+        })
+        .collect();
+    let mut inv = Inventory {
+        files: results.len(),
+        ..Inventory::default()
+    };
+    for (file, f) in results {
+        inv.skipped.extend(f.skipped(&file));
+        inv.resources.extend(f.resources);
+        inv.errors
+            .extend(f.errors.into_iter().map(|message| LoadError {
+                file: file.clone(),
+                message,
+            }));
+    }
+    inv
+}
+
 /// Loads the documents of one file's text. A stream that does not parse as a whole is read
 /// document by document, so the valid ones are still checked and each broken one is named.
 pub(crate) fn load_text(file: &str, text: &str) -> FileResult {
@@ -611,21 +640,28 @@ fn identity(object: &serde_json::Value) -> Identity {
 /// that match an `exclude` glob (relative path, `**` crosses directories).
 pub fn load_paths(paths: &[PathBuf], exclude: &[String]) -> Inventory {
     let (mut inputs, errors) = expand(paths);
-    if !exclude.is_empty() {
-        let mut b = globset::GlobSetBuilder::new();
-        for g in exclude {
-            if let Ok(glob) = globset::GlobBuilder::new(g).literal_separator(true).build() {
-                b.add(glob);
-            }
-        }
-        if let Ok(set) = b.build() {
-            inputs.retain(|i| !set.is_match(i.display_name()));
-        }
+    if let Some(set) = exclude_globs(exclude) {
+        inputs.retain(|i| !set.is_match(i.display_name()));
     }
     let mut inv = load(&inputs);
     inv.errors.extend(errors);
     inv.errors.sort_by(|a, b| a.file.cmp(&b.file));
     inv
+}
+
+/// tollgate.yaml's `exclude` globs (relative paths, `**` crosses directories), compiled once;
+/// `None` when there are none.
+pub fn exclude_globs(exclude: &[String]) -> Option<globset::GlobSet> {
+    if exclude.is_empty() {
+        return None;
+    }
+    let mut b = globset::GlobSetBuilder::new();
+    for g in exclude {
+        if let Ok(glob) = globset::GlobBuilder::new(g).literal_separator(true).build() {
+            b.add(glob);
+        }
+    }
+    b.build().ok()
 }
 
 /// Whether a path names a manifest file by its extension.

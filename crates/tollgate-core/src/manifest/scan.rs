@@ -152,15 +152,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions) -> Result<Inventory, ScanErro
             reason,
         });
     };
-    let excluded = {
-        let mut b = globset::GlobSetBuilder::new();
-        for g in &opts.exclude {
-            if let Ok(glob) = globset::GlobBuilder::new(g).literal_separator(true).build() {
-                b.add(glob);
-            }
-        }
-        b.build().ok()
-    };
+    let excluded = super::exclude_globs(&opts.exclude);
     let start = paths.iter().find(|p| p.as_os_str() != "-").map_or_else(
         || PathBuf::from("."),
         |p| {
@@ -313,7 +305,6 @@ fn render_roots(
     repo: &Path,
     opts: &ScanOptions,
 ) -> Result<(), ScanError> {
-    use rayon::prelude::*;
     let included: BTreeSet<&PathBuf> = kustomizations.values().flat_map(|k| &k.dirs).collect();
     let mut roots: Vec<Root> = kustomizations
         .values()
@@ -401,13 +392,7 @@ fn render_roots(
             });
         }
     }
-    let built: Vec<(Root, Result<render::Rendered, String>)> = roots
-        .into_par_iter()
-        .map(|root| {
-            let r = render::render(&root, renderer, &sources);
-            (root, r)
-        })
-        .collect();
+    let built = render::render_all(roots, renderer, &sources);
     for (root, result) in built {
         match result {
             Ok(render::Rendered {

@@ -125,24 +125,98 @@ fn wrapper_for(root: &Root, dir_abs: &Path, wrapper: &Path) -> Result<Value, Str
     Ok(k)
 }
 
-/// Builds one root. The error is kustomize's own message, for the user to act on.
-pub(crate) fn build(root: &Root, renderer: &Renderer) -> Result<Built, String> {
+/// Writes a kustomization (JSON is YAML) into `dir`.
+fn write_kustomization(dir: &Path, k: &Value) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        serde_json::to_string_pretty(k).unwrap_or_default(),
+    )
+    .map_err(|e| format!("cannot write the wrapper kustomization: {e}"))
+}
+
+/// A temporary directory for wrappers, by its real path (kustomize resolves links).
+fn temp_dir() -> Result<(tempfile::TempDir, PathBuf), String> {
     let dir = tempfile::Builder::new()
         .prefix("tollgate-render-")
         .tempdir()
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-    let wrapper = std::fs::canonicalize(dir.path()).map_err(|e| e.to_string())?;
-    let k = wrapper_for(root, &root.dir, &wrapper)?;
-    std::fs::write(
-        wrapper.join("kustomization.yaml"),
-        serde_json::to_string_pretty(&k).unwrap_or_default(),
-    )
-    .map_err(|e| format!("cannot write the wrapper kustomization: {e}"))?;
+    let real = std::fs::canonicalize(dir.path()).map_err(|e| e.to_string())?;
+    Ok((dir, real))
+}
+
+/// Builds one root. The error is kustomize's own message, for the user to act on.
+pub(crate) fn build(root: &Root, renderer: &Renderer) -> Result<Built, String> {
+    let (dir, wrapper) = temp_dir()?;
+    write_kustomization(&wrapper, &wrapper_for(root, &root.dir, &wrapper)?)?;
     // Plain files are listed in the wrapper, outside its root: Flux builds with kustomize's
     // load restrictions off for the same reason.
     let unrestricted = matches!(root.source, Source::Files(_));
+    let text = run(renderer, &wrapper, unrestricted)?;
+    Ok(Built {
+        text,
+        wrapper,
+        _dir: dir,
+    })
+}
+
+/// Several roots built by one kustomize process: a kustomize start costs more than most
+/// roots' builds. Each root gets its own wrapper (`r<i>`, siblings, so origin paths read the
+/// same from any of them) with a patch that marks its resources with its index; a top
+/// kustomization includes them all. Fails as a whole (two roots rendering the same object
+/// collide), and the caller then builds the roots one by one.
+pub(crate) fn build_batch(roots: &[&Root], renderer: &Renderer) -> Result<Built, String> {
+    let (dir, base) = temp_dir()?;
+    let mut top = Vec::with_capacity(roots.len());
+    for (i, root) in roots.iter().enumerate() {
+        let wrapper = base.join(format!("r{i}"));
+        std::fs::create_dir_all(&wrapper).map_err(|e| e.to_string())?;
+        let mut k = wrapper_for(root, &root.dir, &wrapper)?;
+        let mark = json!({
+            "target": {"name": ".*"},
+            "patch": serde_json::to_string(&json!({
+                "apiVersion": "any/v1",
+                "kind": "Any",
+                "metadata": {"name": "any", "annotations": {super::origin::ROOT: i.to_string()}},
+            })).unwrap_or_default(),
+        });
+        if let Some(patches) = k
+            .as_object_mut()
+            .map(|o| {
+                o.entry("patches")
+                    .or_insert_with(|| Value::Array(Vec::new()))
+            })
+            .and_then(Value::as_array_mut)
+        {
+            patches.push(mark);
+        }
+        write_kustomization(&wrapper, &k)?;
+        top.push(format!("../r{i}"));
+    }
+    let top_dir = base.join("top");
+    write_kustomization(
+        &top_dir,
+        &json!({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": top,
+            "buildMetadata": ["originAnnotations"],
+        }),
+    )?;
+    let unrestricted = roots.iter().any(|r| matches!(r.source, Source::Files(_)));
+    let text = run(renderer, &top_dir, unrestricted)?;
+    Ok(Built {
+        text,
+        // Every root's wrapper is one level below `base`: origin paths resolve from any.
+        wrapper: base.join("r0"),
+        _dir: dir,
+    })
+}
+
+/// Runs kustomize on a directory and returns its output.
+fn run(renderer: &Renderer, wrapper: &Path, unrestricted: bool) -> Result<String, String> {
     let mut child = renderer
-        .command(&wrapper, unrestricted)
+        .command(wrapper, unrestricted)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -177,7 +251,7 @@ pub(crate) fn build(root: &Root, renderer: &Renderer) -> Result<Built, String> {
                     BUILD_TIMEOUT.as_secs()
                 ));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             Err(e) => return Err(format!("cannot wait for kustomize: {e}")),
         }
     };
@@ -192,9 +266,5 @@ pub(crate) fn build(root: &Root, renderer: &Renderer) -> Result<Built, String> {
             .replace(&wrapper.display().to_string(), "<root>");
         return Err(format!("kustomize build failed: {msg}"));
     }
-    Ok(Built {
-        text,
-        wrapper,
-        _dir: dir,
-    })
+    Ok(text)
 }

@@ -110,6 +110,103 @@ pub(crate) fn render(
     })
 }
 
+/// A root and its place in the order roots are reported in.
+type Numbered = (usize, Root);
+
+/// Renders every root, in parallel, each root's output or why it could not be built, in the
+/// roots' order. Roots without a substitution are built in batches, one kustomize process per
+/// thread (a kustomize start costs more than most builds); a batch that fails, or whose
+/// output does not load cleanly, is built again root by root so each error names its root.
+pub(crate) fn render_all(
+    roots: Vec<Root>,
+    renderer: &Renderer,
+    sources: &origin::SourceFiles,
+) -> Vec<(Root, Result<Rendered, String>)> {
+    use rayon::prelude::*;
+    let threads = rayon::current_num_threads().max(1);
+    let (batchable, single): (Vec<Numbered>, Vec<Numbered>) = roots
+        .into_iter()
+        .enumerate()
+        .partition(|(_, r)| r.substitute.is_none());
+    // Plain-file roots need kustomize's load restrictions off; kustomizations keep them.
+    let (files, kustomizations): (Vec<Numbered>, Vec<Numbered>) = batchable
+        .into_iter()
+        .partition(|(_, r)| matches!(r.source, Source::Files(_)));
+    let mut work: Vec<Vec<Numbered>> = single.into_iter().map(|r| vec![r]).collect();
+    for group in [kustomizations, files] {
+        if group.is_empty() {
+            continue;
+        }
+        let per = group.len().div_ceil(threads);
+        let mut it = group.into_iter().peekable();
+        while it.peek().is_some() {
+            work.push(it.by_ref().take(per).collect());
+        }
+    }
+    let mut out: Vec<(usize, Root, Result<Rendered, String>)> = work
+        .into_par_iter()
+        .flat_map_iter(|batch| render_batch(batch, renderer, sources))
+        .collect();
+    out.sort_by_key(|(i, _, _)| *i);
+    out.into_iter().map(|(_, root, r)| (root, r)).collect()
+}
+
+fn render_batch(
+    batch: Vec<Numbered>,
+    renderer: &Renderer,
+    sources: &origin::SourceFiles,
+) -> Vec<(usize, Root, Result<Rendered, String>)> {
+    let one_by_one = |batch: Vec<Numbered>| -> Vec<(usize, Root, Result<Rendered, String>)> {
+        batch
+            .into_iter()
+            .map(|(i, root)| {
+                let r = render(&root, renderer, sources);
+                (i, root, r)
+            })
+            .collect()
+    };
+    if batch.len() < 2 {
+        return one_by_one(batch);
+    }
+    let roots: Vec<&Root> = batch.iter().map(|(_, r)| r).collect();
+    let Ok(built) = build::build_batch(&roots, renderer) else {
+        return one_by_one(batch);
+    };
+    let loaded = crate::manifest::load_text("rendered", &built.text);
+    if !loaded.errors.is_empty() {
+        return one_by_one(batch);
+    }
+    let mut groups: Vec<Vec<crate::manifest::Resource>> =
+        batch.iter().map(|_| Vec::new()).collect();
+    for mut r in loaded.resources {
+        let group = origin::take_root(&mut r.object).and_then(|i| groups.get_mut(i));
+        match group {
+            Some(g) => g.push(r),
+            None => return one_by_one(batch),
+        }
+    }
+    let base = built
+        .wrapper
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    batch
+        .into_iter()
+        .zip(groups)
+        .enumerate()
+        .map(|(k, ((i, root), resources))| {
+            let wrapper = base.join(format!("r{k}"));
+            let resources = origin::remap_resources(resources, &wrapper, &root, sources);
+            let rendered = Rendered {
+                resources,
+                errors: Vec::new(),
+                missing: Vec::new(),
+            };
+            (i, root, Ok(rendered))
+        })
+        .collect()
+}
+
 /// Where a repository's root is: the nearest directory up from `start` with a `.git`, else
 /// `start` itself. Flux and Argo CD paths are relative to it.
 pub fn repo_root(start: &Path) -> PathBuf {

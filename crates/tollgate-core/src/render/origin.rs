@@ -95,6 +95,9 @@ fn take_origin(object: &mut Value, wrapper: &Path) -> Option<PathBuf> {
     Some(relative_to_cwd(&wrapper.join(path)))
 }
 
+/// The annotation a batch build puts on every resource to say which root it came from.
+pub(crate) const ROOT: &str = "tollgate.dev/render-root";
+
 /// The resources of a built root, each located on its source file.
 pub(crate) fn remap(
     text: &str,
@@ -102,15 +105,44 @@ pub(crate) fn remap(
     root: &Root,
     sources: &SourceFiles,
 ) -> (Vec<Resource>, Vec<String>) {
-    let label: Arc<str> = Arc::from(root.label.as_str());
     let loaded = load_text(&root.label, text);
+    let errors = loaded
+        .errors
+        .into_iter()
+        .map(|e| format!("rendered output: {e}"))
+        .collect();
+    (
+        remap_resources(loaded.resources, wrapper, root, sources),
+        errors,
+    )
+}
+
+/// Takes the batch annotation off a rendered object: the index of the root it names.
+pub(crate) fn take_root(object: &mut Value) -> Option<usize> {
+    let meta = object.get_mut("metadata")?.as_object_mut()?;
+    let annotations = meta.get_mut("annotations")?.as_object_mut()?;
+    let index = annotations.remove(ROOT)?.as_str()?.parse().ok();
+    if annotations.is_empty() {
+        meta.remove("annotations");
+    }
+    index
+}
+
+/// Rendered resources of one root, each located on its source file.
+pub(crate) fn remap_resources(
+    resources: Vec<Resource>,
+    wrapper: &Path,
+    root: &Root,
+    sources: &SourceFiles,
+) -> Vec<Resource> {
+    let label: Arc<str> = Arc::from(root.label.as_str());
     let fallback = super::kustomization::file_in(&root.dir)
         .map(|f| relative_to_cwd(&f))
         .unwrap_or_else(|| root.dir.clone())
         .display()
         .to_string();
-    let mut out = Vec::with_capacity(loaded.resources.len());
-    for mut r in loaded.resources {
+    let mut out = Vec::with_capacity(resources.len());
+    for mut r in resources {
         let file = take_origin(&mut r.object, wrapper);
         if let Some(ns) = &root.default_namespace {
             if r.namespace.is_none() && !CLUSTER_SCOPED.contains(&r.kind.as_str()) {
@@ -133,10 +165,5 @@ pub(crate) fn remap(
         };
         out.push(r);
     }
-    let errors = loaded
-        .errors
-        .into_iter()
-        .map(|e| format!("rendered output: {e}"))
-        .collect();
-    (out, errors)
+    out
 }
