@@ -289,3 +289,42 @@ fn a_reference_git_cannot_resolve_is_a_clear_error() {
         stderr(&o)
     );
 }
+
+#[test]
+fn deleted_and_edited_files_are_judged_as_the_base_had_them() {
+    let other = ROOT_POD.replace("name: old", "name: other");
+    let dir = repo(&[("pods/old.yaml", ROOT_POD), ("pods/other.yaml", &other)]);
+    let d = dir.path();
+    // The branch deletes one violating Pod and edits the other (a comment and a label, the
+    // violation kept): read from git, the base had both findings, so nothing is new.
+    std::fs::remove_file(d.join("pods/old.yaml")).unwrap();
+    put(
+        d,
+        "pods/other.yaml",
+        &format!(
+            "# edited\n{}",
+            other.replace("namespace: shop", "namespace: shop\n  labels: {a: b}")
+        ),
+    );
+    let (c, v) = check(d, &["--new-since", "main", "--pack", "k8s", "."]);
+    assert_eq!(c, 0, "{v:#}");
+    assert_eq!(v["summary"]["suppressed"], 1, "{v:#}");
+    // Editing in a second violation (a privileged container) is new.
+    put(
+        d,
+        "pods/other.yaml",
+        &other.replace(
+            "    - name: c\n",
+            "    - name: c\n      securityContext: {privileged: true}\n",
+        ),
+    );
+    let (c, v) = check(d, &["--new-since", "main", "--pack", "k8s", "."]);
+    assert_eq!(c, 1, "{v:#}");
+    assert_eq!(
+        ids(&v)
+            .iter()
+            .map(|(id, _, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        ["POD002"]
+    );
+}
