@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs tollgate (into .tools/bin) and runs its main job on the demo GitOps repository in
-# fixtures/demo: which SOPS files drifted from .sops.yaml, a secret read back, the production
-# overlay rendered by `kubectl kustomize` and checked against the demo policy and the built-in
-# RBAC and NetworkPolicy checks, then asked who can read its Secrets and what may reach it;
-# last, the admission webhook's answer to the same Deployment, offline.
+# fixtures/demo: which SOPS files drifted from .sops.yaml, a secret read back, the secrets
+# audit (a Secret committed without sops), the repository checked as the cluster receives it
+# (every Kustomize overlay and Flux Kustomization rendered, findings on the source files)
+# against the demo policy and the built-in RBAC and NetworkPolicy checks, then asked who can
+# read its Secrets and what may reach it; last, the admission webhook's answer to the same
+# Deployment, offline.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-test-tools.sh" > /dev/null
@@ -16,11 +18,13 @@ trap 'rm -rf "$rendered"' EXIT
 set -x
 tollgate sops updatekeys --recursive --dry-run .
 tollgate sops decrypt --extract '["stringData"]["DB_HOST"]' clusters/staging/secrets/podinfo-db.yaml
-kubectl kustomize apps/production > "$rendered/production.yaml"
 set +e
-tollgate check --policy policy --pack rbac --pack netpol --format human "$rendered/production.yaml"
+tollgate secrets audit --format short .
+echo "tollgate secrets audit exit code: $? (1: a plaintext Secret; the tollgate-secrets hook blocks its commit)"
+tollgate check --render --policy policy --pack rbac --pack netpol --format human .
 echo "tollgate check exit code: $? (1: findings at or above --fail-on error)"
 set -e
+kubectl kustomize apps/production > "$rendered/production.yaml"
 tollgate rbac who-can get secrets --namespace podinfo-production "$rendered/production.yaml"
 tollgate netpol reach 203.0.113.7 podinfo-production/podinfo --port http "$rendered/production.yaml"
 # What the admission webhook answers when Flux applies the same Deployment (exit 1: denied).

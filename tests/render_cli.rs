@@ -392,3 +392,48 @@ fn roots_that_render_the_same_object_are_each_checked() {
         ]
     );
 }
+
+#[test]
+fn the_demo_is_checked_as_flux_deploys_it() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
+    let (c, v, _) = check_in(
+        &demo,
+        &[
+            "--render", "--policy", "policy", "--pack", "rbac", "--pack", "netpol", ".",
+        ],
+    );
+    assert_eq!(c, 1);
+    // The base's Deployment is judged once per overlay that renders it; production's patch
+    // sets 3 replicas, so DEMO002 (fewer than 2 in production) does not fire anywhere.
+    let got = rows(&v);
+    for root in ["apps/production", "apps/staging"] {
+        assert!(
+            got.contains(&row(
+                "DEMO001",
+                &format!("podinfo-{}/podinfo", root.trim_start_matches("apps/")),
+                "apps/base/podinfo/deployment.yaml:1",
+                root
+            )),
+            "{got:?}"
+        );
+    }
+    assert!(got.iter().all(|r| r.0 != "DEMO002"), "{got:?}");
+    assert!(
+        got.iter().all(|r| r.3 != "-"),
+        "everything the cluster receives is rendered: {got:?}"
+    );
+    // The Secret committed without sops is the secrets audit's.
+    let o = run(tollgate()
+        .args(["secrets", "audit", "--format", "json", "."])
+        .current_dir(&demo));
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["SOPS001", "SECRET001"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("TEST-ONLY-not-a-real-token"));
+}
