@@ -188,6 +188,9 @@ fn a_flux_repository_is_checked_as_flux_deploys_it() {
             "apps/production/web-db.enc.yaml",
             "checked as rendered from flux:flux-system/apps",
         ),
+        // A Kyverno CLI suite and the resources it tests are never deployed.
+        ("policy-tests/kyverno-test.yaml", "kyverno test"),
+        ("policy-tests/bad-pod.yaml", "kyverno test"),
     ] {
         assert!(
             s.contains(&(file.to_owned(), why.to_owned())),
@@ -195,7 +198,11 @@ fn a_flux_repository_is_checked_as_flux_deploys_it() {
         );
     }
     assert_eq!(v["summary"]["rendered_roots"], 3, "{v:#}");
-    assert!(err.is_empty(), "no notes expected: {err}");
+    assert_eq!(
+        err.trim(),
+        "tollgate: warning: infrastructure/charts/ingress-nginx.yaml:1: HelmRelease infra/ingress-nginx is not rendered (tollgate does not run helm); its chart is not checked",
+        "the one note: the HelmRelease"
+    );
 }
 
 #[test]
@@ -257,9 +264,53 @@ fn an_argocd_repository_is_checked_as_argocd_syncs_it() {
     // - The ApplicationSet's git generator matches workloads/* minus workloads/podinfo: one
     //   Application, redis, namespace redis, a directory source. Its fields come through
     //   unchanged, so POD001 and IMG002 keep their lines (14 and 16).
+    // - The ApplicationSet per-cluster's list generator makes agent-eu and agent-us (Go
+    //   template parameters): the DaemonSet with the suffix, in agent-eu and agent-us; its
+    //   privileged container (POD002) keeps its line, 23, in both.
+    // - The Application monitoring has two sources: the directory (recursed, `*.yaml` only,
+    //   without `*-draft.yaml`) renders exporter and dashboard in monitoring (IMG002, tags
+    //   without digests, on their lines); the second source is a Helm chart: a note. The
+    //   draft and the JSON file are in no root's output: they are checked as they are
+    //   (no namespace, no rendered_from), as files outside every root are.
     // - The app of apps (root) renders argocd/apps, which is how the Applications themselves
     //   are checked; cert-manager is a Helm chart: a note, not a render.
     let expected = vec![
+        row(
+            "IMG001",
+            "-/draft",
+            "workloads/monitoring/extra/scratch-draft.yaml:10",
+            "-",
+        ),
+        row(
+            "IMG001",
+            "-/json-pod",
+            "workloads/monitoring/not-included.json:1",
+            "-",
+        ),
+        row(
+            "IMG002",
+            "-/draft",
+            "workloads/monitoring/extra/scratch-draft.yaml:10",
+            "-",
+        ),
+        row(
+            "IMG002",
+            "-/json-pod",
+            "workloads/monitoring/not-included.json:1",
+            "-",
+        ),
+        row(
+            "IMG002",
+            "monitoring/dashboard",
+            "workloads/monitoring/dashboards/dashboard.yaml:10",
+            "argocd:monitoring[0]",
+        ),
+        row(
+            "IMG002",
+            "monitoring/exporter",
+            "workloads/monitoring/exporter.yaml:10",
+            "argocd:monitoring[0]",
+        ),
         row(
             "IMG002",
             "podinfo/prod-podinfo",
@@ -274,17 +325,44 @@ fn an_argocd_repository_is_checked_as_argocd_syncs_it() {
         ),
         row(
             "POD001",
+            "-/json-pod",
+            "workloads/monitoring/not-included.json:1",
+            "-",
+        ),
+        row(
+            "POD001",
             "redis/redis",
             "workloads/redis/deployment.yaml:14",
             "argocd:redis",
         ),
+        row(
+            "POD002",
+            "agent-eu/agent-eu",
+            "workloads/agent/daemonset.yaml:23",
+            "argocd:agent-eu",
+        ),
+        row(
+            "POD002",
+            "agent-us/agent-us",
+            "workloads/agent/daemonset.yaml:23",
+            "argocd:agent-us",
+        ),
+        row(
+            "POD004",
+            "-/json-pod",
+            "workloads/monitoring/not-included.json:1",
+            "-",
+        ),
     ];
     assert_eq!(rows(&v), expected, "{v:#}");
-    assert!(
-        err.contains("Application cert-manager: a Helm source is not rendered"),
-        "{err}"
-    );
-    assert_eq!(v["summary"]["rendered_roots"], 3);
+    for note in [
+        "Application cert-manager: a Helm source is not rendered",
+        "Application monitoring: a Helm source is not rendered",
+    ] {
+        assert!(err.contains(note), "{err}");
+    }
+    // root, podinfo, redis, monitoring[0], agent-eu, agent-us.
+    assert_eq!(v["summary"]["rendered_roots"], 6);
 }
 
 #[test]

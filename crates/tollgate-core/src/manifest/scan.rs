@@ -346,8 +346,10 @@ fn render_roots(
             }
             roots.remove(i);
         }
+        // The same build twice (two Applications of one directory alike) is done once.
         if !roots.iter().any(|r| {
             r.dir == d.dir
+                && r.source == d.source
                 && r.transforms == d.transforms
                 && r.substitute == d.substitute
                 && r.default_namespace == d.default_namespace
