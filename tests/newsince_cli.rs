@@ -8,25 +8,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-        .output()
-        .expect("git runs");
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn put(dir: &Path, name: &str, text: &str) {
     let p = dir.join(name);
@@ -53,22 +34,8 @@ fn commit(dir: &Path) {
 }
 
 fn check(dir: &Path, args: &[&str]) -> (i32, Value) {
-    let o = run(tollgate()
-        .env(
-            "TOLLGATE_KUSTOMIZE",
-            peer_path("TOLLGATE_KUBECTL_BIN", "kubectl"),
-        )
-        .args(["check", "--format", "json"])
-        .args(args)
-        .current_dir(dir));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            stderr(&o)
-        )
-    });
-    (code(&o), v)
+    let (c, v, _) = check_json(dir, args);
+    (c, v)
 }
 
 fn ids(v: &Value) -> Vec<(String, String, u64)> {

@@ -15,23 +15,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn check_in(dir: &Path, args: &[&str]) -> (i32, Value, String) {
-    let o = run(tollgate()
-        .env(
-            "TOLLGATE_KUSTOMIZE",
-            peer_path("TOLLGATE_KUBECTL_BIN", "kubectl"),
-        )
-        .arg("check")
-        .args(["--format", "json"])
-        .args(args)
-        .current_dir(dir));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            stderr(&o)
-        )
-    });
-    (code(&o), v, stderr(&o))
+    check_json(dir, args)
 }
 
 /// `(rule, namespace/name, file:line, rendered_from)` of every finding, sorted.

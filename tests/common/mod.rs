@@ -99,3 +99,46 @@ pub fn ok(o: Output) -> Vec<u8> {
     );
     o.stdout
 }
+
+/// `git` in `dir` with a fixed author, for tests that build repositories; the output, whether
+/// it succeeded or not.
+pub fn git_output(dir: &Path, args: &[&str]) -> Output {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .env_remove("GIT_INDEX_FILE")
+        .output()
+        .expect("git runs")
+}
+
+/// `git` in `dir` that must succeed; its stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = git_output(dir, args);
+    assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `tollgate check --format json ARGS` in `dir`, with the real kubectl for rendering: exit
+/// code, report, stderr.
+pub fn check_json(dir: &Path, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let o = run(tollgate()
+        .env(
+            "TOLLGATE_KUSTOMIZE",
+            peer_path("TOLLGATE_KUBECTL_BIN", "kubectl"),
+        )
+        .args(["check", "--format", "json"])
+        .args(args)
+        .current_dir(dir));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(&o)
+        )
+    });
+    (code(&o), v, stderr(&o))
+}

@@ -39,6 +39,15 @@ fn text(bytes: Vec<u8>) -> String {
     String::from_utf8_lossy(&bytes).trim().to_owned()
 }
 
+/// The fields of git's `-z` output (NUL-separated), empty ones dropped.
+fn nul_fields(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|b| *b == 0)
+        .filter(|f| !f.is_empty())
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect()
+}
+
 impl Repo {
     /// The repository `dir` is in.
     pub fn discover(dir: &Path) -> Result<Repo, String> {
@@ -95,47 +104,12 @@ impl Repo {
         run(c, "checkout-index").map(|_| ())
     }
 
-    /// Files renamed since `commit` (old path, new path), relative to the root: the branch's
-    /// commits, the index and the work tree together.
-    pub fn renames_since(&self, commit: &str) -> Result<Vec<(String, String)>, String> {
-        let mut c = git(&self.root);
-        c.args([
-            "diff",
-            "--name-status",
-            "-M",
-            "-z",
-            "--diff-filter=R",
-            commit,
-        ]);
-        let out = run(c, "diff")?;
-        let fields: Vec<String> = out
-            .split(|b| *b == 0)
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect();
-        let mut renames = Vec::new();
-        let mut it = fields.into_iter();
-        while let Some(status) = it.next() {
-            if !status.starts_with('R') {
-                continue;
-            }
-            if let (Some(old), Some(new)) = (it.next(), it.next()) {
-                renames.push((old, new));
-            }
-        }
-        Ok(renames)
-    }
-
     /// What differs between `commit` and the work tree (the index included), relative to the
     /// root: `(status letter, path in commit, path now)`; renames are followed.
     pub fn changes_since(&self, commit: &str) -> Result<Vec<(char, String, String)>, String> {
         let mut c = git(&self.root);
         c.args(["diff", "--name-status", "-M", "-z", commit]);
-        let out = run(c, "diff")?;
-        let fields: Vec<String> = out
-            .split(|b| *b == 0)
-            .filter(|f| !f.is_empty())
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect();
+        let fields = nul_fields(&run(c, "diff")?);
         let mut changes = Vec::new();
         let mut it = fields.into_iter();
         while let Some(status) = it.next() {
@@ -155,12 +129,7 @@ impl Repo {
     pub fn untracked(&self) -> Result<Vec<String>, String> {
         let mut c = git(&self.root);
         c.args(["ls-files", "--others", "--exclude-standard", "-z"]);
-        let out = run(c, "ls-files")?;
-        Ok(out
-            .split(|b| *b == 0)
-            .filter(|f| !f.is_empty())
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect())
+        Ok(nul_fields(&run(c, "ls-files")?))
     }
 
     /// The contents of `paths` (relative to the root) at `commit`, read from git's objects in
@@ -224,11 +193,6 @@ impl Repo {
             "-z",
             "--diff-filter=ACMR",
         ]);
-        let out = run(c, "diff --cached")?;
-        Ok(out
-            .split(|b| *b == 0)
-            .filter(|f| !f.is_empty())
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect())
+        Ok(nul_fields(&run(c, "diff --cached")?))
     }
 }

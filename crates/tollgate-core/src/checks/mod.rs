@@ -219,16 +219,7 @@ pub fn evaluate(
             }
             emit.findings
         })
-        .map_err(|panic| EvalError {
-            file: resources
-                .first()
-                .map(|r| r.origin.file.to_string())
-                .unwrap_or_default(),
-            message: format!(
-                "internal error in built-in rule {}: {panic} (a tollgate bug: please report it)",
-                rule.id
-            ),
-        })
+        .map_err(|panic| internal_error(rule, resources, &panic))
     };
     // Admission judges one object: the rules run on the caller's thread (the pool's
     // wake-ups would cost more than the rules); a repository's set runs them in parallel.
@@ -254,6 +245,20 @@ pub fn evaluate(
     out
 }
 
+/// A rule that panicked (a bug): an error for the run, named after the first file.
+fn internal_error(rule: &Rule, resources: &[Resource], panic: &str) -> EvalError {
+    EvalError {
+        file: resources
+            .first()
+            .map(|r| r.origin.file.to_string())
+            .unwrap_or_default(),
+        message: format!(
+            "internal error in built-in rule {}: {panic} (a tollgate bug: please report it)",
+            rule.id
+        ),
+    }
+}
+
 /// The access a change opens: every [`Check::Change`] rule over the merge base's manifests
 /// and the branch's, findings on the branch's objects.
 pub fn changes(base: &[Resource], head: &[Resource]) -> crate::engine::Evaluation {
@@ -273,16 +278,7 @@ pub fn changes(base: &[Resource], head: &[Resource]) -> crate::engine::Evaluatio
         });
         match judged {
             Ok(f) => out.findings.extend(f),
-            Err(panic) => out.errors.push(EvalError {
-                file: head
-                    .first()
-                    .map(|r| r.origin.file.to_string())
-                    .unwrap_or_default(),
-                message: format!(
-                    "internal error in built-in rule {}: {panic} (a tollgate bug: please report it)",
-                    rule.id
-                ),
-            }),
+            Err(panic) => out.errors.push(internal_error(rule, head, &panic)),
         }
     }
     out.errors.extend(after.errors());

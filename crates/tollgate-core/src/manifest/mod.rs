@@ -376,6 +376,11 @@ pub fn load(inputs: &[Input]) -> Inventory {
             (name, loaded)
         })
         .collect();
+    collect(results)
+}
+
+/// One inventory out of the files' results, in their order.
+fn collect(results: Vec<(String, Result<FileResult, String>)>) -> Inventory {
     let mut inv = Inventory {
         files: results.len(),
         ..Inventory::default()
@@ -403,27 +408,14 @@ pub fn load_texts(files: Vec<(String, String)>) -> Inventory {
     use rayon::prelude::*;
     let mut files = files;
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    let results: Vec<(String, FileResult)> = files
+    let results: Vec<(String, Result<FileResult, String>)> = files
         .into_par_iter()
         .map(|(name, text)| {
             let loaded = load_text(&name, &text);
-            (name, loaded)
+            (name, Ok(loaded))
         })
         .collect();
-    let mut inv = Inventory {
-        files: results.len(),
-        ..Inventory::default()
-    };
-    for (file, f) in results {
-        inv.skipped.extend(f.skipped(&file));
-        inv.resources.extend(f.resources);
-        inv.errors
-            .extend(f.errors.into_iter().map(|message| LoadError {
-                file: file.clone(),
-                message,
-            }));
-    }
-    inv
+    collect(results)
 }
 
 /// Loads the documents of one file's text. A stream that does not parse as a whole is read

@@ -90,16 +90,14 @@ fn image_entry(s: &str) -> Value {
     Value::Object(e)
 }
 
-fn matches_glob(pattern: &str, rel: &str, name: &str) -> bool {
-    // Argo CD's `{a.yaml,b.yaml}` alternation is globset's too.
-    globset::GlobBuilder::new(pattern)
+/// A directory source's `include`/`exclude` glob (Argo CD's `{a.yaml,b.yaml}` alternation is
+/// globset's too); an invalid one matches nothing.
+fn glob(pattern: Option<&str>) -> Option<globset::GlobMatcher> {
+    globset::GlobBuilder::new(pattern?)
         .literal_separator(false)
         .build()
-        .map(|g| {
-            let m = g.compile_matcher();
-            m.is_match(rel) || m.is_match(name)
-        })
-        .unwrap_or(false)
+        .ok()
+        .map(|g| g.compile_matcher())
 }
 
 /// The files of a directory source.
@@ -108,24 +106,25 @@ fn directory_files(dir: &Path, directory: Option<&Value>) -> Vec<PathBuf> {
         .and_then(|d| d.get("recurse"))
         .and_then(Value::as_bool)
         == Some(true);
-    let include = directory
-        .and_then(|d| d.get("include"))
-        .and_then(Value::as_str);
-    let exclude = directory
-        .and_then(|d| d.get("exclude"))
-        .and_then(Value::as_str);
+    let include = directory.and_then(|d| d.get("include"));
+    let exclude = directory.and_then(|d| d.get("exclude"));
+    let (include, exclude) = (
+        include.map(|g| glob(g.as_str())),
+        exclude.map(|g| glob(g.as_str())),
+    );
+    // Matched against the path below the source directory or the file name, as Argo CD does.
+    let hit = |m: &Option<globset::GlobMatcher>, rel: &str, name: &str| {
+        m.as_ref()
+            .is_some_and(|m| m.is_match(rel) || m.is_match(name))
+    };
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
+        for p in super::entries(&d) {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if p.is_dir() {
                 if recurse {
                     stack.push(p);
@@ -136,8 +135,8 @@ fn directory_files(dir: &Path, directory: Option<&Value>) -> Vec<PathBuf> {
                 continue;
             }
             let rel = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
-            if include.is_some_and(|g| !matches_glob(g, &rel, &name))
-                || exclude.is_some_and(|g| matches_glob(g, &rel, &name))
+            if include.as_ref().is_some_and(|m| !hit(m, &rel, &name))
+                || exclude.as_ref().is_some_and(|m| hit(m, &rel, &name))
             {
                 continue;
             }
@@ -375,27 +374,26 @@ fn generator_params(
 /// The directories below `repo` (relative paths) that an include pattern matches and no
 /// exclude pattern does.
 fn directories(repo: &Path, include: &[String], exclude: &[String]) -> Vec<String> {
+    // Path globs, `*` within one directory, as the git generator matches them.
+    let set = |globs: &[String]| {
+        let mut b = globset::GlobSetBuilder::new();
+        for g in globs {
+            if let Ok(g) = globset::GlobBuilder::new(g).literal_separator(true).build() {
+                b.add(g);
+            }
+        }
+        b.build().unwrap_or_else(|_| globset::GlobSet::empty())
+    };
+    let (include, exclude) = (set(include), set(exclude));
     let mut found = Vec::new();
     let mut stack = vec![repo.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if !p.is_dir() || e.file_name().to_string_lossy().starts_with('.') {
+        for p in super::entries(&d) {
+            if !p.is_dir() {
                 continue;
             }
             let rel = p.strip_prefix(repo).unwrap_or(&p).display().to_string();
-            let hit = |globs: &[String]| {
-                globs.iter().any(|g| {
-                    globset::GlobBuilder::new(g)
-                        .literal_separator(true)
-                        .build()
-                        .is_ok_and(|g| g.compile_matcher().is_match(&rel))
-                })
-            };
-            if hit(include) && !hit(exclude) {
+            if include.is_match(&rel) && !exclude.is_match(&rel) {
                 found.push(rel);
             }
             stack.push(p);

@@ -233,6 +233,24 @@ pub(crate) fn resolve_repo_path(path: &str, repo: &Path, object_file: &str) -> O
         .find(|d| d.is_dir())
 }
 
+/// The entries of a directory a controller reads, sorted, without hidden ones (`.git`,
+/// editors' files): Flux and Argo CD skip them too.
+pub(crate) fn entries(dir: &Path) -> Vec<PathBuf> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = read
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// `path` relative to the working directory, as the walk names files, normalized.
 pub(crate) fn relative_to_cwd(path: &Path) -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_default();

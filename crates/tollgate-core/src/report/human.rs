@@ -68,12 +68,7 @@ pub(super) fn render(r: &Report<'_>, opts: &HumanOptions) -> String {
             ),
             printable(&f.message)
         ));
-        let rendered = f
-            .location
-            .rendered_from
-            .as_deref()
-            .map(|root| format!(", rendered from {}", printable(root)))
-            .unwrap_or_default();
+        let rendered = super::rendered_suffix(f);
         out.push_str(&format!(
             "  --> {}:{}:{} ({}{rendered})\n",
             printable(&f.location.file),

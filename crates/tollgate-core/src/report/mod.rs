@@ -167,6 +167,16 @@ pub fn write(
     }
 }
 
+/// `, rendered from ROOT` for a finding on a rendered resource (made printable), else empty:
+/// how the human and short reports name a finding's root.
+pub(super) fn rendered_suffix(f: &Finding) -> String {
+    f.location
+        .rendered_from
+        .as_deref()
+        .map(|root| format!(", rendered from {}", printable(root)))
+        .unwrap_or_default()
+}
+
 /// Text safe to print on a terminal: control characters (ESC, CR, BEL, C1 controls, DEL) and
 /// the bidirectional overrides of "Trojan Source" are shown escaped (`\u{1b}`), so a string in
 /// a manifest cannot move the cursor, recolour or overwrite a report line. Tabs stay.

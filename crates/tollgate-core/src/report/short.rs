@@ -3,30 +3,20 @@
 //! No source excerpt: a hook's output should fit the screen above the next prompt.
 
 use super::{printable, Report};
-use crate::finding::Severity;
 
 pub(super) fn render(r: &Report<'_>) -> String {
     let mut out = String::new();
     for f in r.findings {
-        let word = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        };
-        let rendered = f
-            .location
-            .rendered_from
-            .as_deref()
-            .map(|root| format!(", rendered from {}", printable(root)))
-            .unwrap_or_default();
         out.push_str(&format!(
-            "{}:{}:{}: {word}[{}] {} ({}{rendered})\n",
+            "{}:{}:{}: {}[{}] {} ({}{})\n",
             printable(&f.location.file),
             f.location.line,
             f.location.column,
+            f.severity.as_str(),
             printable(&f.rule_id),
             printable(&f.message),
-            printable(&f.resource.display())
+            printable(&f.resource.display()),
+            super::rendered_suffix(f)
         ));
     }
     for (file, message) in r.problems() {
