@@ -10,18 +10,11 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// git with the hooks' environment: the tollgate under test and pre-commit on PATH.
 fn git(dir: &Path, args: &[&str]) -> Output {
-    let home = pre_commit_home();
-    Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+    git_command(dir, args)
         .env("PATH", path_with_tollgate())
-        .env("PRE_COMMIT_HOME", home)
-        .env_remove("GIT_INDEX_FILE")
+        .env("PRE_COMMIT_HOME", pre_commit_home())
         .output()
         .expect("git runs")
 }

@@ -100,19 +100,22 @@ pub fn ok(o: Output) -> Vec<u8> {
     o.stdout
 }
 
-/// `git` in `dir` with a fixed author, for tests that build repositories; the output, whether
-/// it succeeded or not.
-pub fn git_output(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args(args)
+/// `git ARGS` in `dir` with a fixed author, for tests that build repositories.
+pub fn git_command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new("git");
+    c.args(args)
         .current_dir(dir)
         .env("GIT_AUTHOR_NAME", "t")
         .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
         .env("GIT_COMMITTER_NAME", "t")
         .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-        .env_remove("GIT_INDEX_FILE")
-        .output()
-        .expect("git runs")
+        .env_remove("GIT_INDEX_FILE");
+    c
+}
+
+/// `git` in `dir`; the output, whether it succeeded or not.
+pub fn git_output(dir: &Path, args: &[&str]) -> Output {
+    git_command(dir, args).output().expect("git runs")
 }
 
 /// `git` in `dir` that must succeed; its stdout.
