@@ -7,6 +7,7 @@ use clap::{ArgMatches, Args};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use tollgate_core::change::{self, Changes};
 use tollgate_core::config::Config;
 use tollgate_core::engine::rego;
 use tollgate_core::finding::{ResourceRef, Severity};
@@ -282,17 +283,6 @@ struct MergeBase {
     _tree: Option<tempfile::TempDir>,
 }
 
-/// Files whose change can change how other files are read (what is rendered, skipped,
-/// ignored or must be encrypted): when one differs, the base is read from a full export.
-fn changes_how_files_are_read(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    tollgate_core::render::kustomization::FILE_NAMES.contains(&name)
-        || matches!(
-            name,
-            ".sourceignore" | ".sops.yaml" | "kyverno-test.yaml" | "tollgate.yaml" | ".gitignore"
-        )
-}
-
 /// The merge base of `reference` and HEAD, scanned with the same paths and options, read
 /// from git's objects (the work tree and the index are not touched). Files the branch did
 /// not change are the work tree's, already loaded in `head`: only the changed ones are read
@@ -308,70 +298,13 @@ fn merge_base_tree(
     let cwd = std::env::current_dir().map_err(|e| git_error(e.to_string()))?;
     let repo = git::Repo::discover(&cwd).map_err(git_error)?;
     let base = repo.merge_base(reference, "HEAD").map_err(git_error)?;
-    let root = std::fs::canonicalize(&repo.root).unwrap_or(repo.root.clone());
-    let cwd_real = std::fs::canonicalize(&cwd).unwrap_or(cwd.clone());
-    // Git names files relative to the repository root; findings relative to here.
-    let to_cwd = |p: &str| -> String {
-        let abs = root.join(p);
-        abs.strip_prefix(&cwd_real)
-            .map(|r| r.display().to_string())
-            .unwrap_or_else(|_| abs.display().to_string())
-    };
-    let changes = repo.changes_since(&base).map_err(git_error)?;
-    let renames: HashMap<String, String> = changes
-        .iter()
-        .filter(|(letter, _, _)| *letter == 'R')
-        .map(|(_, old, new)| (to_cwd(old), to_cwd(new)))
-        .collect();
+    let changes = Changes::read(&repo, &base, &cwd).map_err(git_error)?;
+    let renames = changes.renames();
     let stdin = paths.iter().any(|p| p.as_os_str() == "-");
-    let full = opts.render
-        || stdin
-        || changes.iter().any(|(_, old, new)| {
-            changes_how_files_are_read(old) || changes_how_files_are_read(new)
-        });
-    if !full {
-        let untracked = repo.untracked().map_err(git_error)?;
-        // Head files that are not the base's: changed, added, or not tracked at all.
-        let differs: std::collections::HashSet<String> = changes
-            .iter()
-            .filter(|(letter, _, _)| *letter != 'D')
-            .map(|(_, _, new)| to_cwd(new))
-            .chain(untracked.iter().map(|p| to_cwd(p)))
-            .collect();
-        let wanted: Vec<PathBuf> = paths
-            .iter()
-            .map(|p| tollgate_core::render::kustomization::normalize(p))
-            .collect();
-        let excluded = tollgate_core::manifest::exclude_globs(&opts.exclude);
-        let in_scope = |name: &str| {
-            let p = Path::new(name);
-            tollgate_core::manifest::is_manifest_path(p)
-                && wanted
-                    .iter()
-                    .any(|w| w.as_os_str() == "." || p.starts_with(w))
-                && !excluded.as_ref().is_some_and(|g| g.is_match(name))
-        };
-        // The base's versions of what changed: modified, deleted, renamed away.
-        let from_git: Vec<String> = changes
-            .iter()
-            .filter(|(letter, _, _)| matches!(letter, 'M' | 'T' | 'D' | 'R'))
-            .map(|(_, old, _)| old.clone())
-            .filter(|old| in_scope(&to_cwd(old)))
-            .collect();
-        let blobs = repo.read_at(&base, &from_git).map_err(git_error)?;
-        let texts: Vec<(String, String)> = blobs
-            .into_iter()
-            .filter_map(|(p, bytes)| String::from_utf8(bytes).ok().map(|t| (to_cwd(&p), t)))
-            .collect();
-        let mut resources: Vec<tollgate_core::manifest::Resource> = head
-            .resources
-            .iter()
-            .filter(|r| !differs.contains(&*r.origin.file))
-            .cloned()
-            .collect();
-        resources.extend(tollgate_core::manifest::load_texts(texts).resources);
-        let mut changed = differs;
-        changed.extend(changes.iter().map(|(_, old, _)| to_cwd(old)));
+    if !(opts.render || stdin || changes.affect_how_files_are_read()) {
+        let (resources, changed) =
+            change::base_resources(&repo, &base, &changes, head, paths, &opts.exclude)
+                .map_err(git_error)?;
         return Ok(MergeBase {
             resources,
             renames,
@@ -379,6 +312,8 @@ fn merge_base_tree(
             _tree: None,
         });
     }
+    let root = std::fs::canonicalize(&repo.root).unwrap_or(repo.root.clone());
+    let cwd_real = std::fs::canonicalize(&cwd).unwrap_or(cwd.clone());
     let tree = tempfile::Builder::new()
         .prefix("tollgate-base-")
         .tempdir()

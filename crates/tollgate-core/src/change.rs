@@ -75,3 +75,134 @@ pub fn subtract(
     }
     (added, known)
 }
+
+/// What differs between a commit and the work tree (the index included), with git's
+/// root-relative names and the names findings use (relative to the working directory).
+#[derive(Debug, Clone)]
+pub struct Changes {
+    /// `(status letter, path in the commit, path now)`, root-relative; renames followed.
+    pub entries: Vec<(char, String, String)>,
+    /// Files git does not track (and does not ignore), root-relative.
+    pub untracked: Vec<String>,
+    root: std::path::PathBuf,
+    cwd: std::path::PathBuf,
+}
+
+impl Changes {
+    /// Reads what differs between `commit` and the work tree of `repo`, for a run from `cwd`.
+    pub fn read(
+        repo: &crate::git::Repo,
+        commit: &str,
+        cwd: &std::path::Path,
+    ) -> Result<Changes, String> {
+        let root = std::fs::canonicalize(&repo.root).unwrap_or_else(|_| repo.root.clone());
+        let cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
+        Ok(Changes {
+            entries: repo.changes_since(commit)?,
+            untracked: repo.untracked()?,
+            root,
+            cwd,
+        })
+    }
+
+    /// A root-relative path as findings name it.
+    pub fn name(&self, root_relative: &str) -> String {
+        let abs = self.root.join(root_relative);
+        abs.strip_prefix(&self.cwd)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| abs.display().to_string())
+    }
+
+    /// Base file name to branch file name, for the files renamed.
+    pub fn renames(&self) -> HashMap<String, String> {
+        self.entries
+            .iter()
+            .filter(|(letter, _, _)| *letter == 'R')
+            .map(|(_, old, new)| (self.name(old), self.name(new)))
+            .collect()
+    }
+
+    /// Whether a change touches what decides how other files are read (what is rendered,
+    /// skipped, ignored or must be encrypted): a kustomization, `.sops.yaml`, `.sourceignore`,
+    /// a kyverno-test suite, tollgate.yaml, `.gitignore`.
+    pub fn affect_how_files_are_read(&self) -> bool {
+        let decides = |path: &str| {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            crate::render::kustomization::FILE_NAMES.contains(&name)
+                || matches!(
+                    name,
+                    ".sourceignore"
+                        | ".sops.yaml"
+                        | "kyverno-test.yaml"
+                        | "tollgate.yaml"
+                        | ".gitignore"
+                )
+        };
+        self.entries
+            .iter()
+            .any(|(_, old, new)| decides(old) || decides(new))
+    }
+}
+
+/// The merge base's resources without writing its tree out: files the branch did not change
+/// are the work tree's, already loaded in `head`; the base's versions of the changed ones
+/// (modified, deleted, renamed away) under `paths` and not excluded are read from git.
+/// Returns them with the names (either side's) of every file that differs, which
+/// [`crate::policyset::PolicySet::evaluate_change`] uses to judge only those.
+pub fn base_resources(
+    repo: &crate::git::Repo,
+    commit: &str,
+    changes: &Changes,
+    head: &crate::manifest::Inventory,
+    paths: &[std::path::PathBuf],
+    exclude: &[String],
+) -> Result<
+    (
+        Vec<crate::manifest::Resource>,
+        std::collections::HashSet<String>,
+    ),
+    String,
+> {
+    use std::path::Path;
+    let mut differs: std::collections::HashSet<String> = changes
+        .entries
+        .iter()
+        .filter(|(letter, _, _)| *letter != 'D')
+        .map(|(_, _, new)| changes.name(new))
+        .chain(changes.untracked.iter().map(|p| changes.name(p)))
+        .collect();
+    let wanted: Vec<std::path::PathBuf> = paths
+        .iter()
+        .map(|p| crate::render::kustomization::normalize(p))
+        .collect();
+    let excluded = crate::manifest::exclude_globs(exclude);
+    let in_scope = |name: &str| {
+        let p = Path::new(name);
+        crate::manifest::is_manifest_path(p)
+            && wanted
+                .iter()
+                .any(|w| w.as_os_str() == "." || p.starts_with(w))
+            && !excluded.as_ref().is_some_and(|g| g.is_match(name))
+    };
+    let from_git: Vec<String> = changes
+        .entries
+        .iter()
+        .filter(|(letter, _, _)| matches!(letter, 'M' | 'T' | 'D' | 'R'))
+        .map(|(_, old, _)| old.clone())
+        .filter(|old| in_scope(&changes.name(old)))
+        .collect();
+    let texts: Vec<(String, String)> = repo
+        .read_at(commit, &from_git)?
+        .into_iter()
+        .filter_map(|(p, bytes)| String::from_utf8(bytes).ok().map(|t| (changes.name(&p), t)))
+        .collect();
+    let mut resources: Vec<crate::manifest::Resource> = head
+        .resources
+        .iter()
+        .filter(|r| !differs.contains(&*r.origin.file))
+        .cloned()
+        .collect();
+    resources.extend(crate::manifest::load_texts(texts).resources);
+    differs.extend(changes.entries.iter().map(|(_, old, _)| changes.name(old)));
+    Ok((resources, differs))
+}
