@@ -374,6 +374,21 @@ fn updatekeys_dry_run_and_apply_over_a_directory() {
     .unwrap();
     assert_eq!(out.matches(&format!("  + {R2}")).count(), 2, "{out}");
     assert!(!out.contains("plain.txt"));
+    // The CI form: the same report, and exit 1 because two files drifted.
+    let o = run(t().args([
+        "sops",
+        "updatekeys",
+        "--recursive",
+        "--dry-run",
+        "--check",
+        "k8s",
+    ]));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 file(s) would change"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(
         fs::read(sub.join("a.yaml")).unwrap(),
         before,
@@ -409,6 +424,15 @@ fn updatekeys_dry_run_and_apply_over_a_directory() {
     let again =
         String::from_utf8(ok(run(t().args(["sops", "updatekeys", "-y", "-r", "k8s"])))).unwrap();
     assert_eq!(again.matches("already up to date").count(), 2, "{again}");
+    // Nothing drifted any more: --check passes.
+    ok(run(t().args([
+        "sops",
+        "updatekeys",
+        "-r",
+        "--dry-run",
+        "--check",
+        "k8s",
+    ])));
 }
 
 #[test]

@@ -51,6 +51,10 @@ pub(crate) struct UpdatekeysArgs {
     /// Print per file which recipients would be added and removed; write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// With --dry-run: exit 1 when any file would change (recipients drifted from
+    /// .sops.yaml), for CI.
+    #[arg(long, requires = "dry_run")]
+    check: bool,
     #[command(flatten)]
     input: InputArgs,
 }
@@ -239,6 +243,19 @@ pub(crate) fn updatekeys(a: UpdatekeysArgs) -> Result<()> {
             bulk::updatekeys(p, &config, &keyring, format, true)
         });
         print(&plan, true, explicit)?;
+        let drifted = plan
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Changed { .. }))
+            .count();
+        if a.check && drifted > 0 {
+            return Err(Error::new(
+                ErrorKind::Generic,
+                format!("{drifted} file(s) would change: their recipients differ from .sops.yaml"),
+            )
+            .with_hint(
+                "apply with `tollgate sops updatekeys -y` (a key that opens them is needed)",
+            ));
+        }
         if a.dry_run || !confirm(&plan)? {
             return Ok(());
         }
