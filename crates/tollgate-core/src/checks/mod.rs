@@ -109,6 +109,7 @@ pub static RULES: &[&Rule] = &[
     &netpol::dangling_peer::RULE,
     &netpol::allow_all::RULE,
     &secrets::sops_required::RULE,
+    &secrets::flux_decryption::RULE,
     &access::rbac_grant::RULE,
     &access::reach_opened::RULE,
 ];
