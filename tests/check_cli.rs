@@ -861,3 +861,70 @@ fn the_webhook_deploy_base_renders_and_passes_every_builtin_check() {
     assert_eq!(code(&o), 0);
     assert!(v["summary"]["resources"].as_u64().unwrap() >= 12);
 }
+
+#[test]
+fn rego_sees_the_sops_block_as_conftest_does() {
+    // The usual conftest rule for "Secrets must be encrypted": it tests `input.sops`. A
+    // SOPS-encrypted Secret has it (Rego sees the document as the file holds it); a plaintext
+    // one does not. Kyverno and the built-in rules judge the object without it, as the
+    // cluster receives it after Flux decrypts.
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        &dir,
+        "policy.rego",
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tinput.kind == \"Secret\"\n\tnot input.sops\n\tmsg := sprintf(\"Secret %s is not SOPS-encrypted\", [input.metadata.name])\n}\n\ndeny contains msg if {\n\tinput.sops\n\tnot input.sops.mac\n\tmsg := \"a sops block without a MAC\"\n}\n",
+    );
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo/clusters/staging/secrets");
+    fs::copy(demo.join("podinfo-db.yaml"), dir.path().join("sealed.yaml")).unwrap();
+    put(
+        &dir,
+        "plain.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: plain\nstringData:\n  a: b\n",
+    );
+    let o = run(tollgate()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--policy",
+            "policy.rego",
+            "sealed.yaml",
+            "plain.yaml",
+        ])
+        .current_dir(dir.path()));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let messages: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["Secret plain is not SOPS-encrypted"]);
+    // --combine's input set carries it too.
+    put(
+        &dir,
+        "combined.rego",
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tsome f in input\n\tnot f.contents.sops\n\tmsg := sprintf(\"%s is not SOPS-encrypted\", [f.path])\n}\n",
+    );
+    let o = run(tollgate()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--combine",
+            "--policy",
+            "combined.rego",
+            "sealed.yaml",
+            "plain.yaml",
+        ])
+        .current_dir(dir.path()));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let messages: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["plain.yaml is not SOPS-encrypted"]);
+}

@@ -70,7 +70,7 @@ fn sops_encrypted_manifests_are_objects_without_their_metadata() {
     assert!(inv.errors.is_empty(), "{:?}", inv.errors);
     assert_eq!(inv.resources.len(), 2);
     for r in &inv.resources {
-        assert!(r.sops_encrypted);
+        assert!(r.sops_encrypted());
         assert!(r.object.get("sops").is_none());
     }
     // Values stay opaque: even apiVersion/kind are ENC[...] in a fully encrypted file.

@@ -493,6 +493,30 @@ fn to_rego(v: &serde_json::Value) -> Value {
     }
 }
 
+/// The document a Rego rule sees as `input`: the object as conftest reads the file, so with
+/// its `sops` block when the document was SOPS-encrypted (a conftest policy requiring
+/// encryption tests `input.sops`).
+fn rego_input(resource: &Resource) -> Value {
+    match (&resource.sops, &resource.object) {
+        (Some(sops), serde_json::Value::Object(map)) => Value::from(
+            map.iter()
+                .map(|(k, v)| (Value::from(k.as_str()), to_rego(v)))
+                .chain(std::iter::once((Value::from("sops"), to_rego(sops))))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        ),
+        _ => to_rego(&resource.object),
+    }
+}
+
+/// The JSON form of the same, for `--combine`'s input set.
+fn conftest_document(resource: &Resource) -> serde_json::Value {
+    let mut doc = resource.object.clone();
+    if let (Some(sops), Some(map)) = (&resource.sops, doc.as_object_mut()) {
+        map.insert("sops".into(), (**sops).clone());
+    }
+    doc
+}
+
 impl Worker {
     /// A worker whose engines also hold `data.tollgate.review`: the admission request (its
     /// operation, user, old object), for Rego rules that judge who changes what. An error
@@ -512,7 +536,7 @@ impl Worker {
         &mut self,
         resource: &Resource,
     ) -> (Vec<Finding>, Vec<Finding>, Vec<EvalError>) {
-        let input = to_rego(&resource.object);
+        let input = rego_input(resource);
         for e in &mut self.policies.engines {
             e.set_input(input.clone());
         }
@@ -581,8 +605,8 @@ impl Worker {
         let mut files: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
         for r in resources {
             match files.last_mut() {
-                Some((f, docs)) if **f == *r.origin.file => docs.push(r.object.clone()),
-                _ => files.push((r.origin.file.to_string(), vec![r.object.clone()])),
+                Some((f, docs)) if **f == *r.origin.file => docs.push(conftest_document(r)),
+                _ => files.push((r.origin.file.to_string(), vec![conftest_document(r)])),
             }
         }
         let input: Vec<serde_json::Value> = files

@@ -235,9 +235,10 @@ pub struct Resource {
     pub object: serde_json::Value,
     /// Where it came from.
     pub origin: Origin,
-    /// The document was SOPS-encrypted: its `sops` block was removed and `ENC[...]` values stay
-    /// opaque strings.
-    pub sops_encrypted: bool,
+    /// The document's `sops` block, when it was SOPS-encrypted (its `ENC[...]` values stay
+    /// opaque strings in `object`). Kept apart: the cluster receives the object without it
+    /// (Kyverno and the built-in rules judge that), conftest policies see it (Rego does).
+    pub sops: Option<Arc<serde_json::Value>>,
 }
 
 /// A file that could not be loaded; the other files still are.
@@ -470,7 +471,7 @@ fn add_documents(file: &Arc<str>, docs: Vec<Document>, first: usize, out: &mut F
         {
             continue;
         }
-        let sops_encrypted = strip_sops(&mut root);
+        let sops = strip_sops(&mut root).map(|block| Arc::new(convert::to_json(&block)));
         let positions = Arc::new(FieldPositions(
             doc.positions
                 .into_iter()
@@ -487,7 +488,7 @@ fn add_documents(file: &Arc<str>, docs: Vec<Document>, first: usize, out: &mut F
             rendered_from: None,
         };
         let object = convert::to_json(&root);
-        match Resource::from_object(object, origin.clone(), sops_encrypted) {
+        match Resource::from_object(object, origin.clone(), sops.clone()) {
             // kustomize's configuration and Kyverno's test suites are read by tools, never
             // applied to a cluster.
             Some(r)
@@ -523,22 +524,24 @@ fn expand_list(list: Resource, out: &mut FileResult) {
             origin.line = line;
             origin.column = column;
         }
-        match Resource::from_object(item, origin, list.sops_encrypted) {
+        match Resource::from_object(item, origin, list.sops.clone()) {
             Some(r) => out.resources.push(r),
             None => out.skipped = out.skipped.saturating_add(1),
         }
     }
 }
 
-/// Removes sops's metadata block; returns whether there was one.
-fn strip_sops(root: &mut Node) -> bool {
+/// Removes sops's metadata block and returns it, if there was one.
+fn strip_sops(root: &mut Node) -> Option<Node> {
     let Node::Map(entries) = root else {
-        return false;
+        return None;
     };
     let is_sops = |e: &Entry| matches!(e, Entry::Pair(k, v) if k == "sops" && (v.get("mac").is_some() || v.get("lastmodified").is_some()));
-    let before = entries.len();
-    entries.retain(|e| !is_sops(e));
-    entries.len() != before
+    let at = entries.iter().position(is_sops)?;
+    match entries.remove(at) {
+        Entry::Pair(_, block) => Some(block),
+        Entry::Comment(_) => None,
+    }
 }
 
 impl Resource {
@@ -584,14 +587,14 @@ impl Resource {
             name,
             object,
             origin,
-            sops_encrypted: false,
+            sops: None,
         }
     }
 
     fn from_object(
         object: serde_json::Value,
         origin: Origin,
-        sops_encrypted: bool,
+        sops: Option<Arc<serde_json::Value>>,
     ) -> Option<Self> {
         let (api_version, kind, namespace, name) = identity(&object);
         Some(Resource {
@@ -601,8 +604,13 @@ impl Resource {
             name,
             object,
             origin,
-            sops_encrypted,
+            sops,
         })
+    }
+
+    /// Whether the document was SOPS-encrypted.
+    pub fn sops_encrypted(&self) -> bool {
+        self.sops.is_some()
     }
 }
 

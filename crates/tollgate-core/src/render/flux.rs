@@ -73,7 +73,7 @@ fn substitute_from(
             }
             continue;
         };
-        if src.sops_encrypted {
+        if src.sops_encrypted() {
             notes.push(format!(
                 "{}: Kustomization {}: substituteFrom {kind} {name} is SOPS-encrypted; its variables stay unresolved",
                 k.origin.file,

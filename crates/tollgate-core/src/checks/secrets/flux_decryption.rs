@@ -29,7 +29,7 @@ fn check(model: &Model<'_>, emit: &mut Emit) {
     let encrypted: Vec<PathBuf> = model
         .resources()
         .iter()
-        .filter(|r| r.sops_encrypted)
+        .filter(|r| r.sops_encrypted())
         .map(|r| absolute(Path::new(&*r.origin.file)))
         .collect();
     if encrypted.is_empty() {

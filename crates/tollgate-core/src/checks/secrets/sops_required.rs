@@ -44,7 +44,7 @@ impl Configs {
 fn check(model: &Model<'_>, emit: &mut Emit) {
     let mut configs = Configs::default();
     for r in model.resources() {
-        if r.kind != "Secret" || r.sops_encrypted {
+        if r.kind != "Secret" || r.sops_encrypted() {
             continue;
         }
         let file = Path::new(&*r.origin.file);
