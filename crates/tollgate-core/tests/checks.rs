@@ -87,6 +87,7 @@ fn rule_ids_are_sorted_families_prefixed_and_documented() {
         let prefix = match r.family {
             checks::Family::Rbac => "RBAC",
             checks::Family::Netpol => "NET",
+            checks::Family::Secrets if r.id.starts_with("SECRET") => "SECRET",
             checks::Family::Secrets => "SOPS",
             checks::Family::Access => "ACCESS",
         };

@@ -108,6 +108,7 @@ pub static RULES: &[&Rule] = &[
     &netpol::empty_pod_selector::RULE,
     &netpol::dangling_peer::RULE,
     &netpol::allow_all::RULE,
+    &secrets::missing_secret::RULE,
     &secrets::sops_required::RULE,
     &secrets::flux_decryption::RULE,
     &access::rbac_grant::RULE,

@@ -1,0 +1,147 @@
+//! SECRET002: a workload references a Secret that nothing in the set provides: no Secret, no
+//! SealedSecret, ExternalSecret or cert-manager Certificate produces it. The pod will not
+//! start (or starts without what it needs) once it is applied.
+
+use super::super::{namespace_of, Check, Emit, Family, Model, Rule};
+use crate::finding::Severity;
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// The rule.
+pub static RULE: Rule = Rule {
+    id: "SECRET002",
+    family: Family::Secrets,
+    title: "A workload references a Secret no manifest provides",
+    severity: Severity::Info,
+    // It judges a reference against the whole set.
+    inventory: true,
+    description: "A pod that mounts a Secret, reads a key of it into an environment variable, takes all of it with `envFrom`, or pulls images with it (`imagePullSecrets`) stays in ContainerCreating (or fails to pull) when the Secret does not exist. In a GitOps repository the Secret comes from a manifest: a Secret (SOPS-encrypted or not), a SealedSecret (its `spec.template.metadata.name`, else its name), an ExternalSecret (its `spec.target.name`, else its name) or a cert-manager Certificate (`spec.secretName`), in the same namespace. References marked `optional: true` are not reported. Info by default: a Secret created in the cluster by hand or by an operator is invisible here, and without `--render` a kustomize `secretGenerator`'s Secret is not in the set.",
+    fix: "Add the Secret (encrypted with `tollgate sops encrypt -i`), a SealedSecret or an ExternalSecret for it to the workload's namespace, fix the name, or mark the reference `optional: true` if the pod can do without it.",
+    check: Check::Set(check),
+};
+
+fn text<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
+    path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
+}
+
+/// `(namespace, name)` of every Secret the set provides.
+fn provided(model: &Model<'_>) -> HashSet<(String, String)> {
+    let mut out = HashSet::new();
+    for r in model.resources() {
+        let name = match (
+            r.api_version.split('/').next().unwrap_or(""),
+            r.kind.as_str(),
+        ) {
+            ("v1", "Secret") => r.name.as_deref(),
+            ("bitnami.com", "SealedSecret") => {
+                text(&r.object, &["spec", "template", "metadata", "name"]).or(r.name.as_deref())
+            }
+            ("external-secrets.io", "ExternalSecret") => {
+                text(&r.object, &["spec", "target", "name"]).or(r.name.as_deref())
+            }
+            ("cert-manager.io", "Certificate") => text(&r.object, &["spec", "secretName"]),
+            _ => None,
+        };
+        if let Some(name) = name {
+            out.insert((namespace_of(r).to_owned(), name.to_owned()));
+        }
+    }
+    out
+}
+
+/// Every non-optional Secret reference of a pod spec: `(field path, name)`.
+fn references(spec: &Value, at: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let optional = |v: &Value| v.get("optional").and_then(Value::as_bool) == Some(true);
+    let mut push = |path: String, v: Option<&Value>| {
+        if let Some(name) = v.and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            out.push((path, name.to_owned()));
+        }
+    };
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        let containers = spec.get(list).and_then(Value::as_array);
+        for (i, c) in containers.into_iter().flatten().enumerate() {
+            let env = c.get("env").and_then(Value::as_array);
+            for (j, e) in env.into_iter().flatten().enumerate() {
+                if let Some(r) = e.get("valueFrom").and_then(|v| v.get("secretKeyRef")) {
+                    if !optional(r) {
+                        push(
+                            format!("{at}.{list}[{i}].env[{j}].valueFrom.secretKeyRef.name"),
+                            r.get("name"),
+                        );
+                    }
+                }
+            }
+            let env_from = c.get("envFrom").and_then(Value::as_array);
+            for (j, e) in env_from.into_iter().flatten().enumerate() {
+                if let Some(r) = e.get("secretRef") {
+                    if !optional(r) {
+                        push(
+                            format!("{at}.{list}[{i}].envFrom[{j}].secretRef.name"),
+                            r.get("name"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let volumes = spec.get("volumes").and_then(Value::as_array);
+    for (i, v) in volumes.into_iter().flatten().enumerate() {
+        if let Some(s) = v.get("secret") {
+            if !optional(s) {
+                push(
+                    format!("{at}.volumes[{i}].secret.secretName"),
+                    s.get("secretName"),
+                );
+            }
+        }
+        let sources = v
+            .get("projected")
+            .and_then(|p| p.get("sources"))
+            .and_then(Value::as_array);
+        for (j, src) in sources.into_iter().flatten().enumerate() {
+            if let Some(s) = src.get("secret") {
+                if !optional(s) {
+                    push(
+                        format!("{at}.volumes[{i}].projected.sources[{j}].secret.name"),
+                        s.get("name"),
+                    );
+                }
+            }
+        }
+    }
+    let pulls = spec.get("imagePullSecrets").and_then(Value::as_array);
+    for (i, p) in pulls.into_iter().flatten().enumerate() {
+        push(format!("{at}.imagePullSecrets[{i}].name"), p.get("name"));
+    }
+    out
+}
+
+fn check(model: &Model<'_>, emit: &mut Emit) {
+    let provided = provided(model);
+    for w in &model.netpol().workloads {
+        let at = if w.template.is_empty() {
+            "spec".to_owned()
+        } else {
+            format!("{}.spec", w.template)
+        };
+        let Some(spec) = crate::manifest::value_at(&w.resource.object, &at) else {
+            continue;
+        };
+        for (path, name) in references(spec, &at) {
+            if provided.contains(&(w.namespace.clone(), name.clone())) {
+                continue;
+            }
+            emit.at(
+                w.resource,
+                &path,
+                format!(
+                    "{} {} references Secret {}/{name}, which no Secret, SealedSecret, ExternalSecret or Certificate of the manifests provides",
+                    w.kind,
+                    w.display(),
+                    w.namespace
+                ),
+            );
+        }
+    }
+}
