@@ -895,13 +895,7 @@ fn rego_sees_the_sops_block_as_conftest_does() {
         ])
         .current_dir(dir.path()));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let messages: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["message"].as_str().unwrap())
-        .collect();
+    let messages = messages_of(&o);
     assert_eq!(messages, ["Secret plain is not SOPS-encrypted"]);
     // --combine's input set carries it too.
     put(
@@ -921,12 +915,17 @@ fn rego_sees_the_sops_block_as_conftest_does() {
             "plain.yaml",
         ])
         .current_dir(dir.path()));
+    let messages = messages_of(&o);
+    assert_eq!(messages, ["plain.yaml is not SOPS-encrypted"]);
+}
+
+/// The messages of a JSON report's findings, in order.
+fn messages_of(o: &std::process::Output) -> Vec<String> {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let messages: Vec<&str> = v["findings"]
+    v["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| f["message"].as_str().unwrap())
-        .collect();
-    assert_eq!(messages, ["plain.yaml is not SOPS-encrypted"]);
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .collect()
 }

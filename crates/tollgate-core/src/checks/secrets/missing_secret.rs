@@ -49,70 +49,66 @@ fn provided(model: &Model<'_>) -> HashSet<(String, String)> {
     out
 }
 
+/// The list under `key`, or none.
+fn items<'v>(v: &'v Value, key: &str) -> &'v [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
 /// Every non-optional Secret reference of a pod spec: `(field path, name)`.
 fn references(spec: &Value, at: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let optional = |v: &Value| v.get("optional").and_then(Value::as_bool) == Some(true);
-    let mut push = |path: String, v: Option<&Value>| {
-        if let Some(name) = v.and_then(Value::as_str).filter(|n| !n.is_empty()) {
-            out.push((path, name.to_owned()));
+    // A reference object (`secretKeyRef`, `secretRef`, `secret`) names its Secret under `key`;
+    // one marked `optional: true` is not needed.
+    let mut take = |r: Option<&Value>, key: &str, path: String| {
+        let Some(r) = r else { return };
+        if r.get("optional").and_then(Value::as_bool) == Some(true) {
+            return;
+        }
+        if let Some(name) = r.get(key).and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            out.push((format!("{path}.{key}"), name.to_owned()));
         }
     };
     for list in ["initContainers", "containers", "ephemeralContainers"] {
-        let containers = spec.get(list).and_then(Value::as_array);
-        for (i, c) in containers.into_iter().flatten().enumerate() {
-            let env = c.get("env").and_then(Value::as_array);
-            for (j, e) in env.into_iter().flatten().enumerate() {
-                if let Some(r) = e.get("valueFrom").and_then(|v| v.get("secretKeyRef")) {
-                    if !optional(r) {
-                        push(
-                            format!("{at}.{list}[{i}].env[{j}].valueFrom.secretKeyRef.name"),
-                            r.get("name"),
-                        );
-                    }
-                }
+        for (i, c) in items(spec, list).iter().enumerate() {
+            for (j, e) in items(c, "env").iter().enumerate() {
+                let r = e.get("valueFrom").and_then(|v| v.get("secretKeyRef"));
+                take(
+                    r,
+                    "name",
+                    format!("{at}.{list}[{i}].env[{j}].valueFrom.secretKeyRef"),
+                );
             }
-            let env_from = c.get("envFrom").and_then(Value::as_array);
-            for (j, e) in env_from.into_iter().flatten().enumerate() {
-                if let Some(r) = e.get("secretRef") {
-                    if !optional(r) {
-                        push(
-                            format!("{at}.{list}[{i}].envFrom[{j}].secretRef.name"),
-                            r.get("name"),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    let volumes = spec.get("volumes").and_then(Value::as_array);
-    for (i, v) in volumes.into_iter().flatten().enumerate() {
-        if let Some(s) = v.get("secret") {
-            if !optional(s) {
-                push(
-                    format!("{at}.volumes[{i}].secret.secretName"),
-                    s.get("secretName"),
+            for (j, e) in items(c, "envFrom").iter().enumerate() {
+                take(
+                    e.get("secretRef"),
+                    "name",
+                    format!("{at}.{list}[{i}].envFrom[{j}].secretRef"),
                 );
             }
         }
+    }
+    for (i, v) in items(spec, "volumes").iter().enumerate() {
+        take(
+            v.get("secret"),
+            "secretName",
+            format!("{at}.volumes[{i}].secret"),
+        );
         let sources = v
             .get("projected")
-            .and_then(|p| p.get("sources"))
-            .and_then(Value::as_array);
-        for (j, src) in sources.into_iter().flatten().enumerate() {
-            if let Some(s) = src.get("secret") {
-                if !optional(s) {
-                    push(
-                        format!("{at}.volumes[{i}].projected.sources[{j}].secret.name"),
-                        s.get("name"),
-                    );
-                }
-            }
+            .map(|p| items(p, "sources"))
+            .unwrap_or_default();
+        for (j, s) in sources.iter().enumerate() {
+            take(
+                s.get("secret"),
+                "name",
+                format!("{at}.volumes[{i}].projected.sources[{j}].secret"),
+            );
         }
     }
-    let pulls = spec.get("imagePullSecrets").and_then(Value::as_array);
-    for (i, p) in pulls.into_iter().flatten().enumerate() {
-        push(format!("{at}.imagePullSecrets[{i}].name"), p.get("name"));
+    for (i, p) in items(spec, "imagePullSecrets").iter().enumerate() {
+        take(Some(p), "name", format!("{at}.imagePullSecrets[{i}]"));
     }
     out
 }
