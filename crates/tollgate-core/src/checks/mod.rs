@@ -111,6 +111,7 @@ pub static RULES: &[&Rule] = &[
     &secrets::missing_secret::RULE,
     &secrets::sops_required::RULE,
     &secrets::flux_decryption::RULE,
+    &secrets::stale_temp_file::RULE,
     &access::rbac_grant::RULE,
     &access::reach_opened::RULE,
 ];

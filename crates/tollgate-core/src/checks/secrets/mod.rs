@@ -6,3 +6,4 @@
 pub mod flux_decryption;
 pub mod missing_secret;
 pub mod sops_required;
+pub mod stale_temp_file;
