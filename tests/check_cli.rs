@@ -929,3 +929,28 @@ fn messages_of(o: &std::process::Output) -> Vec<String> {
         .map(|f| f["message"].as_str().unwrap().to_owned())
         .collect()
 }
+
+#[test]
+fn the_gitlab_code_quality_report_lists_every_finding() {
+    // The same run in JSON and in GitLab's Code Quality shape: one issue per finding, the
+    // finding's fingerprint (as SARIF's), its file and line, and GitLab's severity words.
+    let (_, v) = json(&["--policy", "policies", "manifests"]);
+    let o = check(&["--format", "gitlab", "--policy", "policies", "manifests"]);
+    assert_eq!(code(&o), 1);
+    let issues: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let issues = issues.as_array().unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(issues.len(), findings.len());
+    for (issue, f) in issues.iter().zip(findings) {
+        assert_eq!(issue["check_name"], f["rule_id"]);
+        assert_eq!(issue["location"]["path"], f["location"]["file"]);
+        assert_eq!(issue["location"]["lines"]["begin"], f["location"]["line"]);
+        let want = match f["severity"].as_str().unwrap() {
+            "error" => "major",
+            "warning" => "minor",
+            _ => "info",
+        };
+        assert_eq!(issue["severity"], want);
+        assert_eq!(issue["fingerprint"].as_str().unwrap().len(), 16);
+    }
+}

@@ -125,8 +125,8 @@ pub(crate) struct InputArgs {
 /// How to report, shared by `check` and `secrets audit`.
 #[derive(Args)]
 pub(crate) struct ReportArgs {
-    /// Report format: human, short, json, sarif, junit, github (repeatable, each with its own
-    /// --output).
+    /// Report format: human, short, json, sarif, junit, github, gitlab (repeatable, each with
+    /// its own --output).
     #[arg(short, long, value_name = "FORMAT", action = clap::ArgAction::Append)]
     format: Vec<String>,
     /// Write the report of the preceding --format to this file instead of stdout.
@@ -196,7 +196,7 @@ fn pairs(a: &ReportArgs, m: &ArgMatches) -> Result<Vec<(Format, Option<PathBuf>)
     for (name, _) in a.format.iter().zip(&f_idx) {
         let f = Format::parse(name).ok_or_else(|| {
             usage(format!(
-                "unknown format `{name}`: use human, short, json, sarif, junit or github"
+                "unknown format `{name}`: use human, short, json, sarif, junit, github or gitlab"
             ))
         })?;
         out.push((f, None));

@@ -2,6 +2,7 @@
 //! results of `tollgate test` are rendered here too (`suites`).
 
 mod github;
+mod gitlab;
 mod human;
 mod json;
 mod junit;
@@ -30,6 +31,8 @@ pub enum Format {
     /// One line per finding (`file:line:col: severity[rule] message`), then the summary: for
     /// pre-commit hooks.
     Short,
+    /// GitLab's Code Quality JSON (merge request widget).
+    Gitlab,
 }
 
 impl Format {
@@ -42,6 +45,7 @@ impl Format {
             "junit" => Format::Junit,
             "github" => Format::Github,
             "short" => Format::Short,
+            "gitlab" => Format::Gitlab,
             _ => return None,
         })
     }
@@ -150,6 +154,7 @@ pub fn render(format: Format, report: &Report<'_>, human: &HumanOptions) -> Stri
         Format::Junit => junit::render(report),
         Format::Github => github::render(report),
         Format::Short => short::render(report),
+        Format::Gitlab => gitlab::render(report),
     }
 }
 
