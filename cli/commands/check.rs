@@ -19,6 +19,9 @@ use tollgate_core::suppress::Baseline;
 use tollgate_core::Error;
 use tollgate_sops::fsio::write_atomic;
 
+/// The default wall-clock limit for evaluating one resource (`--eval-timeout`), in seconds.
+pub(crate) const EVAL_TIMEOUT_SECONDS: f64 = 10.0;
+
 /// Where the policies come from, shared by every command that evaluates them (`check`,
 /// `webhook review`, `webhook serve`), so they read the same flags the same way.
 #[derive(Args)]
@@ -44,7 +47,7 @@ pub(crate) struct PolicyArgs {
     pub(crate) config: Option<PathBuf>,
     /// Wall-clock limit for evaluating one resource, in seconds; a rule that runs longer is
     /// reported as an error and the run goes on.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = EVAL_TIMEOUT_SECONDS)]
     eval_timeout: f64,
 }
 
@@ -312,17 +315,13 @@ fn merge_base_tree(
             _tree: None,
         });
     }
-    let root = std::fs::canonicalize(&repo.root).unwrap_or(repo.root.clone());
-    let cwd_real = std::fs::canonicalize(&cwd).unwrap_or(cwd.clone());
     let tree = tempfile::Builder::new()
         .prefix("tollgate-base-")
         .tempdir()
         .map_err(|e| git_error(e.to_string()))?;
     repo.export_commit(&base, tree.path()).map_err(git_error)?;
-    let inside = cwd_real
-        .strip_prefix(&root)
-        .unwrap_or(Path::new(""))
-        .to_path_buf();
+    let root = changes.names.root();
+    let inside = changes.names.inside();
     let base_cwd = tree.path().join(&inside);
     // Paths keep their meaning in the base tree: relative ones as they are (from the same
     // place), absolute ones inside the repository moved into it.
@@ -331,7 +330,7 @@ fn merge_base_tree(
         .map(|p| {
             match std::fs::canonicalize(p)
                 .ok()
-                .and_then(|a| a.strip_prefix(&root).ok().map(Path::to_path_buf))
+                .and_then(|a| a.strip_prefix(root).ok().map(Path::to_path_buf))
             {
                 Some(rel) if p.is_absolute() => tree.path().join(rel),
                 _ => p.clone(),
@@ -375,12 +374,8 @@ fn staged_tree(paths: &[PathBuf], opts: &ScanOptions) -> Result<Staged, Error> {
         .tempdir()
         .map_err(|e| git_error(e.to_string()))?;
     repo.export_index(dir.path()).map_err(git_error)?;
-    let root = std::fs::canonicalize(&repo.root).unwrap_or(repo.root.clone());
-    let cwd_real = std::fs::canonicalize(&cwd).unwrap_or(cwd.clone());
-    let inside = cwd_real
-        .strip_prefix(&root)
-        .unwrap_or(Path::new(""))
-        .to_path_buf();
+    let names = repo.names(&cwd);
+    let inside = names.inside();
     let tree = dir.path().join(&inside);
     // The whole repository: rules over the set judge a staged RoleBinding with the Role in a
     // file that is not staged.
@@ -399,13 +394,8 @@ fn staged_tree(paths: &[PathBuf], opts: &ScanOptions) -> Result<Staged, Error> {
     let report_on = if paths == [PathBuf::from(".")] {
         repo.staged()
             .map_err(git_error)?
-            .into_iter()
-            .map(|f| {
-                let abs = root.join(f);
-                abs.strip_prefix(&cwd_real)
-                    .map(Path::to_path_buf)
-                    .unwrap_or(abs)
-            })
+            .iter()
+            .map(|f| PathBuf::from(names.name(f)))
             .collect()
     } else {
         paths
@@ -485,7 +475,7 @@ pub(crate) fn audit(a: &AuditArgs, m: &ArgMatches) -> Result<u8, Error> {
         paths: Vec::new(),
         rego: rego::Options {
             packs: vec![pack],
-            timeout: Some(timeout(10.0)?),
+            timeout: Some(timeout(EVAL_TIMEOUT_SECONDS)?),
             ..rego::Options::default()
         },
         combine: false,
@@ -544,7 +534,7 @@ fn execute(job: Job<'_>, m: &ArgMatches) -> Result<u8, Error> {
         render: input.render || config.render,
         argocd_repos: config.argocd_repos.clone(),
     };
-    let (inventory, report_on, staged_tree_dir) = if input.staged {
+    let (mut inventory, report_on, staged_tree_dir) = if input.staged {
         let s = staged_tree(&input.paths, &scan_options)?;
         (s.inventory, Some(s.report_on), Some((s.tree, s._dir)))
     } else {
@@ -599,7 +589,7 @@ fn execute(job: Job<'_>, m: &ArgMatches) -> Result<u8, Error> {
             )
         }
     };
-    let mut load_errors = inventory.errors.clone();
+    let mut load_errors = std::mem::take(&mut inventory.errors);
     if let Some(on) = &report_on {
         // The whole repository was judged; a commit answers for the files it stages.
         findings.retain(|f| reported(on, &f.location.file));

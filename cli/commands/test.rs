@@ -35,7 +35,7 @@ pub(crate) struct TestArgs {
     verbose: bool,
     /// Wall-clock limit for one rule on one resource, in seconds; a rule that runs longer is
     /// an error result.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = super::check::EVAL_TIMEOUT_SECONDS)]
     eval_timeout: f64,
 }
 

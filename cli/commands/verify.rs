@@ -20,7 +20,7 @@ pub(crate) struct VerifyArgs {
     #[arg(long)]
     coverage: bool,
     /// Wall-clock limit for one test, in seconds; a test that runs longer is an error.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = super::check::EVAL_TIMEOUT_SECONDS)]
     eval_timeout: f64,
 }
 

@@ -84,8 +84,8 @@ pub struct Changes {
     pub entries: Vec<(char, String, String)>,
     /// Files git does not track (and does not ignore), root-relative.
     pub untracked: Vec<String>,
-    root: std::path::PathBuf,
-    cwd: std::path::PathBuf,
+    /// How root-relative names read from the working directory.
+    pub names: crate::git::Names,
 }
 
 impl Changes {
@@ -95,22 +95,16 @@ impl Changes {
         commit: &str,
         cwd: &std::path::Path,
     ) -> Result<Changes, String> {
-        let root = std::fs::canonicalize(&repo.root).unwrap_or_else(|_| repo.root.clone());
-        let cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
         Ok(Changes {
             entries: repo.changes_since(commit)?,
             untracked: repo.untracked()?,
-            root,
-            cwd,
+            names: repo.names(cwd),
         })
     }
 
     /// A root-relative path as findings name it.
     pub fn name(&self, root_relative: &str) -> String {
-        let abs = self.root.join(root_relative);
-        abs.strip_prefix(&self.cwd)
-            .map(|r| r.display().to_string())
-            .unwrap_or_else(|_| abs.display().to_string())
+        self.names.name(root_relative)
     }
 
     /// Base file name to branch file name, for the files renamed.
@@ -175,7 +169,7 @@ pub fn base_resources(
         .iter()
         .map(|p| crate::render::kustomization::normalize(p))
         .collect();
-    let excluded = crate::manifest::exclude_globs(exclude);
+    let excluded = crate::manifest::path_globs(exclude);
     let in_scope = |name: &str| {
         let p = Path::new(name);
         crate::manifest::is_manifest_path(p)

@@ -6,6 +6,37 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Git names files relative to the repository root; findings name them relative to the
+/// working directory. This turns the one into the other for a run from `cwd`.
+#[derive(Debug, Clone)]
+pub struct Names {
+    root: PathBuf,
+    cwd: PathBuf,
+}
+
+impl Names {
+    /// A root-relative path as findings name it.
+    pub fn name(&self, root_relative: &str) -> String {
+        let abs = self.root.join(root_relative);
+        abs.strip_prefix(&self.cwd)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| abs.display().to_string())
+    }
+
+    /// The working directory relative to the root (empty at the root).
+    pub fn inside(&self) -> PathBuf {
+        self.cwd
+            .strip_prefix(&self.root)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// The repository root, by its real path.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
 /// A git work tree.
 #[derive(Debug, Clone)]
 pub struct Repo {
@@ -60,6 +91,14 @@ impl Repo {
         Ok(Repo {
             root: PathBuf::from(root),
         })
+    }
+
+    /// How files of this repository are named from `cwd` (both by their real paths).
+    pub fn names(&self, cwd: &Path) -> Names {
+        Names {
+            root: std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone()),
+            cwd: std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf()),
+        }
     }
 
     /// The merge base of `a` and `b` (a branch, tag or commit).

@@ -497,15 +497,11 @@ fn to_rego(v: &serde_json::Value) -> Value {
 /// its `sops` block when the document was SOPS-encrypted (a conftest policy requiring
 /// encryption tests `input.sops`).
 fn rego_input(resource: &Resource) -> Value {
-    match (&resource.sops, &resource.object) {
-        (Some(sops), serde_json::Value::Object(map)) => Value::from(
-            map.iter()
-                .map(|(k, v)| (Value::from(k.as_str()), to_rego(v)))
-                .chain(std::iter::once((Value::from("sops"), to_rego(sops))))
-                .collect::<std::collections::BTreeMap<_, _>>(),
-        ),
-        _ => to_rego(&resource.object),
+    let mut input = to_rego(&resource.object);
+    if let (Some(sops), Ok(map)) = (&resource.sops, input.as_object_mut()) {
+        map.insert(Value::from("sops"), to_rego(sops));
     }
+    input
 }
 
 /// The JSON form of the same, for `--combine`'s input set.

@@ -124,37 +124,6 @@ fn strs(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// Kinds that have no namespace: a test resource without one of these kinds lands in `default`.
-const CLUSTER_SCOPED: &[&str] = &[
-    "APIService",
-    "CertificateSigningRequest",
-    "ClusterIssuer",
-    "ClusterPolicy",
-    "ClusterPolicyReport",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ComponentStatus",
-    "CSIDriver",
-    "CSINode",
-    "CustomResourceDefinition",
-    "FlowSchema",
-    "IngressClass",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PodSecurityPolicy",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "RuntimeClass",
-    "SecurityContextConstraints",
-    "StorageClass",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
-];
-
 /// A values file: values by dotted key, at each level.
 #[derive(Default)]
 struct ValuesFile {
@@ -345,7 +314,7 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
     // Resources, with Kyverno's CLI defaults.
     let mut resources = load_resources(dir, &strs(doc.get("resources")), &mut load_errors);
     for r in &mut resources {
-        if r.namespace.is_none() && !CLUSTER_SCOPED.contains(&r.kind.as_str()) {
+        if r.namespace.is_none() && !crate::manifest::is_cluster_scoped(&r.kind) {
             r.namespace = Some("default".into());
             if let Some(Value::Object(meta)) = r.object.get_mut("metadata") {
                 meta.insert("namespace".into(), Value::String("default".into()));

@@ -326,13 +326,6 @@ pub struct Inventory {
     pub notes: Vec<String>,
 }
 
-impl Inventory {
-    /// Documents skipped, all reasons together.
-    pub fn skipped_documents(&self) -> usize {
-        self.skipped.iter().map(|s| s.documents).sum()
-    }
-}
-
 /// Resources of one file, and the documents of it that could not be read.
 pub(crate) struct FileResult {
     pub(crate) resources: Vec<Resource>,
@@ -640,7 +633,7 @@ fn identity(object: &serde_json::Value) -> Identity {
 /// that match an `exclude` glob (relative path, `**` crosses directories).
 pub fn load_paths(paths: &[PathBuf], exclude: &[String]) -> Inventory {
     let (mut inputs, errors) = expand(paths);
-    if let Some(set) = exclude_globs(exclude) {
+    if let Some(set) = path_globs(exclude) {
         inputs.retain(|i| !set.is_match(i.display_name()));
     }
     let mut inv = load(&inputs);
@@ -649,19 +642,58 @@ pub fn load_paths(paths: &[PathBuf], exclude: &[String]) -> Inventory {
     inv
 }
 
-/// tollgate.yaml's `exclude` globs (relative paths, `**` crosses directories), compiled once;
-/// `None` when there are none.
-pub fn exclude_globs(exclude: &[String]) -> Option<globset::GlobSet> {
-    if exclude.is_empty() {
+/// Path globs (relative paths, `*` within a directory, `**` across them) compiled once, as
+/// tollgate.yaml's `exclude` and Argo CD's git generator take them; `None` when there are none.
+pub fn path_globs(globs: &[String]) -> Option<globset::GlobSet> {
+    if globs.is_empty() {
         return None;
     }
     let mut b = globset::GlobSetBuilder::new();
-    for g in exclude {
+    for g in globs {
         if let Ok(glob) = globset::GlobBuilder::new(g).literal_separator(true).build() {
             b.add(glob);
         }
     }
     b.build().ok()
+}
+
+/// Kinds that have no namespace (the built-in ones and the common CRDs'): an object of any
+/// other kind without `metadata.namespace` lands in the namespace it is applied to.
+const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "ClusterIssuer",
+    "ClusterPolicy",
+    "ClusterPolicyReport",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ClusterRoleTemplateBinding",
+    "ClusterSecretStore",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PodSecurityPolicy",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "SecurityContextConstraints",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+/// Whether objects of `kind` are cluster-scoped.
+pub(crate) fn is_cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED.contains(&kind)
 }
 
 /// Whether a path names a manifest file by its extension.

@@ -40,9 +40,11 @@ impl std::fmt::Display for ScanError {
 
 /// Counts the documents of a file without keeping them, for the skipped summary.
 fn documents_in(file: &Path) -> usize {
-    let Ok(text) = std::fs::read_to_string(file) else {
-        return 1;
-    };
+    std::fs::read_to_string(file).map_or(1, |text| documents_of(&text))
+}
+
+/// The non-empty documents of a YAML text.
+fn documents_of(text: &str) -> usize {
     let mut n = 0usize;
     let mut content = false;
     for line in text.lines() {
@@ -152,7 +154,7 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions) -> Result<Inventory, ScanErro
             reason,
         });
     };
-    let excluded = super::exclude_globs(&opts.exclude);
+    let excluded = super::path_globs(&opts.exclude);
     let start = paths.iter().find(|p| p.as_os_str() != "-").map_or_else(
         || PathBuf::from("."),
         |p| {
@@ -195,44 +197,47 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions) -> Result<Inventory, ScanErro
             skip(&mut skipped, &f, SkipReason::SourceIgnore(by));
             continue;
         }
-        if is_kustomization_name(&f) {
-            match std::fs::read_to_string(&f)
-                .map_err(|e| e.to_string())
-                .and_then(|t| Kustomization::parse(&f, &t))
-            {
-                Ok(k) => {
-                    kustomizations.insert(k.dir.clone(), k);
-                }
-                Err(message) => errors.push(LoadError {
-                    file: name,
-                    message,
-                }),
-            }
-            skip(&mut skipped, &f, SkipReason::KustomizeConfig);
+        let kyverno_test = f.file_name().is_some_and(|n| n == "kyverno-test.yaml");
+        if !is_kustomization_name(&f) && !kyverno_test {
+            kept.push(f);
             continue;
         }
-        if f.file_name().is_some_and(|n| n == "kyverno-test.yaml") {
-            if let Ok(docs) = std::fs::read_to_string(&f)
-                .map_err(|e| e.to_string())
+        // Read once: what it refers to, and how many documents it skips.
+        let text = std::fs::read_to_string(&f).map_err(|e| e.to_string());
+        skipped.push(Skipped {
+            file: name.clone(),
+            documents: text.as_deref().map_or(1, documents_of),
+            reason: if kyverno_test {
+                SkipReason::KyvernoTest
+            } else {
+                SkipReason::KustomizeConfig
+            },
+        });
+        if kyverno_test {
+            // The suite and the resource files it tests are never deployed.
+            let docs = text
                 .and_then(|t| super::json_documents(&t))
+                .unwrap_or_default();
+            let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+            for r in docs
+                .iter()
+                .filter_map(|d| d.get("resources").and_then(serde_json::Value::as_array))
+                .flatten()
+                .filter_map(serde_json::Value::as_str)
             {
-                let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
-                for d in &docs {
-                    for r in d
-                        .get("resources")
-                        .and_then(serde_json::Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(serde_json::Value::as_str)
-                    {
-                        kyverno_resources.insert(normalize(&dir.join(r)));
-                    }
-                }
+                kyverno_resources.insert(normalize(&dir.join(r)));
             }
-            skip(&mut skipped, &f, SkipReason::KyvernoTest);
             continue;
         }
-        kept.push(f);
+        match text.and_then(|t| Kustomization::parse(&f, &t)) {
+            Ok(k) => {
+                kustomizations.insert(k.dir.clone(), k);
+            }
+            Err(message) => errors.push(LoadError {
+                file: name,
+                message,
+            }),
+        }
     }
     // Patches and kustomize's own inputs are never applied as they are.
     let mut not_resources: BTreeMap<PathBuf, SkipReason> = BTreeMap::new();
@@ -373,18 +378,20 @@ fn render_roots(
             covered.entry(f).or_insert_with(|| root.label.clone());
         }
     }
-    let sources = render::origin_sources(&inv.resources);
+    // The files roots include are checked through their output; their loaded documents become
+    // the sources rendered resources are located on.
+    let (included, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut inv.resources)
+        .into_iter()
+        .partition(|r| covered.contains_key(Path::new(&*r.origin.file)));
+    inv.resources = kept;
     let mut raw_counts: BTreeMap<PathBuf, usize> = BTreeMap::new();
-    inv.resources.retain(|r| {
-        let f = PathBuf::from(&*r.origin.file);
-        if covered.contains_key(&f) {
-            let n = raw_counts.entry(f).or_default();
-            *n = n.saturating_add(1);
-            false
-        } else {
-            true
-        }
-    });
+    for r in &included {
+        let n = raw_counts
+            .entry(PathBuf::from(&*r.origin.file))
+            .or_default();
+        *n = n.saturating_add(1);
+    }
+    let sources = render::origin_sources(included);
     for (f, n) in raw_counts {
         if let Some(label) = covered.get(&f) {
             inv.skipped.push(Skipped {

@@ -374,17 +374,10 @@ fn generator_params(
 /// The directories below `repo` (relative paths) that an include pattern matches and no
 /// exclude pattern does.
 fn directories(repo: &Path, include: &[String], exclude: &[String]) -> Vec<String> {
-    // Path globs, `*` within one directory, as the git generator matches them.
-    let set = |globs: &[String]| {
-        let mut b = globset::GlobSetBuilder::new();
-        for g in globs {
-            if let Ok(g) = globset::GlobBuilder::new(g).literal_separator(true).build() {
-                b.add(g);
-            }
-        }
-        b.build().unwrap_or_else(|_| globset::GlobSet::empty())
-    };
-    let (include, exclude) = (set(include), set(exclude));
+    let (include, exclude) = (
+        crate::manifest::path_globs(include),
+        crate::manifest::path_globs(exclude),
+    );
     let mut found = Vec::new();
     let mut stack = vec![repo.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -393,7 +386,8 @@ fn directories(repo: &Path, include: &[String], exclude: &[String]) -> Vec<Strin
                 continue;
             }
             let rel = p.strip_prefix(repo).unwrap_or(&p).display().to_string();
-            if include.is_match(&rel) && !exclude.is_match(&rel) {
+            let hit = |g: &Option<globset::GlobSet>| g.as_ref().is_some_and(|g| g.is_match(&rel));
+            if hit(&include) && !hit(&exclude) {
                 found.push(rel);
             }
             stack.push(p);

@@ -74,8 +74,9 @@ impl Transforms {
     }
 }
 
-/// The source files rendered resources are mapped back to, seeded with what the walk loaded.
-pub(crate) fn origin_sources(loaded: &[crate::manifest::Resource]) -> origin::SourceFiles {
+/// The source files rendered resources are mapped back to, seeded with the documents the walk
+/// loaded from them.
+pub(crate) fn origin_sources(loaded: Vec<crate::manifest::Resource>) -> origin::SourceFiles {
     let s = origin::SourceFiles::default();
     s.seed(loaded);
     s
@@ -98,11 +99,15 @@ pub(crate) fn render(
     sources: &origin::SourceFiles,
 ) -> Result<Rendered, String> {
     let built = build::build(root, renderer)?;
-    let (text, missing) = match &root.substitute {
-        Some(vars) => substitute::stream(&built.text, vars),
-        None => (built.text.clone(), Vec::new()),
+    let substituted = root
+        .substitute
+        .as_ref()
+        .map(|vars| substitute::stream(&built.text, vars));
+    let (text, missing) = match &substituted {
+        Some((text, missing)) => (text.as_str(), missing.clone()),
+        None => (built.text.as_str(), Vec::new()),
     };
-    let (resources, errors) = origin::remap(&text, &built.wrapper, root, sources);
+    let (resources, errors) = origin::remap(text, &built.wrapper, root, sources);
     Ok(Rendered {
         resources,
         errors,
@@ -277,32 +282,6 @@ pub(crate) fn relative_path(path: &Path, base: &Path) -> PathBuf {
     }
     out
 }
-
-/// The kinds that have no namespace, for Argo CD's destination namespace (only namespaced
-/// objects get it).
-pub(crate) const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "StorageClass",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "PriorityClass",
-    "RuntimeClass",
-    "IngressClass",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "APIService",
-    "CSIDriver",
-    "ClusterPolicy",
-    "ClusterIssuer",
-    "ClusterSecretStore",
-    "ClusterRoleTemplateBinding",
-    "CertificateSigningRequest",
-];
 
 #[cfg(test)]
 mod tests {

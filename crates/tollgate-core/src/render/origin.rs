@@ -2,7 +2,7 @@
 //! file, the document is found in it by kind and name, and a field keeps its source line only
 //! when its value came through unchanged.
 
-use super::{relative_to_cwd, Root, CLUSTER_SCOPED};
+use super::{relative_to_cwd, Root};
 use crate::manifest::{load_text, Origin, Resource};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -20,13 +20,13 @@ pub(crate) struct SourceFiles {
 
 impl SourceFiles {
     /// Files already loaded by the walk.
-    pub(crate) fn seed(&self, resources: &[Resource]) {
+    pub(crate) fn seed(&self, resources: Vec<Resource>) {
         let mut by_file: HashMap<PathBuf, Vec<Resource>> = HashMap::new();
         for r in resources {
             by_file
                 .entry(PathBuf::from(&*r.origin.file))
                 .or_default()
-                .push(r.clone());
+                .push(r);
         }
         if let Ok(mut files) = self.files.lock() {
             files.extend(by_file.into_iter().map(|(k, v)| (k, Arc::new(v))));
@@ -145,7 +145,7 @@ pub(crate) fn remap_resources(
     for mut r in resources {
         let file = take_origin(&mut r.object, wrapper);
         if let Some(ns) = &root.default_namespace {
-            if r.namespace.is_none() && !CLUSTER_SCOPED.contains(&r.kind.as_str()) {
+            if r.namespace.is_none() && !crate::manifest::is_cluster_scoped(&r.kind) {
                 if let Some(meta) = r.object.get_mut("metadata").and_then(Value::as_object_mut) {
                     meta.insert("namespace".into(), Value::String(ns.clone()));
                 }

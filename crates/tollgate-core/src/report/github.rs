@@ -33,14 +33,7 @@ pub(super) fn render(r: &Report<'_>) -> String {
             f.location.line,
             f.location.column,
             property(&f.rule_id),
-            data(&match &f.location.rendered_from {
-                Some(root) => format!(
-                    "{}: {} (rendered from {root})",
-                    f.resource.display(),
-                    f.message
-                ),
-                None => format!("{}: {}", f.resource.display(), f.message),
-            })
+            data(&super::one_line(f))
         ));
     }
     for (file, message) in r.problems() {

@@ -30,16 +30,7 @@ pub(super) fn render(r: &Report<'_>) -> String {
         .findings
         .iter()
         .map(|f| Issue {
-            description: format!(
-                "{}: {}{}",
-                f.resource.display(),
-                f.message,
-                f.location
-                    .rendered_from
-                    .as_deref()
-                    .map(|root| format!(" (rendered from {root})"))
-                    .unwrap_or_default()
-            ),
+            description: super::one_line(f),
             check_name: &f.rule_id,
             fingerprint: f.fingerprint(),
             // GitLab's scale: info, minor, major, critical, blocker.

@@ -172,6 +172,19 @@ pub fn write(
     }
 }
 
+/// `Kind/namespace/name: message (rendered from ROOT)`: a finding as one line of text, for the
+/// formats that carry a message without a place for the resource (SARIF, GitHub, GitLab).
+pub(super) fn one_line(f: &Finding) -> String {
+    match &f.location.rendered_from {
+        Some(root) => format!(
+            "{}: {} (rendered from {root})",
+            f.resource.display(),
+            f.message
+        ),
+        None => format!("{}: {}", f.resource.display(), f.message),
+    }
+}
+
 /// `, rendered from ROOT` for a finding on a rendered resource (made printable), else empty:
 /// how the human and short reports name a finding's root.
 pub(super) fn rendered_suffix(f: &Finding) -> String {

@@ -76,14 +76,7 @@ fn result<'a>(f: &'a Finding, index: &BTreeMap<&str, usize>) -> SarifResult<'a> 
         rule_index: index.get(f.rule_id.as_str()).copied().unwrap_or(0),
         level: level(f.severity),
         message: Text {
-            text: match &f.location.rendered_from {
-                Some(root) => format!(
-                    "{}: {} (rendered from {root})",
-                    f.resource.display(),
-                    f.message
-                ),
-                None => format!("{}: {}", f.resource.display(), f.message),
-            },
+            text: super::one_line(f),
         },
         locations: [Location {
             physical_location: Physical {

@@ -24,6 +24,14 @@ fn key<'a>(w: &'a Workload<'_>) -> Key<'a> {
     (w.kind, w.namespace.as_str(), w.name.as_str())
 }
 
+/// Every NetworkPolicy of a model by `(namespace, name)`, with its object.
+fn policies_of<'n>(n: &'n Network<'_>) -> HashMap<(&'n str, &'n str), &'n serde_json::Value> {
+    n.policies
+        .iter()
+        .map(|p| ((p.namespace.as_str(), p.name.as_str()), &p.resource.object))
+        .collect()
+}
+
 /// The head workloads a change may have opened paths to or from.
 fn touched<'n, 'a>(base: &Network<'_>, head: &'n Network<'a>) -> HashSet<Key<'n>> {
     let before: HashMap<Key<'_>, &Workload<'_>> =
@@ -37,22 +45,12 @@ fn touched<'n, 'a>(base: &Network<'_>, head: &'n Network<'a>) -> HashSet<Key<'n>
             out.insert(key(w));
         }
     }
-    let policies = |n: &Network<'_>| -> HashMap<(String, String), serde_json::Value> {
-        n.policies
-            .iter()
-            .map(|p| {
-                (
-                    (p.namespace.clone(), p.name.clone()),
-                    p.resource.object.clone(),
-                )
-            })
-            .collect()
-    };
-    let (old, new) = (policies(base), policies(head));
-    let changed: HashSet<&(String, String)> = old
+    let (old, new) = (policies_of(base), policies_of(head));
+    let changed: HashSet<(&str, &str)> = old
         .keys()
         .chain(new.keys())
         .filter(|k| old.get(*k) != new.get(*k))
+        .copied()
         .collect();
     let relabelled: HashSet<&str> = head
         .namespaces
@@ -69,7 +67,7 @@ fn touched<'n, 'a>(base: &Network<'_>, head: &'n Network<'a>) -> HashSet<Key<'n>
             .policies
             .iter()
             .chain(&head.policies)
-            .filter(|p| changed.contains(&(p.namespace.clone(), p.name.clone())))
+            .filter(|p| changed.contains(&(p.namespace.as_str(), p.name.as_str())))
             .any(|p| p.selects(w));
         if selected || relabelled.contains(w.namespace.as_str()) {
             out.insert(key(w));
