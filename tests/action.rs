@@ -12,7 +12,7 @@ fn put(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
-const ROOT_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: old\n  namespace: shop\nspec:\n  containers:\n    - name: c\n      image: busybox@sha256:2919d0172f7524b2d8df9e50066a682669e6d170ac0f6a49676d54358fe970b5\n      resources:\n        limits:\n          memory: 64Mi\n";
+const HOST_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: old\n  namespace: shop\nspec:\n  hostPID: true\n  containers:\n    - name: c\n      image: busybox@sha256:2919d0172f7524b2d8df9e50066a682669e6d170ac0f6a49676d54358fe970b5\n      resources:\n        limits:\n          memory: 64Mi\n";
 
 fn script() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("action/tollgate-action.sh")
@@ -61,7 +61,7 @@ fn a_pull_request_fails_only_on_what_it_adds() {
         ],
     );
     git(&author, &["init", "-q", "-b", "main"]);
-    put(&author, "old.yaml", ROOT_POD);
+    put(&author, "old.yaml", HOST_POD);
     git(&author, &["add", "-A"]);
     git(&author, &["commit", "-qm", "base"]);
     git(
@@ -73,7 +73,7 @@ fn a_pull_request_fails_only_on_what_it_adds() {
     put(
         &author,
         "new.yaml",
-        &ROOT_POD.replace("name: old", "name: new"),
+        &HOST_POD.replace("name: old", "name: new"),
     );
     git(&author, &["add", "-A"]);
     git(&author, &["commit", "-qm", "feature"]);
@@ -112,13 +112,15 @@ fn a_pull_request_fails_only_on_what_it_adds() {
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     // Only the branch's Pod is annotated: the base's was there before the pull request.
     assert!(
-        stdout.contains("::error file=new.yaml,line=7,col=3,title=POD001::"),
+        stdout.contains("::error file=new.yaml,line=7,col=12,title=PSS002::"),
         "{stdout}"
     );
     assert!(!stdout.contains("file=old.yaml"), "{stdout}");
     let sarif: serde_json::Value =
         serde_json::from_slice(&std::fs::read(checkout.join("tollgate.sarif")).unwrap()).unwrap();
-    // The new Pod's own findings: root (POD001) and no NetworkPolicy selecting it (NET003).
+    // The new Pod's own findings: the host's PID namespace (PSS002, the error), the four
+    // restricted controls it does not meet (PSS013, PSS014, PSS016, PSS017: warnings) and no
+    // NetworkPolicy selecting it (NET003).
     // The namespace's missing default deny (NET001, NET002) was there before: not new, even
     // though it is now placed on the new Pod (the first workload of the namespace).
     let mut results: Vec<(String, String)> = sarif["runs"][0]["results"]
@@ -140,7 +142,11 @@ fn a_pull_request_fails_only_on_what_it_adds() {
         results,
         [
             ("NET003".to_owned(), "new.yaml".to_owned()),
-            ("POD001".to_owned(), "new.yaml".to_owned())
+            ("PSS002".to_owned(), "new.yaml".to_owned()),
+            ("PSS013".to_owned(), "new.yaml".to_owned()),
+            ("PSS014".to_owned(), "new.yaml".to_owned()),
+            ("PSS016".to_owned(), "new.yaml".to_owned()),
+            ("PSS017".to_owned(), "new.yaml".to_owned()),
         ],
         "{sarif:#}"
     );

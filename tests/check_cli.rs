@@ -643,7 +643,7 @@ fn bundled_packs_by_default_and_rules_commands() {
     // The fixture's plaintext, base64, mixed-reference and broken-base64 values; not its
     // references, empty or encrypted ones.
     assert_eq!(secret.len(), 4, "{v:#}");
-    assert_eq!(secret[0]["field_path"], "stringData[\"password\"]");
+    assert_eq!(secret[0]["field_path"], "stringData.password");
     assert_eq!(
         secret[0]["location"]["line"], 6,
         "located on the value via the canonical path"
@@ -657,11 +657,14 @@ fn bundled_packs_by_default_and_rules_commands() {
     for id in [
         "IMG001",
         "IMG002",
-        "POD001",
-        "POD002",
-        "POD003",
+        "IMG006",
         "POD004",
+        "PSS001",
+        "PSS014",
+        "PSS017",
         "SECRET001",
+        "SECRET004",
+        "SOPS007",
     ] {
         assert!(list.contains(id), "{id} missing from:\n{list}");
     }
@@ -674,9 +677,9 @@ fn bundled_packs_by_default_and_rules_commands() {
         "{list}"
     );
     let explain =
-        String::from_utf8(ok(run(tollgate().args(["rules", "explain", "POD001"])))).unwrap();
+        String::from_utf8(ok(run(tollgate().args(["rules", "explain", "PSS014"])))).unwrap();
     assert!(
-        explain.starts_with("POD001: Pods may run as root\nseverity: error\n")
+        explain.starts_with("PSS014: A container may run as root\nseverity: warning\n")
             && explain.contains("fix: Set `securityContext.runAsNonRoot: true`"),
         "{explain}"
     );

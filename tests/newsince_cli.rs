@@ -57,35 +57,35 @@ fn ids(v: &Value) -> Vec<(String, String, u64)> {
 
 const PRIVILEGED: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: debug\n  namespace: shop\nspec:\n  securityContext:\n    runAsNonRoot: true\n  containers:\n    - name: c\n      image: busybox@sha256:2919d0172f7524b2d8df9e50066a682669e6d170ac0f6a49676d54358fe970b5\n      resources:\n        limits:\n          memory: 64Mi\n      securityContext:\n        privileged: true\n";
 
-const ROOT_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: old\n  namespace: shop\nspec:\n  containers:\n    - name: c\n      image: busybox@sha256:2919d0172f7524b2d8df9e50066a682669e6d170ac0f6a49676d54358fe970b5\n      resources:\n        limits:\n          memory: 64Mi\n";
+const HOST_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: old\n  namespace: shop\nspec:\n  hostPID: true\n  containers:\n    - name: c\n      image: busybox@sha256:2919d0172f7524b2d8df9e50066a682669e6d170ac0f6a49676d54358fe970b5\n      resources:\n        limits:\n          memory: 64Mi\n";
 
 #[test]
 fn old_findings_pass_new_ones_fail_and_renames_keep_them() {
-    let dir = repo(&[("pods/old.yaml", ROOT_POD)]);
+    let dir = repo(&[("pods/old.yaml", HOST_POD)]);
     let d = dir.path();
-    // The base's own finding (POD001, root) does not fail the branch.
-    let (c, v) = check(d, &["--new-since", "main", "--pack", "k8s", "."]);
+    // The base's own finding (PSS002, the host's PID namespace) does not fail the branch.
+    let (c, v) = check(d, &["--new-since", "main", "--pack", "pss-baseline", "."]);
     assert_eq!(c, 0, "{v:#}");
     assert_eq!(v["summary"]["suppressed"], 1);
     // Renamed and moved down a directory, with a line added above it: still the base's.
     git(d, &["mv", "pods/old.yaml", "old-pod.yaml"]);
-    let moved = format!("# moved\n{ROOT_POD}");
+    let moved = format!("# moved\n{HOST_POD}");
     put(d, "old-pod.yaml", &moved);
     commit(d);
-    let (c, v) = check(d, &["--new-since", "main", "--pack", "k8s", "."]);
+    let (c, v) = check(d, &["--new-since", "main", "--pack", "pss-baseline", "."]);
     assert_eq!(c, 0, "a rename must keep the finding known: {v:#}");
-    // A new privileged pod fails (POD002, an error), in the work tree, uncommitted.
+    // A new privileged pod fails (PSS003, an error), in the work tree, uncommitted.
     put(d, "debug.yaml", PRIVILEGED);
-    let (c, v) = check(d, &["--new-since", "main", "--pack", "k8s", "."]);
+    let (c, v) = check(d, &["--new-since", "main", "--pack", "pss-baseline", "."]);
     assert_eq!(c, 1, "{v:#}");
     let got = ids(&v);
     assert!(got.iter().all(|(_, f, _)| f == "debug.yaml"), "{got:?}");
-    assert!(got.iter().any(|(id, _, _)| id == "POD002"), "{got:?}");
+    assert!(got.iter().any(|(id, _, _)| id == "PSS003"), "{got:?}");
     // Without --new-since the old finding counts again.
-    let (_, v) = check(d, &["--pack", "k8s", "."]);
+    let (_, v) = check(d, &["--pack", "pss-baseline", "."]);
     assert!(ids(&v)
         .iter()
-        .any(|(id, f, _)| id == "POD001" && f == "old-pod.yaml"));
+        .any(|(id, f, _)| id == "PSS002" && f == "old-pod.yaml"));
 }
 
 const APP: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n          ports:\n            - containerPort: 8080\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: db\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n      labels: {app: db}\n    spec:\n      containers:\n        - name: db\n          image: postgres:17\n          ports:\n            - containerPort: 5432\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny-all\n  namespace: shop\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n";
@@ -193,7 +193,7 @@ fn access_the_branch_opens_is_reported_on_what_opens_it() {
 
 #[test]
 fn the_work_tree_and_index_are_left_as_they_were() {
-    let dir = repo(&[("pods/old.yaml", ROOT_POD)]);
+    let dir = repo(&[("pods/old.yaml", HOST_POD)]);
     let d = dir.path();
     put(d, "debug.yaml", PRIVILEGED);
     git(d, &["add", "debug.yaml"]);
@@ -204,7 +204,7 @@ fn the_work_tree_and_index_are_left_as_they_were() {
     );
     let status = git(d, &["status", "--porcelain=v2"]);
     let index = std::fs::read(d.join(".git/index")).unwrap();
-    let (c, _) = check(d, &["--new-since", "main", "--pack", "k8s", "."]);
+    let (c, _) = check(d, &["--new-since", "main", "--pack", "pss-baseline", "."]);
     assert_eq!(c, 1);
     assert_eq!(git(d, &["status", "--porcelain=v2"]), status);
     assert_eq!(std::fs::read(d.join(".git/index")).unwrap(), index);
@@ -216,13 +216,20 @@ fn new_since_works_on_rendered_overlays() {
     let overlay = "namespace: prod\nresources:\n  - ../base\n";
     let dir = repo(&[
         ("base/kustomization.yaml", base_k),
-        ("base/pod.yaml", ROOT_POD),
+        ("base/pod.yaml", HOST_POD),
         ("prod/kustomization.yaml", overlay),
     ]);
     let d = dir.path();
     let (c, v) = check(
         d,
-        &["--render", "--new-since", "main", "--pack", "k8s", "."],
+        &[
+            "--render",
+            "--new-since",
+            "main",
+            "--pack",
+            "pss-baseline",
+            ".",
+        ],
     );
     assert_eq!(c, 0, "{v:#}");
     // The overlay now also renders the privileged pod: new, located on its source file.
@@ -234,7 +241,14 @@ fn new_since_works_on_rendered_overlays() {
     );
     let (c, v) = check(
         d,
-        &["--render", "--new-since", "main", "--pack", "k8s", "."],
+        &[
+            "--render",
+            "--new-since",
+            "main",
+            "--pack",
+            "pss-baseline",
+            ".",
+        ],
     );
     assert_eq!(c, 1, "{v:#}");
     let f = &v["findings"][0];
@@ -245,7 +259,7 @@ fn new_since_works_on_rendered_overlays() {
 
 #[test]
 fn a_reference_git_cannot_resolve_is_a_clear_error() {
-    let dir = repo(&[("pods/old.yaml", ROOT_POD)]);
+    let dir = repo(&[("pods/old.yaml", HOST_POD)]);
     let o = run(tollgate()
         .args(["check", "--new-since", "no-such-branch", "."])
         .current_dir(dir.path()));
@@ -259,8 +273,8 @@ fn a_reference_git_cannot_resolve_is_a_clear_error() {
 
 #[test]
 fn deleted_and_edited_files_are_judged_as_the_base_had_them() {
-    let other = ROOT_POD.replace("name: old", "name: other");
-    let dir = repo(&[("pods/old.yaml", ROOT_POD), ("pods/other.yaml", &other)]);
+    let other = HOST_POD.replace("name: old", "name: other");
+    let dir = repo(&[("pods/old.yaml", HOST_POD), ("pods/other.yaml", &other)]);
     let d = dir.path();
     // The branch deletes one violating Pod and edits the other (a comment and a label, the
     // violation kept): read from git, the base had both findings, so nothing is new.
@@ -273,7 +287,7 @@ fn deleted_and_edited_files_are_judged_as_the_base_had_them() {
             other.replace("namespace: shop", "namespace: shop\n  labels: {a: b}")
         ),
     );
-    let (c, v) = check(d, &["--new-since", "main", "--pack", "k8s", "."]);
+    let (c, v) = check(d, &["--new-since", "main", "--pack", "pss-baseline", "."]);
     assert_eq!(c, 0, "{v:#}");
     assert_eq!(v["summary"]["suppressed"], 1, "{v:#}");
     // Editing in a second violation (a privileged container) is new.
@@ -285,13 +299,13 @@ fn deleted_and_edited_files_are_judged_as_the_base_had_them() {
             "    - name: c\n      securityContext: {privileged: true}\n",
         ),
     );
-    let (c, v) = check(d, &["--new-since", "main", "--pack", "k8s", "."]);
+    let (c, v) = check(d, &["--new-since", "main", "--pack", "pss-baseline", "."]);
     assert_eq!(c, 1, "{v:#}");
     assert_eq!(
         ids(&v)
             .iter()
             .map(|(id, _, _)| id.as_str())
             .collect::<Vec<_>>(),
-        ["POD002"]
+        ["PSS003"]
     );
 }

@@ -237,7 +237,19 @@ fn an_unresolved_flux_variable_is_reported() {
 
 #[test]
 fn an_argocd_repository_is_checked_as_argocd_syncs_it() {
-    let (c, v, err) = check_in(&fixture("argocd"), &["--render", "--pack", "k8s", "."]);
+    let (c, v, err) = check_in(
+        &fixture("argocd"),
+        &[
+            "--render",
+            "--pack",
+            "k8s",
+            "--pack",
+            "images",
+            "--pack",
+            "pss-baseline",
+            ".",
+        ],
+    );
     assert_eq!(c, 1, "{v:#}");
     // Hand-worked:
     // - The Application podinfo renders workloads/podinfo with namePrefix prod-, the image
@@ -247,10 +259,10 @@ fn an_argocd_repository_is_checked_as_argocd_syncs_it() {
     //   `latest`.
     // - The ApplicationSet's git generator matches workloads/* minus workloads/podinfo: one
     //   Application, redis, namespace redis, a directory source. Its fields come through
-    //   unchanged, so POD001 and IMG002 keep their lines (14 and 16).
+    //   unchanged, so IMG002 keeps its line (16).
     // - The ApplicationSet per-cluster's list generator makes agent-eu and agent-us (Go
     //   template parameters): the DaemonSet with the suffix, in agent-eu and agent-us; its
-    //   privileged container (POD002) keeps its line, 23, in both.
+    //   privileged container (PSS003) keeps its line, 23, in both.
     // - The Application monitoring has two sources: the directory (recursed, `*.yaml` only,
     //   without `*-draft.yaml`) renders exporter and dashboard in monitoring (IMG002, tags
     //   without digests, on their lines); the second source is a Helm chart: a note. The
@@ -308,34 +320,22 @@ fn an_argocd_repository_is_checked_as_argocd_syncs_it() {
             "argocd:redis",
         ),
         row(
-            "POD001",
+            "POD004",
             "-/json-pod",
             "workloads/monitoring/not-included.json:1",
             "-",
         ),
         row(
-            "POD001",
-            "redis/redis",
-            "workloads/redis/deployment.yaml:14",
-            "argocd:redis",
-        ),
-        row(
-            "POD002",
+            "PSS003",
             "agent-eu/agent-eu",
             "workloads/agent/daemonset.yaml:23",
             "argocd:agent-eu",
         ),
         row(
-            "POD002",
+            "PSS003",
             "agent-us/agent-us",
             "workloads/agent/daemonset.yaml:23",
             "argocd:agent-us",
-        ),
-        row(
-            "POD004",
-            "-/json-pod",
-            "workloads/monitoring/not-included.json:1",
-            "-",
         ),
     ];
     assert_eq!(rows(&v), expected, "{v:#}");
@@ -435,7 +435,7 @@ fn roots_that_render_the_same_object_are_each_checked() {
         ("base/kustomization.yaml", "resources:\n  - pod.yaml\n"),
         (
             "base/pod.yaml",
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n    - name: c\n      image: busybox@sha256:2919d0172f7524b2d8df9e50066a682669e6d170ac0f6a49676d54358fe970b5\n      resources:\n        limits:\n          memory: 64Mi\n",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  hostPID: true\n  containers:\n    - name: c\n      image: busybox@sha256:2919d0172f7524b2d8df9e50066a682669e6d170ac0f6a49676d54358fe970b5\n      resources:\n        limits:\n          memory: 64Mi\n",
         ),
         ("a/kustomization.yaml", "resources:\n  - ../base\n"),
         ("b/kustomization.yaml", "resources:\n  - ../base\n"),
@@ -444,13 +444,13 @@ fn roots_that_render_the_same_object_are_each_checked() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
-    let (c, v, err) = check_in(d, &["--render", "--pack", "k8s", "."]);
+    let (c, v, err) = check_in(d, &["--render", "--pack", "pss-baseline", "."]);
     assert_eq!(c, 1, "{v:#}\n{err}");
     assert_eq!(
         rows(&v),
         vec![
-            row("POD001", "-/app", "base/pod.yaml:6", "a"),
-            row("POD001", "-/app", "base/pod.yaml:6", "b"),
+            row("PSS002", "-/app", "base/pod.yaml:6", "a"),
+            row("PSS002", "-/app", "base/pod.yaml:6", "b"),
         ]
     );
 }
@@ -484,7 +484,8 @@ fn the_demo_is_checked_as_flux_deploys_it() {
         got.iter().all(|r| r.3 != "-"),
         "everything the cluster receives is rendered: {got:?}"
     );
-    // The Secret committed without sops is the secrets audit's.
+    // The secrets audit: the Secret whose recipients drifted from .sops.yaml (SOPS004), and
+    // the Secret committed without sops (SOPS001, SECRET001).
     let o = run(tollgate()
         .args(["secrets", "audit", "--format", "json", "."])
         .current_dir(&demo));
@@ -496,6 +497,6 @@ fn the_demo_is_checked_as_flux_deploys_it() {
         .iter()
         .map(|f| f["rule_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["SOPS001", "SECRET001"]);
+    assert_eq!(ids, ["SOPS004", "SOPS001", "SECRET001"]);
     assert!(!String::from_utf8_lossy(&o.stdout).contains("TEST-ONLY-not-a-real-token"));
 }

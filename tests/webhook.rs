@@ -29,6 +29,14 @@ fn policy_flags() -> Vec<String> {
         "--pack",
         "k8s",
         "--pack",
+        "images",
+        "--pack",
+        "pss-baseline",
+        "--pack",
+        "pss-restricted",
+        "--pack",
+        "secrets",
+        "--pack",
         "rbac",
         "--pack",
         "netpol",
@@ -363,8 +371,9 @@ fn update_and_delete_follow_the_operation() {
         std::fs::read_to_string(repo().join("fixtures/admission/pod-latest-create.json")).unwrap();
     let create: Value = serde_json::from_str(&text).unwrap();
     let object = create["request"]["object"].clone();
-    // CREATE of a Pod on nginx:latest without runAsNonRoot: denied by IMG001, POD001 and
-    // the Kyverno no-latest rule; POD004 (no memory limit) is a warning.
+    // CREATE of a Pod on nginx:latest without runAsNonRoot: denied by IMG001 and the
+    // Kyverno no-latest rule; POD004 (no memory limit) and the restricted Pod Security
+    // controls (PSS014: no runAsNonRoot) are warnings.
     let r = server.validate(&create);
     assert_eq!(r["response"]["allowed"], false);
     assert!(r["response"]["warnings"]
@@ -372,6 +381,11 @@ fn update_and_delete_follow_the_operation() {
         .unwrap()
         .iter()
         .any(|w| w.as_str().unwrap().starts_with("POD004: ")));
+    assert!(r["response"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().starts_with("PSS014: ")));
     // UPDATE with the old object: judged the same way (the object is still what it is).
     let update = review_of("u-1", "UPDATE", &object, Some(&object));
     assert_eq!(server.validate(&update)["response"]["allowed"], false);

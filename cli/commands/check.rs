@@ -181,6 +181,10 @@ pub(crate) struct AuditArgs {
     /// excludes, severities and exceptions apply, its policies do not.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Also decrypt every SOPS file in memory (never to disk) with the keys at hand
+    /// (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, the default keys file) and verify its MAC (SOPS007).
+    #[arg(long)]
+    verify_mac: bool,
     #[command(flatten)]
     report: ReportArgs,
 }
@@ -468,7 +472,8 @@ pub(crate) fn run(a: &CheckArgs, m: &ArgMatches) -> Result<u8, Error> {
 
 /// `secrets audit`: the same run with the `secrets` pack as the only policy source.
 pub(crate) fn audit(a: &AuditArgs, m: &ArgMatches) -> Result<u8, Error> {
-    let config = load_config(a.config.as_deref())?;
+    let mut config = load_config(a.config.as_deref())?;
+    config.secrets.verify_mac = a.verify_mac;
     let pack = tollgate_core::packs::find("secrets")
         .ok_or_else(|| Error::UnknownPack("secrets".into()))?;
     let sources = Sources {

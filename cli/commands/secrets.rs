@@ -13,9 +13,10 @@ pub(crate) struct SecretsArgs {
 
 #[derive(Subcommand)]
 enum SecretsCommand {
-    /// Plaintext Secrets and Secrets in files `.sops.yaml` says must be encrypted (the
-    /// `secrets` pack), on manifests, the staged state (--staged) or a change (--new-since);
-    /// exit 0 clean, 1 findings, 2 errors.
+    /// Plaintext Secrets, credentials outside Secrets, files `.sops.yaml` says must be
+    /// encrypted, SOPS metadata, values and recipients (the `secrets` pack; no key needed,
+    /// except for --verify-mac), on manifests, the staged state (--staged) or a change
+    /// (--new-since); exit 0 clean, 1 findings, 2 errors.
     Audit(AuditArgs),
 }
 

@@ -80,6 +80,29 @@ impl Default for Webhook {
     }
 }
 
+/// `images:`: what the image rules allow.
+#[derive(Debug, Clone, Default)]
+pub struct Images {
+    /// `allowed_registries`: wildcards (`*` any run of characters) over an image's
+    /// `registry/repository` (`ghcr.io/acme/*`) or its registry alone (`registry.acme.io`).
+    pub allowed_registries: Vec<String>,
+}
+
+/// `secrets:`: what the secrets rules take for a reference or a secret.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    /// `reference_patterns`: regular expressions for values that point at a secret kept
+    /// elsewhere (beside the built-in ones), so are not plaintext secrets.
+    pub reference_patterns: Vec<String>,
+    /// `entropy.min_length`: the shortest value SECRET004 judges.
+    pub entropy_min_length: Option<usize>,
+    /// `entropy.threshold`: bits per character at or above which a value is random-looking.
+    pub entropy_threshold: Option<f64>,
+    /// Verify every SOPS file's MAC with the keys at hand (`--verify-mac`; not a file key:
+    /// CI that holds no key must not fail for the lack of one).
+    pub verify_mac: bool,
+}
+
 /// The parsed configuration; paths are resolved against the config's directory.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -111,6 +134,10 @@ pub struct Config {
     /// `render.argocd_repos`: URLs Argo CD Applications use for this repository, besides its
     /// git remotes.
     pub argocd_repos: Vec<String>,
+    /// `images:`.
+    pub images: Images,
+    /// `secrets:`.
+    pub secrets: Secrets,
 }
 
 /// Looks for `tollgate.yaml` from `start` upwards.
@@ -293,6 +320,83 @@ impl Config {
                     }
                     _ => return Err(cx.err(key, "expected true, false or a mapping")),
                 },
+                "images" => {
+                    if !matches!(value, Node::Map(_)) {
+                        return Err(cx.err(key, "expected a mapping"));
+                    }
+                    for (k, v) in pairs(value) {
+                        let p = format!("images.{k}");
+                        match k.as_str() {
+                            "allowed_registries" => {
+                                c.images.allowed_registries = cx.strings(v, &p)?
+                            }
+                            other => {
+                                return Err(cx.err(&p, format!("unknown key `images.{other}`")))
+                            }
+                        }
+                    }
+                }
+                "secrets" => {
+                    if !matches!(value, Node::Map(_)) {
+                        return Err(cx.err(key, "expected a mapping"));
+                    }
+                    for (k, v) in pairs(value) {
+                        let p = format!("secrets.{k}");
+                        match k.as_str() {
+                            "reference_patterns" => {
+                                let patterns = cx.strings(v, &p)?;
+                                for (i, pattern) in patterns.iter().enumerate() {
+                                    if let Err(e) = regex::Regex::new(pattern) {
+                                        return Err(cx.err(
+                                            &format!("{p}[{i}]"),
+                                            format!("`{pattern}` is not a regular expression: {e}"),
+                                        ));
+                                    }
+                                }
+                                c.secrets.reference_patterns = patterns;
+                            }
+                            "entropy" => {
+                                for (ek, ev) in pairs(v) {
+                                    let ep = format!("{p}.{ek}");
+                                    match (ek.as_str(), ev) {
+                                        ("min_length", Node::Scalar(Scalar::Int(n))) if *n > 0 => {
+                                            c.secrets.entropy_min_length = usize::try_from(*n).ok()
+                                        }
+                                        ("threshold", Node::Scalar(Scalar::Float(f)))
+                                            if (0.0..=8.0).contains(f) =>
+                                        {
+                                            c.secrets.entropy_threshold = Some(*f)
+                                        }
+                                        ("threshold", Node::Scalar(Scalar::Int(n)))
+                                            if (0..=8).contains(n) =>
+                                        {
+                                            c.secrets.entropy_threshold =
+                                                Some(f64::from(u8::try_from(*n).unwrap_or(0)))
+                                        }
+                                        ("min_length", _) => {
+                                            return Err(cx.err(&ep, "expected a positive number"))
+                                        }
+                                        ("threshold", _) => {
+                                            return Err(cx.err(
+                                                &ep,
+                                                "expected bits per character, from 0 to 8",
+                                            ))
+                                        }
+                                        (other, _) => {
+                                            return Err(cx.err(
+                                                &ep,
+                                                format!("unknown key `secrets.entropy.{other}`"),
+                                            ))
+                                        }
+                                    }
+                                }
+                            }
+                            other => {
+                                return Err(cx.err(&p, format!("unknown key `secrets.{other}`")))
+                            }
+                        }
+                    }
+                }
                 "webhook" => {
                     if !matches!(value, Node::Map(_)) {
                         return Err(cx.err(key, "expected a mapping"));

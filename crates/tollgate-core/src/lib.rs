@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod finding;
 pub mod git;
+pub mod image;
 pub mod kyverno;
 pub mod limit;
 pub mod manifest;

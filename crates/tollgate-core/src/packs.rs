@@ -21,7 +21,7 @@ pub struct Pack {
 /// Every bundled pack.
 pub static PACKS: &[Pack] = &[Pack {
     name: "k8s",
-    summary: "Workload hardening and secrets hygiene for Kubernetes manifests",
+    summary: "Workload basics the Pod Security Standards do not cover: resource limits",
     files: &[
         (
             "policies/k8s/workloads.rego",
@@ -32,12 +32,27 @@ pub static PACKS: &[Pack] = &[Pack {
 },
 Pack {
     name: "secrets",
-    summary: "Secrets hygiene: plaintext Secret values, files .sops.yaml says must be encrypted (the tollgate-secrets hook)",
-    files: &[(
-        "policies/secrets/secrets.rego",
-        include_str!("../../../policies/secrets/secrets.rego"),
-    )],
+    summary: "Built-in secrets governance: plaintext values, credentials outside Secrets, SOPS coverage, metadata and recipients (docs/secrets.md; the tollgate-secrets hook)",
+    files: &[],
     family: Some(Family::Secrets),
+},
+Pack {
+    name: "images",
+    summary: "Built-in image checks: mutable tags, digests, allowed registries, pull policy, digest drift (docs/images.md)",
+    files: &[],
+    family: Some(Family::Images),
+},
+Pack {
+    name: "pss-baseline",
+    summary: "Built-in Pod Security Standards, baseline profile: one rule per control, errors (docs/pss.md)",
+    files: &[],
+    family: Some(Family::PssBaseline),
+},
+Pack {
+    name: "pss-restricted",
+    summary: "Built-in Pod Security Standards, what restricted adds to baseline: one rule per control, warnings (docs/pss.md)",
+    files: &[],
+    family: Some(Family::PssRestricted),
 },
 Pack {
     name: "rbac",

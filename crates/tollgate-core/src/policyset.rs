@@ -102,6 +102,7 @@ impl PolicySet {
             }),
             Box::new(checks::Builtin {
                 rules: checks::rules_of(&families),
+                settings: checks::Settings::from_config(config),
             }),
         ];
         Ok(PolicySet {

@@ -30,6 +30,20 @@ fn expected(text: &str, id: &str) -> (usize, BTreeSet<(usize, String)>) {
 
 #[test]
 fn every_builtin_rule_fires_exactly_where_its_fixture_says() {
+    // IMG003 judges against an allow list; SOPS007 verifies MACs with the fixtures' key.
+    let settings = checks::Settings {
+        allowed_registries: vec!["ghcr.io/acme/*".into(), "registry.example.com".into()],
+        secrets: checks::secrets::Settings {
+            verify_mac: true,
+            ..Default::default()
+        },
+    };
+    // Each test runs in its own process (nextest): the key is this test's alone.
+    std::env::set_var(
+        "SOPS_AGE_KEY_FILE",
+        repo().join("fixtures/sops/TEST-ONLY-age-key.txt"),
+    );
+    std::env::remove_var("SOPS_AGE_KEY");
     // Rules over a change have two sets of manifests: tests/access.rs works them by hand.
     for rule in RULES.iter().filter(|r| !r.judges_a_change()) {
         let fixture = repo().join(format!("fixtures/rules/{}.yaml", rule.id));
@@ -49,7 +63,7 @@ fn every_builtin_rule_fires_exactly_where_its_fixture_says() {
         let inv = load_paths(std::slice::from_ref(&fixture), &[]);
         assert!(inv.errors.is_empty(), "{:?}", inv.errors);
         assert_eq!(inv.resources.len(), documents, "{}", rule.id);
-        let eval = checks::evaluate(&[*rule], &inv.resources, false);
+        let eval = checks::evaluate_with(&[*rule], &inv.resources, false, &settings);
         assert!(eval.errors.is_empty(), "{}: {:?}", rule.id, eval.errors);
         let got: BTreeSet<(usize, String)> = eval
             .findings
@@ -87,6 +101,8 @@ fn rule_ids_are_sorted_families_prefixed_and_documented() {
         let prefix = match r.family {
             checks::Family::Rbac => "RBAC",
             checks::Family::Netpol => "NET",
+            checks::Family::Images => "IMG",
+            checks::Family::PssBaseline | checks::Family::PssRestricted => "PSS",
             checks::Family::Secrets if r.id.starts_with("SECRET") => "SECRET",
             checks::Family::Secrets => "SOPS",
             checks::Family::Access => "ACCESS",

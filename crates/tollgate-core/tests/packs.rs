@@ -31,7 +31,7 @@ fn every_bundled_rule_fires_exactly_where_its_fixture_says() {
     };
     let policies = rego::Policies::compile(&[], &opts).expect("bundled packs compile");
     let rules = packs::rules();
-    assert!(rules.len() >= 7);
+    assert!(!rules.is_empty());
     for rule in &rules {
         let fixture = repo().join(format!("fixtures/rules/{}.yaml", rule.id));
         let text = std::fs::read_to_string(&fixture)

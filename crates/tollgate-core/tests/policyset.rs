@@ -169,7 +169,11 @@ fn admission_reviews_get_the_verdicts_worked_out_by_hand() {
 
     // CREATE of Pod shop/web with nginx:latest and no labels, no securityContext:
     // - no-latest/pinned-images (Enforce): the image ends in :latest -> error;
-    // - IMG001 (error): `:latest` is a mutable tag; POD001 (error): no runAsNonRoot;
+    // - IMG001 (error): `:latest` is a mutable tag;
+    // - the Pod Security Standards: no baseline control is broken (nothing privileged, no
+    //   host namespaces, ports or paths), so no error; four restricted controls are, each a
+    //   warning: PSS013 (allowPrivilegeEscalation unset), PSS014 (runAsNonRoot unset),
+    //   PSS016 (no seccomp profile), PSS017 (capabilities not dropped);
     // - require-team-label/check-team (Audit): no team label -> warning;
     // - POD004 (warning): no memory limit; IMG002 (info): not pinned, neither denies nor warns;
     // - main/deny (fixtures/check): flags `:latest` images of Deployments only, not Pods.
@@ -182,7 +186,7 @@ fn admission_reviews_get_the_verdicts_worked_out_by_hand() {
     let denied: BTreeSet<&str> = v.denied_by.iter().map(|f| f.rule_id.as_str()).collect();
     assert_eq!(
         denied,
-        BTreeSet::from(["IMG001", "POD001", "no-latest/pinned-images"])
+        BTreeSet::from(["IMG001", "no-latest/pinned-images"])
     );
     let out = v.to_review();
     assert_eq!(
@@ -201,31 +205,40 @@ fn admission_reviews_get_the_verdicts_worked_out_by_hand() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.starts_with("POD004: ")));
+    assert_eq!(warnings.len(), 6, "{warnings:?}");
+    for id in ["POD004", "PSS013", "PSS014", "PSS016", "PSS017"] {
+        assert!(
+            warnings.iter().any(|w| w.starts_with(&format!("{id}: "))),
+            "{id}"
+        );
+    }
     assert!(warnings
         .iter()
         .any(|w| w.starts_with("require-team-label/check-team: ")));
     assert!(warnings.iter().all(|w| w.chars().count() <= 256));
 
-    // UPDATE (dry run) of shop/api, now labelled and on a versioned tag: only POD001 (no
-    // runAsNonRoot) is an error; the dry run is judged the same way.
+    // UPDATE (dry run) of shop/api, now labelled and on a versioned tag: no error (the
+    // restricted controls it breaks are warnings), so it is allowed; the dry run is judged
+    // the same way.
     let v = set.review(
         &review_fixture("pod-labelled-update.json"),
         Severity::Error,
         TODAY,
     );
-    let denied: Vec<&str> = v.denied_by.iter().map(|f| f.rule_id.as_str()).collect();
-    assert_eq!(denied, ["POD001"]);
-    assert!(!v.allowed);
-    // A stricter threshold (`webhook.fail_on: warning`) also denies on POD004's warning.
+    assert!(v.denied_by.is_empty(), "{:?}", v.denied_by);
+    assert!(v.allowed);
+    // A stricter threshold (`webhook.fail_on: warning`, a namespace enforcing `restricted`)
+    // denies on the warnings: POD004 and the four restricted controls.
     let v = set.review(
         &review_fixture("pod-labelled-update.json"),
         Severity::Warning,
         TODAY,
     );
     let denied: BTreeSet<&str> = v.denied_by.iter().map(|f| f.rule_id.as_str()).collect();
-    assert_eq!(denied, BTreeSet::from(["POD001", "POD004"]));
+    assert_eq!(
+        denied,
+        BTreeSet::from(["POD004", "PSS013", "PSS014", "PSS016", "PSS017"])
+    );
 
     // DELETE of the :latest Pod: no rule names DELETE in `match.operations`, and Rego rules
     // judge objects being admitted: the deletion is allowed with no findings.

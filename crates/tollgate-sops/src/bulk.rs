@@ -119,7 +119,7 @@ where
         .collect()
 }
 
-fn diff(before: &[Vec<String>], after: &[Vec<String>]) -> (Vec<String>, Vec<String>) {
+pub(crate) fn diff(before: &[Vec<String>], after: &[Vec<String>]) -> (Vec<String>, Vec<String>) {
     let b: Vec<&String> = before.iter().flatten().collect();
     let a: Vec<&String> = after.iter().flatten().collect();
     let added = a
@@ -179,22 +179,15 @@ pub fn updatekeys(
         Ok(s) => s,
         Err(o) => return o,
     };
-    let before = recipient_sets(&sealed.metadata.key_groups);
+    let Some((added, removed)) = crate::audit::change(rule, &sealed.metadata) else {
+        return Outcome::Unchanged;
+    };
     let after: Vec<Vec<String>> = rule.key_groups.clone();
     let threshold = if after.len() > 1 {
         rule.shamir_threshold
     } else {
         0
     };
-    let current_threshold = if before.len() > 1 {
-        sealed.metadata.shamir_threshold
-    } else {
-        0
-    };
-    if before == after && threshold == current_threshold {
-        return Outcome::Unchanged;
-    }
-    let (added, removed) = diff(&before, &after);
     if dry_run {
         return Outcome::Changed { added, removed };
     }

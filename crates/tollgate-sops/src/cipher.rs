@@ -95,6 +95,11 @@ struct Parts<'a> {
     type_name: &'a str,
 }
 
+/// Whether `s` is an `ENC[AES256_GCM,...]` value with every part present and base64.
+pub fn is_well_formed(s: &str) -> bool {
+    parse(s).is_ok()
+}
+
 fn parse(s: &str) -> Result<Parts<'_>> {
     let bad = || {
         err!(ErrorDecryptingTree, "value does not match sops' data format")

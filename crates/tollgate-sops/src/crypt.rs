@@ -86,6 +86,19 @@ enum Mode<'a> {
         warnings: Vec<String>,
     },
     Hash,
+    /// Reads only: which selected values are not well-formed ciphertext.
+    Inspect(Vec<Unsealed>),
+}
+
+/// A value the file's selector says is encrypted, found otherwise (by [`inspect`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsealed {
+    /// The document of the file.
+    pub doc: usize,
+    /// The keys that lead to it (list items are not numbered, as in the MAC's AAD).
+    pub path: Vec<String>,
+    /// `ENC[...]` that does not parse (truncated, edited), rather than a plain value.
+    pub broken_ciphertext: bool,
 }
 
 /// Walks one document, collecting the bytes it feeds to the MAC.
@@ -219,7 +232,8 @@ impl<'a> Walker<'a> {
         }
         let aad = aad(&self.path);
         match &mut self.mode {
-            Mode::Hash => Ok(None),
+            // Comments sops cannot decrypt are kept in the clear by sops itself.
+            Mode::Hash | Mode::Inspect(_) => Ok(None),
             Mode::Encrypt { key, stash } => {
                 let iv = stash.iv_for(
                     self.doc,
@@ -269,6 +283,23 @@ impl<'a> Walker<'a> {
         let hashed = !self.rules.mac_only_encrypted || selected;
         match &mut self.mode {
             Mode::Hash => self.hash(node, hashed),
+            Mode::Inspect(found) => {
+                let plain = match node {
+                    _ if !selected => None,
+                    Node::Scalar(Scalar::Str(s)) if s.is_empty() => None,
+                    Node::Scalar(Scalar::Str(s)) if cipher::is_well_formed(s) => None,
+                    Node::Scalar(Scalar::Str(s)) => Some(s.starts_with("ENC[")),
+                    Node::Scalar(_) => Some(false),
+                    Node::Comment(_) | Node::Map(_) | Node::List(_) => None,
+                };
+                if let Some(broken_ciphertext) = plain {
+                    found.push(Unsealed {
+                        doc: self.doc,
+                        path: self.path.clone(),
+                        broken_ciphertext,
+                    });
+                }
+            }
             Mode::Encrypt { key, stash } => {
                 let (bytes, type_name) = match node {
                     Node::Scalar(s) => (zeroize::Zeroizing::new(s.to_bytes()), s.type_name()),
@@ -431,6 +462,21 @@ pub fn decrypt(
         }
     }
     Ok((mac, stash, warnings))
+}
+
+/// The selected values of encrypted `docs` that are not well-formed ciphertext: plaintext an
+/// edit put there without sops, or `ENC[...]` damaged by hand. Needs no key.
+pub fn inspect(docs: &mut [Node], rules: Rules<'_>) -> Result<Vec<Unsealed>> {
+    let walkers = walk_all(docs, |doc| {
+        Walker::new(rules, Mode::Inspect(Vec::new()), doc)
+    })?;
+    Ok(walkers
+        .into_iter()
+        .flat_map(|w| match w.mode {
+            Mode::Inspect(found) => found,
+            _ => Vec::new(),
+        })
+        .collect())
 }
 
 /// The MAC of plaintext documents, without encrypting anything.

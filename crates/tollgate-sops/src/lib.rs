@@ -7,6 +7,7 @@
 // a module says why its remaining sites cannot fail.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
+pub mod audit;
 pub mod bulk;
 pub mod cipher;
 pub mod config;

@@ -7,7 +7,10 @@
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 pub mod access;
+pub mod images;
 pub mod netpol;
+pub mod pods;
+pub mod pss;
 pub mod rbac;
 pub mod secrets;
 pub mod selector;
@@ -25,7 +28,13 @@ pub enum Family {
     Rbac,
     /// NetworkPolicies and the workloads they select.
     Netpol,
-    /// SOPS coverage: what `.sops.yaml` says must be encrypted.
+    /// Container images: tags, digests, registries.
+    Images,
+    /// The Pod Security Standards' baseline profile.
+    PssBaseline,
+    /// What the restricted profile adds to baseline (enable both for restricted).
+    PssRestricted,
+    /// Secrets governance: plaintext values, SOPS coverage and metadata.
     Secrets,
     /// What a change opens: access its branch grants that its merge base did not
     /// (`check --new-since`).
@@ -38,8 +47,21 @@ impl Family {
         match self {
             Family::Rbac => "rbac",
             Family::Netpol => "netpol",
+            Family::Images => "images",
+            Family::PssBaseline => "pss-baseline",
+            Family::PssRestricted => "pss-restricted",
             Family::Secrets => "secrets",
             Family::Access => "access",
+        }
+    }
+}
+
+impl Family {
+    /// The documentation page of the family (`docs/NAME.md`).
+    pub fn doc(self) -> &'static str {
+        match self {
+            Family::PssBaseline | Family::PssRestricted => "pss",
+            other => other.name(),
         }
     }
 }
@@ -108,10 +130,40 @@ pub static RULES: &[&Rule] = &[
     &netpol::empty_pod_selector::RULE,
     &netpol::dangling_peer::RULE,
     &netpol::allow_all::RULE,
+    &images::mutable_tag::RULE,
+    &images::not_pinned::RULE,
+    &images::registry::RULE,
+    &images::pull_policy::RULE,
+    &images::digest_drift::RULE,
+    &images::invalid_reference::RULE,
+    &pss::host_process::RULE,
+    &pss::host_namespaces::RULE,
+    &pss::privileged::RULE,
+    &pss::capabilities_baseline::RULE,
+    &pss::host_path::RULE,
+    &pss::host_ports::RULE,
+    &pss::apparmor::RULE,
+    &pss::selinux::RULE,
+    &pss::proc_mount::RULE,
+    &pss::seccomp_baseline::RULE,
+    &pss::sysctls::RULE,
+    &pss::volume_types::RULE,
+    &pss::privilege_escalation::RULE,
+    &pss::run_as_non_root::RULE,
+    &pss::run_as_user::RULE,
+    &pss::seccomp_restricted::RULE,
+    &pss::capabilities_restricted::RULE,
+    &secrets::plaintext::RULE,
     &secrets::missing_secret::RULE,
+    &secrets::literal::RULE,
+    &secrets::entropy::RULE,
     &secrets::sops_required::RULE,
     &secrets::flux_decryption::RULE,
     &secrets::stale_temp_file::RULE,
+    &secrets::recipient_drift::RULE,
+    &secrets::malformed::RULE,
+    &secrets::unsealed_value::RULE,
+    &secrets::tampered::RULE,
     &access::rbac_grant::RULE,
     &access::reach_opened::RULE,
 ];
@@ -129,23 +181,79 @@ pub fn rules_of(families: &[Family]) -> Vec<&'static Rule> {
 /// them on first use (once per run, shared by every rule of the family).
 pub struct Model<'a> {
     resources: &'a [Resource],
+    settings: &'a Settings,
     rbac: OnceLock<rbac::Graph<'a>>,
     netpol: OnceLock<netpol::Network<'a>>,
+    pods: OnceLock<Vec<pods::Pod<'a>>>,
+    images: OnceLock<Vec<images::Use<'a>>>,
+    sops: OnceLock<Vec<secrets::SopsFile<'a>>>,
 }
 
+/// What `tollgate.yaml` tells the built-in rules (`images:`, `secrets:`).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `images.allowed_registries`: wildcards over `registry/repository`; empty allows all.
+    pub allowed_registries: Vec<String>,
+    /// The secrets rules' settings.
+    pub secrets: secrets::Settings,
+}
+
+impl Settings {
+    /// The settings a configuration gives.
+    pub fn from_config(config: &crate::config::Config) -> Settings {
+        Settings {
+            allowed_registries: config.images.allowed_registries.clone(),
+            secrets: secrets::Settings::from_config(&config.secrets),
+        }
+    }
+}
+
+static DEFAULT_SETTINGS: OnceLock<Settings> = OnceLock::new();
+
 impl<'a> Model<'a> {
-    /// A model over `resources`; nothing is built until a rule asks.
+    /// A model over `resources` with default settings; nothing is built until a rule asks.
     pub fn new(resources: &'a [Resource]) -> Self {
+        Model::with(resources, DEFAULT_SETTINGS.get_or_init(Settings::default))
+    }
+
+    /// A model over `resources` with `settings`.
+    pub fn with(resources: &'a [Resource], settings: &'a Settings) -> Self {
         Model {
             resources,
+            settings,
             rbac: OnceLock::new(),
             netpol: OnceLock::new(),
+            pods: OnceLock::new(),
+            images: OnceLock::new(),
+            sops: OnceLock::new(),
         }
     }
 
     /// The resources.
     pub fn resources(&self) -> &'a [Resource] {
         self.resources
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &'a Settings {
+        self.settings
+    }
+
+    /// Every pod template of the set.
+    pub fn pods(&self) -> &[pods::Pod<'a>] {
+        self.pods
+            .get_or_init(|| self.resources.iter().filter_map(pods::Pod::of).collect())
+    }
+
+    /// Every SOPS-encrypted file of the set, its metadata audited.
+    pub fn sops_files(&self) -> &[secrets::SopsFile<'a>] {
+        self.sops
+            .get_or_init(|| secrets::sops_files(self.resources))
+    }
+
+    /// Every container image reference of the set, parsed.
+    pub fn images(&self) -> &[images::Use<'a>] {
+        self.images.get_or_init(|| images::uses(self.pods()))
     }
 
     /// Roles, bindings and subjects, with aggregation resolved.
@@ -200,6 +308,14 @@ impl Emit {
             f.scope = Some(scope);
         }
     }
+
+    /// A finding on a field that holds a secret: its line is masked in every excerpt.
+    pub fn secret_at(&mut self, resource: &Resource, field_path: &str, message: String) {
+        self.at(resource, field_path, message);
+        if let Some(f) = self.findings.last_mut() {
+            f.sensitive = true;
+        }
+    }
 }
 
 /// `rules` over `resources`. With `admission`, rules that judge the whole set are skipped:
@@ -210,7 +326,22 @@ pub fn evaluate(
     resources: &[Resource],
     admission: bool,
 ) -> crate::engine::Evaluation {
-    let model = Model::new(resources);
+    evaluate_with(
+        rules,
+        resources,
+        admission,
+        DEFAULT_SETTINGS.get_or_init(Settings::default),
+    )
+}
+
+/// [`evaluate`] with `tollgate.yaml`'s settings.
+pub fn evaluate_with(
+    rules: &[&'static Rule],
+    resources: &[Resource],
+    admission: bool,
+    settings: &Settings,
+) -> crate::engine::Evaluation {
+    let model = Model::with(resources, settings);
     let judge = |rule: &&'static Rule| {
         crate::contained(|| {
             let mut emit = Emit {
@@ -292,6 +423,7 @@ pub fn changes(base: &[Resource], head: &[Resource]) -> crate::engine::Evaluatio
 /// The built-in rules of the enabled families, as an engine of the policy set.
 pub(crate) struct Builtin {
     pub(crate) rules: Vec<&'static Rule>,
+    pub(crate) settings: Settings,
 }
 
 impl crate::engine::Engine for Builtin {
@@ -312,7 +444,7 @@ impl crate::engine::Engine for Builtin {
     }
 
     fn evaluate(&self, resources: &[Resource]) -> crate::engine::Evaluation {
-        evaluate(&self.rules, resources, false)
+        evaluate_with(&self.rules, resources, false, &self.settings)
     }
 
     fn review(
@@ -324,7 +456,12 @@ impl crate::engine::Engine for Builtin {
         if request.operation == "DELETE" {
             return crate::engine::Evaluation::default();
         }
-        evaluate(&self.rules, std::slice::from_ref(resource), true)
+        evaluate_with(
+            &self.rules,
+            std::slice::from_ref(resource),
+            true,
+            &self.settings,
+        )
     }
 }
 
@@ -371,7 +508,7 @@ pub fn docs() -> Vec<(String, String, String)> {
                     "a change: the merge base's manifests against the branch's",
                 ),
                 Check::Set(_) => (
-                    format!("Pack: `{family}` (built-in, `tollgate check --pack {family}`; see [docs/{family}.md](../{family}.md))"),
+                    format!("Pack: `{family}` (built-in, `tollgate check --pack {family}`; see [docs/{doc}.md](../{doc}.md))", doc = r.family.doc()),
                     if r.inventory {
                         "the whole set of manifests (`tollgate check`; not at admission, which sees one object)"
                     } else {

@@ -229,21 +229,6 @@ pub struct Network<'a> {
     pub errors: Vec<EvalError>,
 }
 
-/// Where the pod template of a kind is.
-fn template_of(r: &Resource) -> Option<&'static str> {
-    let group = r.api_version.split_once('/').map_or("", |(g, _)| g);
-    match (group, r.kind.as_str()) {
-        ("", "Pod") => Some(""),
-        ("", "ReplicationController") => Some("spec.template"),
-        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => {
-            Some("spec.template")
-        }
-        ("batch", "Job") => Some("spec.template"),
-        ("batch", "CronJob") => Some("spec.jobTemplate.spec.template"),
-        _ => None,
-    }
-}
-
 fn at<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     if path.is_empty() {
         return Some(v);
@@ -541,7 +526,7 @@ impl<'a> Network<'a> {
                     Ok(p) => n.policies.push(p),
                     Err(e) => n.errors.push(e),
                 }
-            } else if let Some(template) = template_of(r) {
+            } else if let Some(template) = super::pods::template_of(r) {
                 match read_workload(r, template) {
                     Ok(w) => n.workloads.push(w),
                     Err(e) => n.errors.push(e),

@@ -4,9 +4,7 @@
 
 use super::super::{Check, Emit, Family, Model, Rule};
 use crate::finding::Severity;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use tollgate_sops::config::Config as SopsConfig;
 
 /// The rule.
@@ -22,27 +20,8 @@ pub static RULE: Rule = Rule {
     check: Check::Set(check),
 };
 
-/// `.sops.yaml` files by directory, read once per run.
-#[derive(Default)]
-struct Configs {
-    by_dir: HashMap<PathBuf, Option<Arc<SopsConfig>>>,
-}
-
-impl Configs {
-    fn for_file(&mut self, file: &Path) -> Option<Arc<SopsConfig>> {
-        let dir = file.parent()?.to_path_buf();
-        self.by_dir
-            .entry(dir.clone())
-            .or_insert_with(|| {
-                let path = tollgate_sops::config::find(&dir)?;
-                SopsConfig::load(&path).ok().map(Arc::new)
-            })
-            .clone()
-    }
-}
-
 fn check(model: &Model<'_>, emit: &mut Emit) {
-    let mut configs = Configs::default();
+    let mut configs = super::Configs::default();
     for r in model.resources() {
         if r.kind != "Secret" || r.sops_encrypted() {
             continue;

@@ -1,0 +1,42 @@
+//! PSS001 (baseline, HostProcess): a Windows HostProcess container runs as a process on the
+//! node, with the node's network and file system: host access by another name.
+
+use super::super::{Check, Emit, Family, Model, Rule};
+use super::{container_field, pod_field, who};
+use crate::finding::Severity;
+use serde_json::Value;
+
+/// The rule.
+pub static RULE: Rule = Rule {
+    id: "PSS001",
+    family: Family::PssBaseline,
+    title: "A pod runs Windows HostProcess containers",
+    severity: Severity::Error,
+    inventory: false,
+    description: "Pod Security Standards, baseline, HostProcess: Windows pods may run HostProcess containers, which run directly on the node with host networking and file system access. The standard forbids `securityContext.windowsOptions.hostProcess: true` on the pod and on every container, init container and ephemeral container (allowed: unset or `false`).",
+    fix: "Remove `windowsOptions.hostProcess` (or set it to `false`); run node-level agents from a dedicated, exempted namespace.",
+    check: Check::Set(check),
+};
+
+fn check(model: &Model<'_>, emit: &mut Emit) {
+    for pod in model.pods() {
+        let (path, v) = pod_field(pod, "windowsOptions.hostProcess");
+        if v == Some(&Value::Bool(true)) {
+            emit.at(
+                pod.resource,
+                &path,
+                "the pod sets windowsOptions.hostProcess: true".into(),
+            );
+        }
+        for c in pod.containers() {
+            let (path, v) = container_field(&c, "windowsOptions.hostProcess");
+            if v == Some(&Value::Bool(true)) {
+                emit.at(
+                    pod.resource,
+                    &path,
+                    format!("{} sets windowsOptions.hostProcess: true", who(&c)),
+                );
+            }
+        }
+    }
+}
