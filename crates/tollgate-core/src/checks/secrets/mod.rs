@@ -120,8 +120,18 @@ impl Configs {
 
 /// Every SOPS-encrypted file a resource of the set was read from, audited.
 pub(crate) fn sops_files<'a>(resources: &'a [Resource]) -> Vec<SopsFile<'a>> {
+    // Every document of a file any of whose documents is encrypted: sops treats the file as
+    // one, so a plain document in it is judged by the file's metadata too.
+    let encrypted: std::collections::BTreeSet<&str> = resources
+        .iter()
+        .filter(|r| r.sops_encrypted())
+        .map(|r| &*r.origin.file)
+        .collect();
     let mut by_file: BTreeMap<&str, BTreeMap<usize, &'a Resource>> = BTreeMap::new();
-    for r in resources.iter().filter(|r| r.sops_encrypted()) {
+    for r in resources
+        .iter()
+        .filter(|r| encrypted.contains(&*r.origin.file))
+    {
         by_file
             .entry(&r.origin.file)
             .or_default()
