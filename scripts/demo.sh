@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs tollgate (into .tools/bin) and runs its main job on the demo GitOps repository in
 # fixtures/demo: which SOPS files drifted from .sops.yaml, a secret read back, the secrets
-# audit (a Secret committed without sops), the repository checked as the cluster receives it
-# (every Kustomize overlay and Flux Kustomization rendered, findings on the source files)
-# against the demo policy and the built-in RBAC and NetworkPolicy checks, then asked who can
+# audit (drifted recipients, a Secret committed without sops, a credential in an env value),
+# the repository checked as the cluster receives it (every Kustomize overlay and Flux
+# Kustomization rendered, findings on the source files) against the demo policy and the
+# built-in image, Pod Security baseline, RBAC and NetworkPolicy checks, then asked who can
 # read its Secrets and what may reach it; last, the admission webhook's answer to the same
 # Deployment, offline.
 set -euo pipefail
@@ -20,8 +21,8 @@ tollgate sops updatekeys --recursive --dry-run .
 tollgate sops decrypt --extract '["stringData"]["DB_HOST"]' clusters/staging/secrets/podinfo-db.yaml
 set +e
 tollgate secrets audit --format short .
-echo "tollgate secrets audit exit code: $? (1: a plaintext Secret; the tollgate-secrets hook blocks its commit)"
-tollgate check --render --policy policy --pack rbac --pack netpol --format human .
+echo "tollgate secrets audit exit code: $? (1: recipients drifted, a plaintext Secret, a webhook URL in an env value; the tollgate-secrets hook blocks such a commit)"
+tollgate check --render --policy policy --pack images --pack pss-baseline --pack rbac --pack netpol --format human .
 echo "tollgate check exit code: $? (1: findings at or above --fail-on error)"
 set -e
 kubectl kustomize apps/production > "$rendered/production.yaml"

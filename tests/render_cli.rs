@@ -461,7 +461,18 @@ fn the_demo_is_checked_as_flux_deploys_it() {
     let (c, v, _) = check_in(
         &demo,
         &[
-            "--render", "--policy", "policy", "--pack", "rbac", "--pack", "netpol", ".",
+            "--render",
+            "--policy",
+            "policy",
+            "--pack",
+            "images",
+            "--pack",
+            "pss-baseline",
+            "--pack",
+            "rbac",
+            "--pack",
+            "netpol",
+            ".",
         ],
     );
     assert_eq!(c, 1);
@@ -480,12 +491,28 @@ fn the_demo_is_checked_as_flux_deploys_it() {
         );
     }
     assert!(got.iter().all(|r| r.0 != "DEMO002"), "{got:?}");
+    // Staging's debugging patch adds SYS_PTRACE: a baseline violation in staging only, on the
+    // document (the field came from the patch, not the base's lines).
+    let pss: Vec<_> = got.iter().filter(|r| r.0 == "PSS004").collect();
+    assert_eq!(
+        pss,
+        [&row(
+            "PSS004",
+            "podinfo-staging/podinfo",
+            "apps/base/podinfo/deployment.yaml:1",
+            "apps/staging"
+        )],
+        "{got:?}"
+    );
+    // The image has a tag and no digest: IMG002 (info) in both overlays.
+    assert_eq!(got.iter().filter(|r| r.0 == "IMG002").count(), 2, "{got:?}");
     assert!(
         got.iter().all(|r| r.3 != "-"),
         "everything the cluster receives is rendered: {got:?}"
     );
-    // The secrets audit: the Secret whose recipients drifted from .sops.yaml (SOPS004), and
-    // the Secret committed without sops (SOPS001, SECRET001).
+    // The secrets audit: the Secret whose recipients drifted from .sops.yaml (SOPS004), the
+    // webhook URL in the base's env (SECRET003), and the Secret committed without sops
+    // (SOPS001, SECRET001).
     let o = run(tollgate()
         .args(["secrets", "audit", "--format", "json", "."])
         .current_dir(&demo));
@@ -497,6 +524,6 @@ fn the_demo_is_checked_as_flux_deploys_it() {
         .iter()
         .map(|f| f["rule_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["SOPS004", "SOPS001", "SECRET001"]);
+    assert_eq!(ids, ["SECRET003", "SOPS004", "SOPS001", "SECRET001"]);
     assert!(!String::from_utf8_lossy(&o.stdout).contains("TEST-ONLY-not-a-real-token"));
 }
