@@ -10,9 +10,12 @@ tg="${CARGO_TARGET_DIR:-$root/target}/release/tollgate"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 recipient=$(grep -o 'age1[0-9a-z]*' "$root/fixtures/sops/TEST-ONLY-age-key.txt" | head -n 1)
-printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: ns-1\nstringData:\n  password: not-a-real-password\n  user: app\n' > "$work/secret.yaml"
-"$tg" sops encrypt --age "$recipient" --encrypted-regex '^(data|stringData)$' -i "$work/secret.yaml"
-python3 "$root/scripts/gen-secrets-repo.py" 5000 "$work/repo" "$work/secret.yaml" "$recipient"
+mkdir "$work/sealed"
+for k in $(seq 0 49); do
+  printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: ns-%s\nstringData:\n  password: not-a-real-password\n  user: app\n' "$k" > "$work/sealed/ns-$k.yaml"
+  "$tg" sops encrypt --age "$recipient" --encrypted-regex '^(data|stringData)$' -i "$work/sealed/ns-$k.yaml"
+done
+python3 "$root/scripts/gen-secrets-repo.py" 5000 "$work/repo" "$work/sealed" "$recipient"
 
 . "$root/scripts/measure.sh"
 

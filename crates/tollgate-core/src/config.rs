@@ -513,6 +513,41 @@ fn exception(cx: &Ctx<'_>, node: &Node, i: usize) -> Result<Exception, ConfigErr
 mod tests {
     use super::*;
 
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path)
+    }
+
+    #[test]
+    fn images_and_secrets_settings_are_read_and_checked_at_their_line() {
+        let c = load("images:\n  allowed_registries: [ghcr.io/acme/*, registry.acme.io]\nsecrets:\n  reference_patterns: [\"^sm://\"]\n  entropy: {min_length: 24, threshold: 4.5}\n").unwrap();
+        assert_eq!(
+            c.images.allowed_registries,
+            ["ghcr.io/acme/*", "registry.acme.io"]
+        );
+        assert_eq!(c.secrets.reference_patterns, ["^sm://"]);
+        assert_eq!(c.secrets.entropy_min_length, Some(24));
+        assert_eq!(c.secrets.entropy_threshold, Some(4.5));
+        // A pattern that is not a regular expression, on its own line.
+        let e = load("secrets:\n  reference_patterns:\n    - \"^ok\"\n    - \"(unclosed\"\n")
+            .unwrap_err();
+        assert!(e.at.ends_with("tollgate.yaml:4"), "{e}");
+        assert!(
+            e.message
+                .contains("`(unclosed` is not a regular expression"),
+            "{e}"
+        );
+        // Thresholds out of range, unknown keys.
+        let e = load("secrets:\n  entropy: {threshold: 9}\n").unwrap_err();
+        assert!(e.message.contains("from 0 to 8"), "{e}");
+        let e = load("secrets:\n  entropy: {min_length: -1}\n").unwrap_err();
+        assert!(e.message.contains("positive"), "{e}");
+        let e = load("images:\n  allow: [x]\n").unwrap_err();
+        assert!(e.message.contains("unknown key `images.allow`"), "{e}");
+    }
+
     #[test]
     fn an_exception_path_that_is_not_a_glob_is_refused_at_its_line() {
         let dir = tempfile::tempdir().unwrap();

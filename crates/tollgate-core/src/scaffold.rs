@@ -8,19 +8,26 @@ pub fn tollgate_yaml() -> String {
     "# tollgate configuration: https://example.invalid/tollgate/docs/check.md
 # Policies (Rego files or directories, Kyverno YAML); without any, the bundled packs run.
 # policies: [policy/]
-packs: [k8s, secrets, rbac, netpol]
+packs: [k8s, images, pss-baseline, pss-restricted, secrets, rbac, netpol]
 # Check what the cluster receives: Kustomize overlays, Flux Kustomizations and Argo CD
 # Applications are rendered (kustomize or kubectl on PATH) and findings located on the
 # source files.
 render: true
 # Paths never read (globs relative to this file's directory).
 exclude: []
+# Registries images may come from (hosts, or registry/repository prefixes with `*`):
+# images:
+#   allowed_registries: [ghcr.io/acme/*, registry.acme.io]
+# Values that point at secrets kept elsewhere (regular expressions, beside the built-in
+# op://, ref+…://, <path:…>, ${VAR} and vault: forms):
+# secrets:
+#   reference_patterns: [\"^sm://\"]
 # Raise or lower a rule's severity:
 # severity:
 #   ACCESS001: warning      # pull requests that grant new RBAC permissions fail
 # Waive a rule for some resources, with a reason and an end date:
 # exceptions:
-#   - rules: [POD001]
+#   - rules: [PSS014]
 #     resources: [{kind: Deployment, namespace: legacy, name: app}]
 #     reason: vendor image runs as root; replacement tracked in TICKET-123
 #     expires: 2027-06-30
@@ -36,7 +43,8 @@ repos:
   - repo: {repository}
     rev: v{version}
     hooks:
-      # Plaintext Secrets, and Secrets in files .sops.yaml says must be encrypted.
+      # Plaintext Secrets, credentials outside Secrets, and SOPS files that are missing,
+      # broken or encrypted for the wrong keys.
       - id: tollgate-secrets
       # The policies of tollgate.yaml on the staged manifests.
       - id: tollgate-check

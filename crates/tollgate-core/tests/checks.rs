@@ -115,3 +115,38 @@ fn rule_ids_are_sorted_families_prefixed_and_documented() {
         );
     }
 }
+
+#[test]
+fn configured_reference_patterns_extend_the_builtin_ones() {
+    // A house convention (`sm://`) is a reference once configured, and only then; a value
+    // that merely contains it is still plaintext (patterns are the user's regexes, anchored
+    // here with `^`).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: a}\nstringData:\n  a: sm://db/password\n  b: x sm://db\n",
+    )
+    .unwrap();
+    let inv = load_paths(std::slice::from_ref(&file), &[]);
+    let rule = RULES.iter().find(|r| r.id == "SECRET001").unwrap();
+    let fields = |settings: &checks::Settings| -> Vec<String> {
+        checks::evaluate_with(&[*rule], &inv.resources, false, settings)
+            .findings
+            .into_iter()
+            .filter_map(|f| f.field_path)
+            .collect()
+    };
+    assert_eq!(
+        fields(&checks::Settings::default()),
+        ["stringData.a", "stringData.b"]
+    );
+    let settings = checks::Settings {
+        secrets: checks::secrets::Settings {
+            reference_patterns: vec![regex::Regex::new("^sm://").unwrap()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert_eq!(fields(&settings), ["stringData.b"]);
+}

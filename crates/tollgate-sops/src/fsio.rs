@@ -205,6 +205,31 @@ pub fn stale_temp_files(path: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Every stale temporary file in `dir`, listed once, with the name of the file it was the
+/// in-place write of: `(target file name, temp path)`, sorted. For many files of one
+/// directory this is one listing instead of one per file; a file reached through a symlink
+/// has its temp file beside the link's target, which [`stale_temp_files`] looks up.
+pub fn stale_temp_files_in(dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let ours = in_flight().clone();
+    let mut out: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+            let (target, hex) = rest.rsplit_once(".tollgate-")?;
+            let ok =
+                !target.is_empty() && hex.len() == 12 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+            ok.then(|| (target.to_owned(), e.path()))
+        })
+        .filter(|(_, p)| !ours.contains(p))
+        .collect();
+    out.sort();
+    out
+}
+
 /// Removes what [`stale_temp_files`] finds. Call it while holding the file's [`Lock`]: every
 /// in-place operation takes it first, so no other process can be writing them then.
 pub fn remove_stale_temp_files(path: &Path) -> usize {

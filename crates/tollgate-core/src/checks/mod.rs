@@ -54,9 +54,7 @@ impl Family {
             Family::Access => "access",
         }
     }
-}
 
-impl Family {
     /// The documentation page of the family (`docs/NAME.md`).
     pub fn doc(self) -> &'static str {
         match self {

@@ -120,11 +120,6 @@ impl<'a> Pod<'a> {
     pub fn spec_field(&self, field: &str) -> (String, Option<&'a Value>) {
         (format!("{}.{field}", self.spec_path), self.spec.get(field))
     }
-
-    /// An annotation of the pod's metadata.
-    pub fn annotation(&self, key: &str) -> Option<&'a str> {
-        self.metadata?.get("annotations")?.get(key)?.as_str()
-    }
 }
 
 /// Where the pod template of a kind is: `""` for a Pod itself.

@@ -69,13 +69,14 @@ pub static DETECTORS: &[Detector] = &[
     },
 ];
 
-fn compiled() -> &'static (RegexSet, Vec<Regex>) {
-    static SET: OnceLock<(RegexSet, Vec<Regex>)> = OnceLock::new();
+/// The detectors as one set (which matched) and one by one (where), index for index.
+fn compiled() -> &'static (RegexSet, Vec<Option<Regex>>) {
+    static SET: OnceLock<(RegexSet, Vec<Option<Regex>>)> = OnceLock::new();
     SET.get_or_init(|| {
         let patterns: Vec<&str> = DETECTORS.iter().map(|d| d.pattern).collect();
         (
             RegexSet::new(&patterns).unwrap_or_else(|_| RegexSet::empty()),
-            patterns.iter().filter_map(|p| Regex::new(p).ok()).collect(),
+            patterns.iter().map(|p| Regex::new(p).ok()).collect(),
         )
     })
 }
@@ -95,6 +96,7 @@ pub fn credential(value: &str) -> Option<&'static Detector> {
     {
         let real = each
             .get(hit)?
+            .as_ref()?
             .find_iter(value)
             .any(|m| !m.as_str().ends_with("EXAMPLE"));
         if !real {

@@ -4,7 +4,7 @@
 
 use super::super::{Check, Emit, Family, Model, Rule};
 use crate::finding::Severity;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The rule.
@@ -21,20 +21,52 @@ pub static RULE: Rule = Rule {
 };
 
 fn check(model: &Model<'_>, emit: &mut Emit) {
-    let mut seen = BTreeSet::new();
+    // One finding per file, on its first document; each directory is listed once.
+    let mut first: BTreeMap<&Path, &crate::manifest::Resource> = BTreeMap::new();
     for r in model.resources() {
-        let file = Path::new(&*r.origin.file);
-        // One finding per file, on its first document.
-        if !seen.insert(file.to_path_buf()) || !file.is_file() {
+        first.entry(Path::new(&*r.origin.file)).or_insert(r);
+    }
+    let mut by_dir: BTreeMap<&Path, Vec<(&Path, &crate::manifest::Resource)>> = BTreeMap::new();
+    for (file, r) in first {
+        let Ok(meta) = std::fs::symlink_metadata(file) else {
+            // stdin, an admission request, a rendered document without a source
             continue;
-        }
-        for stale in tollgate_sops::fsio::stale_temp_files(file) {
-            let shown = crate::render::relative_to_cwd(&stale).display().to_string();
-            emit.at(
-                r,
-                "",
-                format!("{shown}, the temporary file of an interrupted in-place write of {}, may hold plaintext", r.origin.file),
-            );
+        };
+        if meta.file_type().is_symlink() {
+            // Its temp files are beside the link's target.
+            for stale in tollgate_sops::fsio::stale_temp_files(file) {
+                report(emit, r, &stale);
+            }
+        } else if meta.is_file() {
+            let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
+            by_dir
+                .entry(dir.unwrap_or(Path::new(".")))
+                .or_default()
+                .push((file, r));
         }
     }
+    for (dir, files) in by_dir {
+        let stale = tollgate_sops::fsio::stale_temp_files_in(dir);
+        if stale.is_empty() {
+            continue;
+        }
+        for (file, r) in files {
+            let name = file.file_name().map(|n| n.to_string_lossy());
+            for (_, temp) in stale
+                .iter()
+                .filter(|(t, _)| name.as_deref() == Some(t.as_str()))
+            {
+                report(emit, r, temp);
+            }
+        }
+    }
+}
+
+fn report(emit: &mut Emit, r: &crate::manifest::Resource, stale: &Path) {
+    let shown = crate::render::relative_to_cwd(stale).display().to_string();
+    emit.at(
+        r,
+        "",
+        format!("{shown}, the temporary file of an interrupted in-place write of {}, may hold plaintext", r.origin.file),
+    );
 }
