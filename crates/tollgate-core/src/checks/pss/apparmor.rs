@@ -2,7 +2,7 @@
 //! container may touch; `Unconfined` (or another profile than the node's own) removes that.
 
 use super::super::{Check, Emit, Family, Model, Rule};
-use super::{container_field, pod_field, shown, who};
+use super::{settings, shown};
 use crate::finding::Severity;
 use serde_json::Value;
 
@@ -27,21 +27,12 @@ fn allowed_type(v: &Value) -> bool {
 
 fn check(model: &Model<'_>, emit: &mut Emit) {
     for pod in model.pods() {
-        let (path, v) = pod_field(pod, "appArmorProfile.type");
-        if let Some(v) = v.filter(|v| !allowed_type(v)) {
-            emit.at(
-                pod.resource,
-                &path,
-                format!("the pod's AppArmor profile is {}", shown(v)),
-            );
-        }
-        for c in pod.containers() {
-            let (path, v) = container_field(&c, "appArmorProfile.type");
-            if let Some(v) = v.filter(|v| !allowed_type(v)) {
+        for (owner, path, v) in settings(pod, "appArmorProfile.type") {
+            if !allowed_type(v) {
                 emit.at(
                     pod.resource,
                     &path,
-                    format!("{}'s AppArmor profile is {}", who(&c), shown(v)),
+                    format!("{owner}'s AppArmor profile is {}", shown(v)),
                 );
             }
         }

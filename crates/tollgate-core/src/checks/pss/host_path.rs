@@ -2,6 +2,7 @@
 //! the pod: its kubelet credentials, the container runtime's socket, other pods' data.
 
 use super::super::{Check, Emit, Family, Model, Rule};
+use super::volume_sources;
 use crate::finding::Severity;
 use serde_json::Value;
 
@@ -19,16 +20,12 @@ pub static RULE: Rule = Rule {
 
 fn check(model: &Model<'_>, emit: &mut Emit) {
     for pod in model.pods() {
-        let Some(volumes) = pod.spec.get("volumes").and_then(Value::as_array) else {
-            continue;
-        };
-        for (i, v) in volumes.iter().enumerate() {
-            if let Some(h) = v.get("hostPath").filter(|h| !h.is_null()) {
-                let name = v.get("name").and_then(Value::as_str).unwrap_or("");
-                let host = h.get("path").and_then(Value::as_str).unwrap_or("");
+        for (path, name, kind, source) in volume_sources(pod) {
+            if kind == "hostPath" {
+                let host = source.get("path").and_then(Value::as_str).unwrap_or("");
                 emit.at(
                     pod.resource,
-                    &format!("{}.volumes[{i}].hostPath", pod.spec_path),
+                    &format!("{path}.hostPath"),
                     format!("volume {name} mounts the node's {host}"),
                 );
             }

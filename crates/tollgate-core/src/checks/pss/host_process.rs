@@ -2,7 +2,7 @@
 //! node, with the node's network and file system: host access by another name.
 
 use super::super::{Check, Emit, Family, Model, Rule};
-use super::{container_field, pod_field, who};
+use super::settings;
 use crate::finding::Severity;
 use serde_json::Value;
 
@@ -20,21 +20,12 @@ pub static RULE: Rule = Rule {
 
 fn check(model: &Model<'_>, emit: &mut Emit) {
     for pod in model.pods() {
-        let (path, v) = pod_field(pod, "windowsOptions.hostProcess");
-        if v == Some(&Value::Bool(true)) {
-            emit.at(
-                pod.resource,
-                &path,
-                "the pod sets windowsOptions.hostProcess: true".into(),
-            );
-        }
-        for c in pod.containers() {
-            let (path, v) = container_field(&c, "windowsOptions.hostProcess");
-            if v == Some(&Value::Bool(true)) {
+        for (owner, path, v) in settings(pod, "windowsOptions.hostProcess") {
+            if v == &Value::Bool(true) {
                 emit.at(
                     pod.resource,
                     &path,
-                    format!("{} sets windowsOptions.hostProcess: true", who(&c)),
+                    format!("{owner} sets windowsOptions.hostProcess: true"),
                 );
             }
         }

@@ -52,6 +52,42 @@ pub(crate) fn pod_field<'a>(pod: &Pod<'a>, field: &str) -> (String, Option<&'a V
     )
 }
 
+/// `securityContext.FIELD` where it is set, on the pod and on each container: `(who sets it,
+/// its path, its value)`, the pod first ("the pod", "container NAME").
+pub(crate) fn settings<'a>(pod: &Pod<'a>, field: &str) -> Vec<(String, String, &'a Value)> {
+    let mut out = Vec::new();
+    if let (path, Some(v)) = pod_field(pod, field) {
+        out.push(("the pod".to_owned(), path, v));
+    }
+    for c in pod.containers() {
+        if let (path, Some(v)) = container_field(&c, field) {
+            out.push((who(&c), path, v));
+        }
+    }
+    out
+}
+
+/// The pod's volumes: `(path, name, source kind, source)` for each source field of each
+/// volume (`spec.volumes[1]`, `data`, `hostPath`, `{path: /var}`), null sources left out.
+pub(crate) fn volume_sources<'a>(pod: &Pod<'a>) -> Vec<(String, &'a str, &'a str, &'a Value)> {
+    let mut out = Vec::new();
+    let volumes = pod.spec.get("volumes").and_then(Value::as_array);
+    for (i, v) in volumes.into_iter().flatten().enumerate() {
+        let name = v.get("name").and_then(Value::as_str).unwrap_or("");
+        for (kind, source) in v.as_object().into_iter().flatten() {
+            if kind != "name" && !source.is_null() {
+                out.push((
+                    format!("{}.volumes[{i}]", pod.spec_path),
+                    name,
+                    kind.as_str(),
+                    source,
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// A pod the standard treats as Windows (`spec.os.name: windows`): the Linux-only restricted
 /// controls (privilege escalation, seccomp, capabilities) do not apply to it.
 pub(crate) fn is_windows(pod: &Pod<'_>) -> bool {

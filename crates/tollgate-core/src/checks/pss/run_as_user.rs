@@ -2,9 +2,8 @@
 //! `runAsNonRoot` hopes.
 
 use super::super::{Check, Emit, Family, Model, Rule};
-use super::{container_field, pod_field, who};
+use super::settings;
 use crate::finding::Severity;
-use serde_json::Value;
 
 /// The rule.
 pub static RULE: Rule = Rule {
@@ -18,23 +17,14 @@ pub static RULE: Rule = Rule {
     check: Check::Set(check),
 };
 
-fn is_root(v: Option<&Value>) -> bool {
-    v.and_then(Value::as_i64) == Some(0)
-}
-
 fn check(model: &Model<'_>, emit: &mut Emit) {
     for pod in model.pods() {
-        let (path, v) = pod_field(pod, "runAsUser");
-        if is_root(v) {
-            emit.at(pod.resource, &path, "the pod runs as user 0 (root)".into());
-        }
-        for c in pod.containers() {
-            let (path, v) = container_field(&c, "runAsUser");
-            if is_root(v) {
+        for (owner, path, v) in settings(pod, "runAsUser") {
+            if v.as_i64() == Some(0) {
                 emit.at(
                     pod.resource,
                     &path,
-                    format!("{} runs as user 0 (root)", who(&c)),
+                    format!("{owner} runs as user 0 (root)"),
                 );
             }
         }

@@ -2,7 +2,7 @@
 //! every system call, the kernel's whole attack surface.
 
 use super::super::{Check, Emit, Family, Model, Rule};
-use super::{container_field, pod_field, shown, who};
+use super::{settings, shown};
 use crate::finding::Severity;
 use serde_json::Value;
 
@@ -18,27 +18,19 @@ pub static RULE: Rule = Rule {
     check: Check::Set(check),
 };
 
+/// RuntimeDefault or Localhost, the profiles both profiles allow.
 pub(crate) fn allowed(v: &Value) -> bool {
     matches!(v.as_str(), Some("RuntimeDefault" | "Localhost"))
 }
 
 fn check(model: &Model<'_>, emit: &mut Emit) {
     for pod in model.pods() {
-        let (path, v) = pod_field(pod, "seccompProfile.type");
-        if let Some(v) = v.filter(|v| !allowed(v)) {
-            emit.at(
-                pod.resource,
-                &path,
-                format!("the pod's seccomp profile is {}", shown(v)),
-            );
-        }
-        for c in pod.containers() {
-            let (path, v) = container_field(&c, "seccompProfile.type");
-            if let Some(v) = v.filter(|v| !allowed(v)) {
+        for (owner, path, v) in settings(pod, "seccompProfile.type") {
+            if !allowed(v) {
                 emit.at(
                     pod.resource,
                     &path,
-                    format!("{}'s seccomp profile is {}", who(&c), shown(v)),
+                    format!("{owner}'s seccomp profile is {}", shown(v)),
                 );
             }
         }

@@ -2,9 +2,8 @@
 //! container types give; only the container types are allowed.
 
 use super::super::{Check, Emit, Family, Model, Rule};
-use super::{container_field, pod_field, shown, who};
+use super::{settings, shown};
 use crate::finding::Severity;
-use serde_json::Value;
 
 /// The SELinux types the baseline profile allows (`container_engine_t` since v1.31).
 const TYPES: &[&str] = &[
@@ -26,41 +25,30 @@ pub static RULE: Rule = Rule {
     check: Check::Set(check),
 };
 
-/// Findings for one `seLinuxOptions` (of the pod, or of a container `owner` names).
-fn judge<'v>(
-    emit: &mut Emit,
-    pod: &super::Pod<'_>,
-    owner: &str,
-    field: impl Fn(&str) -> (String, Option<&'v Value>),
-) {
-    let (path, t) = field("seLinuxOptions.type");
-    if let Some(t) = t.filter(|t| {
-        !t.as_str()
-            .is_some_and(|s| s.is_empty() || TYPES.contains(&s))
-    }) {
-        emit.at(
-            pod.resource,
-            &path,
-            format!("{owner} sets the SELinux type {}", shown(t)),
-        );
-    }
-    for key in ["user", "role"] {
-        let (path, v) = field(&format!("seLinuxOptions.{key}"));
-        if let Some(v) = v.filter(|v| v.as_str() != Some("")) {
-            emit.at(
-                pod.resource,
-                &path,
-                format!("{owner} sets the SELinux {key} {}", shown(v)),
-            );
-        }
-    }
-}
-
 fn check(model: &Model<'_>, emit: &mut Emit) {
     for pod in model.pods() {
-        judge(emit, pod, "the pod", |f| pod_field(pod, f));
-        for c in pod.containers() {
-            judge(emit, pod, &who(&c), |f| container_field(&c, f));
+        for (owner, path, t) in settings(pod, "seLinuxOptions.type") {
+            if !t
+                .as_str()
+                .is_some_and(|s| s.is_empty() || TYPES.contains(&s))
+            {
+                emit.at(
+                    pod.resource,
+                    &path,
+                    format!("{owner} sets the SELinux type {}", shown(t)),
+                );
+            }
+        }
+        for key in ["user", "role"] {
+            for (owner, path, v) in settings(pod, &format!("seLinuxOptions.{key}")) {
+                if v.as_str() != Some("") {
+                    emit.at(
+                        pod.resource,
+                        &path,
+                        format!("{owner} sets the SELinux {key} {}", shown(v)),
+                    );
+                }
+            }
         }
     }
 }

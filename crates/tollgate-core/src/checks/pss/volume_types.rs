@@ -3,8 +3,8 @@
 //! access control.
 
 use super::super::{Check, Emit, Family, Model, Rule};
+use super::volume_sources;
 use crate::finding::Severity;
-use serde_json::Value;
 
 /// The volume sources the restricted profile allows.
 const ALLOWED: &[&str] = &[
@@ -32,22 +32,12 @@ pub static RULE: Rule = Rule {
 
 fn check(model: &Model<'_>, emit: &mut Emit) {
     for pod in model.pods() {
-        let Some(volumes) = pod.spec.get("volumes").and_then(Value::as_array) else {
-            continue;
-        };
-        for (i, v) in volumes.iter().enumerate() {
-            let Some(fields) = v.as_object() else {
-                continue;
-            };
-            let name = v.get("name").and_then(Value::as_str).unwrap_or("");
-            for (source, value) in fields {
-                if source == "name" || value.is_null() || ALLOWED.contains(&source.as_str()) {
-                    continue;
-                }
+        for (path, name, kind, _) in volume_sources(pod) {
+            if !ALLOWED.contains(&kind) {
                 emit.at(
                     pod.resource,
-                    &format!("{}.volumes[{i}]", pod.spec_path),
-                    format!("volume {name} is of type {source}"),
+                    &path,
+                    format!("volume {name} is of type {kind}"),
                 );
             }
         }
