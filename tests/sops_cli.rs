@@ -598,6 +598,77 @@ fn foreign_key_types_survive_updatekeys_and_block_rotate() {
 }
 
 #[test]
+fn mixed_configurations_encrypt_what_they_can_and_compare_pgp_recipients() {
+    // A .sops.yaml whose first rule names PGP keys (with age) and whose second is age only:
+    // files the second matches encrypt; the first's files are refused, naming the rule and
+    // the key type; recipient drift compares PGP fingerprints for the rule that names them.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(
+        d.join(".sops.yaml"),
+        format!("creation_rules:\n  - path_regex: ^legacy/\n    pgp: 'FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4, 0123456789abcdef0123456789abcdef01234567'\n    age: {R1}\n  - age: {R1}\n"),
+    )
+    .unwrap();
+    let t = || {
+        let mut c = tollgate();
+        c.env("SOPS_AGE_KEY_FILE", key(1)).current_dir(d);
+        c
+    };
+    fs::create_dir_all(d.join("legacy")).unwrap();
+    fs::write(d.join("app.yaml"), "a: secret\n").unwrap();
+    fs::write(d.join("legacy/old.yaml"), "a: secret\n").unwrap();
+    ok(run(t().args(["sops", "encrypt", "-i", "app.yaml"])));
+    let o = run(t().args(["sops", "encrypt", "-i", "legacy/old.yaml"]));
+    assert_eq!(code(&o), 1);
+    let e = stderr(&o);
+    assert!(e.contains("creation_rules[0]") && e.contains("pgp"), "{e}");
+    assert_eq!(
+        fs::read_to_string(d.join("legacy/old.yaml")).unwrap(),
+        "a: secret\n"
+    );
+
+    // A legacy file sops wrote for R1 and one PGP key (the second fingerprint, lowercase in
+    // the config, uppercase in the metadata): the rule names two PGP keys, so one is missing.
+    let text = fs::read_to_string(fixtures().join("k8s-single.enc.yaml")).unwrap();
+    let pgp = "    pgp:\n        - created_at: \"2024-01-01T00:00:00Z\"\n          enc: opaque\n          fp: 0123456789ABCDEF0123456789ABCDEF01234567\n";
+    fs::write(
+        d.join("legacy/old.yaml"),
+        text.replace("    lastmodified:", &format!("{pgp}    lastmodified:")),
+    )
+    .unwrap();
+    let o = run(t().args([
+        "sops",
+        "updatekeys",
+        "--dry-run",
+        "--check",
+        "legacy/old.yaml",
+    ]));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(
+        out.contains("pgp:FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("pgp:0123456789ABCDEF"),
+        "the present key is not drift: {out}"
+    );
+    // Applying it needs a PGP key tollgate cannot wrap for: refused, the file untouched.
+    let before = fs::read(d.join("legacy/old.yaml")).unwrap();
+    let o = run(t().args(["sops", "updatekeys", "-y", "legacy/old.yaml"]));
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("creation_rules[0]"), "{}", stderr(&o));
+    assert_eq!(fs::read(d.join("legacy/old.yaml")).unwrap(), before);
+    // The audit says the same from the metadata alone (SOPS004).
+    let o = run(t().args(["secrets", "audit", "--format", "short", "legacy"]));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("SOPS004") && out.contains("pgp:FBC7B9E2"),
+        "{out}"
+    );
+}
+
+#[test]
 fn secrets_never_reach_error_messages() {
     let dir = tempfile::tempdir().unwrap();
     let canary = "CANARY-s3cr3t-7f3a";

@@ -361,10 +361,14 @@ pub(crate) fn new_metadata(
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect()],
-        None => rule
-            .as_ref()
-            .map(|r| r.key_groups.clone())
-            .unwrap_or_default(),
+        None => match &rule {
+            Some(r) => {
+                // A rule that also names PGP or KMS keys would leave those out of the file.
+                r.require_supported()?;
+                r.key_groups.clone()
+            }
+            None => Vec::new(),
+        },
     };
     let selector = match keys.selectors.selector()? {
         Some(s) => s,

@@ -147,23 +147,90 @@ fn drift(path: &Path, config: &Config, m: &crate::metadata::Metadata) -> Option<
     })
 }
 
+/// The identities of a metadata key group's other key types (`pgp:FP`, `kms:ARN`, ...), as
+/// [`crate::config::other_identity`] forms them from a creation rule.
+fn other_identities(group: &crate::metadata::KeyGroup) -> Vec<String> {
+    use crate::tree::Node;
+    let mut out = Vec::new();
+    for (kind, node) in &group.other {
+        let Node::List(items) = node else { continue };
+        for item in items {
+            let field = |k: &str| item.get(k).and_then(Node::as_str).unwrap_or("");
+            let id = match kind.as_str() {
+                "pgp" => field("fp").to_owned(),
+                "kms" => field("arn").to_owned(),
+                "gcp_kms" => field("resource_id").to_owned(),
+                "azure_kv" => format!(
+                    "{}/keys/{}/{}",
+                    field("vaultUrl"),
+                    field("name"),
+                    field("version")
+                ),
+                "hc_vault" => format!(
+                    "{}/v1/{}/keys/{}",
+                    field("vault_address"),
+                    field("engine_path"),
+                    field("key_name")
+                ),
+                _ => continue,
+            };
+            out.push(crate::config::other_identity(kind, &id));
+        }
+    }
+    out
+}
+
 /// The recipients `updatekeys` would add and remove to bring a file with metadata `m` to
-/// `rule`; `None` when nothing would change (key groups and Shamir threshold alike).
+/// `rule`; `None` when nothing would change (key groups and Shamir threshold alike). Keys of
+/// other types (PGP, KMS) are compared for the types the rule names; a type the rule does not
+/// name is kept as the file has it, as tollgate's updatekeys keeps it.
 pub(crate) fn change(
     rule: &crate::config::CreationRule,
     m: &crate::metadata::Metadata,
 ) -> Option<(Vec<String>, Vec<String>)> {
     let before = recipient_sets(&m.key_groups);
     let after = &rule.key_groups;
+    let managed = rule.unsupported_key_types();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let before_other: Vec<Vec<String>> = m
+        .key_groups
+        .iter()
+        .map(|g| {
+            sorted(
+                other_identities(g)
+                    .into_iter()
+                    .filter(|id| {
+                        id.split_once(':')
+                            .is_some_and(|(t, _)| managed.contains(&t))
+                    })
+                    .collect(),
+            )
+        })
+        .filter(|g| !g.is_empty())
+        .collect();
+    let after_other: Vec<Vec<String>> = rule
+        .other_keys
+        .iter()
+        .map(|g| sorted(g.clone()))
+        .filter(|g| !g.is_empty())
+        .collect();
     // A threshold only means something with several groups.
     let threshold = |groups: usize, t: usize| if groups > 1 { t } else { 0 };
     if &before == after
+        && before_other == after_other
         && threshold(before.len(), m.shamir_threshold)
             == threshold(after.len(), rule.shamir_threshold)
     {
         return None;
     }
-    Some(crate::bulk::diff(&before, after))
+    let (mut added, mut removed) = crate::bulk::diff(&before, after);
+    let (more_added, more_removed) = crate::bulk::diff(&before_other, &after_other);
+    added.extend(more_added);
+    removed.extend(more_removed);
+    Some((added, removed))
 }
 
 /// Verifies the MAC of `bytes` with `keyring`, decrypting in memory only. `Ok(())` when it

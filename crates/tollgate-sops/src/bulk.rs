@@ -191,6 +191,13 @@ pub fn updatekeys(
     if dry_run {
         return Outcome::Changed { added, removed };
     }
+    // Re-wrapping for a PGP or KMS key the rule adds (or dropping one it removes) is beyond
+    // tollgate: say so, naming the rule, rather than write a file that still differs.
+    if added.iter().chain(&removed).any(|r| r.contains(':')) {
+        if let Err(e) = rule.require_supported() {
+            return Outcome::Failed(e);
+        }
+    }
     let result: Result<()> = (|| {
         let key = keyring.data_key(
             &sealed.metadata.key_groups,

@@ -35,6 +35,56 @@ pub struct CreationRule {
     pub selector: Option<Selector>,
     /// `mac_only_encrypted`.
     pub mac_only_encrypted: bool,
+    /// Keys of other types (PGP, KMS, Vault) per key group, as identities comparable with a
+    /// file's metadata (`pgp:FINGERPRINT`, `kms:ARN`, ...; see [`other_identity`]).
+    pub other_keys: Vec<Vec<String>>,
+}
+
+impl CreationRule {
+    /// The key types this rule names that tollgate cannot encrypt for (`pgp`, `kms`, ...).
+    pub fn unsupported_key_types(&self) -> Vec<&str> {
+        let mut types: Vec<&str> = self
+            .other_keys
+            .iter()
+            .flatten()
+            .filter_map(|k| k.split_once(':').map(|(t, _)| t))
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        types
+    }
+
+    /// An error naming the rule and the key types, when encrypting with it needs a key type
+    /// tollgate does not have: the other rules of the same `.sops.yaml` still work.
+    pub fn require_supported(&self) -> Result<()> {
+        let types = self.unsupported_key_types();
+        if types.is_empty() {
+            return Ok(());
+        }
+        Err(err!(
+            Generic,
+            "creation_rules[{}] names {} keys; tollgate encrypts for age and SSH keys only",
+            self.index,
+            types.join(", ")
+        )
+        .with_hint("use Go sops for this rule's files, or give the rule age recipients"))
+    }
+}
+
+/// The identity of a key of another type, as a creation rule names it and as the metadata
+/// records it, so the two can be compared: `pgp:FINGERPRINT` (uppercase), `kms:ARN` (the
+/// role after `+` left out), `gcp_kms:RESOURCE_ID`, `azure_kv:VAULT_URL/keys/NAME/VERSION`,
+/// `hc_vault:ADDRESS/v1/ENGINE/keys/NAME`.
+pub fn other_identity(kind: &str, id: &str) -> String {
+    let id = id.trim();
+    match kind {
+        "pgp" => format!("pgp:{}", id.replace(' ', "").to_uppercase()),
+        "kms" => format!("kms:{}", id.split('+').next().unwrap_or(id)),
+        "gcp_kms" => format!("gcp_kms:{id}"),
+        "azure_keyvault" | "azure_kv" => format!("azure_kv:{}", id.trim_end_matches('/')),
+        "hc_vault_transit_uri" | "hc_vault" => format!("hc_vault:{}", id.trim_end_matches('/')),
+        other => format!("{other}:{id}"),
+    }
 }
 
 /// Looks for `.sops.yaml` from `start` upwards (at most 100 parents).
@@ -83,14 +133,32 @@ const UNSUPPORTED_KEYS: [&str; 7] = [
     "hckms",
 ];
 
-fn group_recipients(node: &Node, depth: usize) -> Result<Vec<String>> {
+/// The keys of another type an entry names (`pgp: "A, B"`, `kms: [{arn: ...}]` in a key group).
+fn other_keys(kind: &str, v: &Node) -> Result<Vec<String>> {
+    let ids = match v {
+        // Key groups list KMS keys as mappings (`{arn: ..., role: ...}`).
+        Node::List(items) if items.iter().any(|i| matches!(i, Node::Map(_))) => items
+            .iter()
+            .filter_map(|i| {
+                ["arn", "resource_id", "vaultUrl", "vault_address", "fp"]
+                    .iter()
+                    .find_map(|f| i.get(f).and_then(Node::as_str))
+                    .map(str::to_owned)
+            })
+            .collect(),
+        _ => list_of_strings(v, kind)?,
+    };
+    Ok(ids.iter().map(|id| other_identity(kind, id)).collect())
+}
+
+fn group_recipients(node: &Node, depth: usize) -> Result<(Vec<String>, Vec<String>)> {
     if depth > 16 {
         return Err(err!(Generic, "`merge` nests too deeply"));
     }
     let Node::Map(entries) = node else {
         return Err(err!(Generic, "a key group must be a mapping"));
     };
-    let mut out = Vec::new();
+    let (mut out, mut other) = (Vec::new(), Vec::new());
     for e in entries {
         let Entry::Pair(k, v) = e else { continue };
         match k.as_str() {
@@ -98,22 +166,20 @@ fn group_recipients(node: &Node, depth: usize) -> Result<Vec<String>> {
             "merge" => {
                 if let Node::List(items) = v {
                     for g in items.iter().filter(|i| !matches!(i, Node::Comment(_))) {
-                        out.extend(group_recipients(g, depth.saturating_add(1))?);
+                        let (age, more) = group_recipients(g, depth.saturating_add(1))?;
+                        out.extend(age);
+                        other.extend(more);
                     }
                 }
             }
-            k if UNSUPPORTED_KEYS.contains(&k) => {
-                return Err(err!(
-                    Generic,
-                    "key type `{k}` is not supported; tollgate uses age and SSH keys"
-                ));
-            }
+            k if UNSUPPORTED_KEYS.contains(&k) => other.extend(other_keys(k, v)?),
             _ => {}
         }
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|r| seen.insert(r.clone()));
-    Ok(out)
+    other.retain(|r| seen.insert(r.clone()));
+    Ok((out, other))
 }
 
 fn rule(index: usize, node: &Node) -> Result<CreationRule> {
@@ -127,8 +193,10 @@ fn rule(index: usize, node: &Node) -> Result<CreationRule> {
         shamir_threshold: 0,
         selector: None,
         mac_only_encrypted: false,
+        other_keys: Vec::new(),
     };
     let mut flat_age = Vec::new();
+    let mut flat_other = Vec::new();
     let mut selectors = Vec::new();
     for e in entries {
         let Entry::Pair(k, v) = e else { continue };
@@ -147,7 +215,9 @@ fn rule(index: usize, node: &Node) -> Result<CreationRule> {
             "key_groups" => {
                 if let Node::List(items) = v {
                     for g in items.iter().filter(|i| !matches!(i, Node::Comment(_))) {
-                        r.key_groups.push(group_recipients(g, 0)?);
+                        let (age, other) = group_recipients(g, 0)?;
+                        r.key_groups.push(age);
+                        r.other_keys.push(other);
                     }
                 }
             }
@@ -163,21 +233,13 @@ fn rule(index: usize, node: &Node) -> Result<CreationRule> {
                 r.mac_only_encrypted = matches!(v, Node::Scalar(Scalar::Bool(true)))
             }
             k if FIELDS.contains(&k) => selectors.push((k.to_owned(), s())),
-            k if UNSUPPORTED_KEYS.contains(&k) && !matches!(v, Node::Scalar(Scalar::Null)) => {
-                let empty = matches!(v, Node::Scalar(Scalar::Str(s)) if s.is_empty())
-                    || matches!(v, Node::List(l) if l.is_empty());
-                if !empty {
-                    return Err(err!(
-                        Generic,
-                        "key type `{k}` is not supported; tollgate uses age and SSH keys"
-                    ));
-                }
-            }
+            k if UNSUPPORTED_KEYS.contains(&k) => flat_other.extend(other_keys(k, v)?),
             _ => {}
         }
     }
     if r.key_groups.is_empty() {
         r.key_groups.push(flat_age);
+        r.other_keys.push(flat_other);
     }
     r.selector = Selector::from_fields(selectors.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     Ok(r)
@@ -265,6 +327,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rules_naming_other_key_types_load_and_are_refused_for_encryption_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".sops.yaml");
+        std::fs::write(
+            &path,
+            "creation_rules:\n  - path_regex: ^legacy/\n    pgp: 'ab cd, EF01'\n    kms: arn:aws:kms:eu-west-1:1:key/k+arn:aws:iam::1:role/r\n  - key_groups:\n      - age: [a1]\n        hc_vault: [https://vault:8200/v1/transit/keys/k/]\n  - age: a2\n",
+        )
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        let legacy = c.rule_for(&dir.path().join("legacy/x.yaml")).unwrap();
+        // Fingerprints without spaces and uppercase; a KMS key without its role.
+        assert_eq!(
+            legacy.other_keys,
+            vec![vec![
+                "pgp:ABCD",
+                "pgp:EF01",
+                "kms:arn:aws:kms:eu-west-1:1:key/k"
+            ]]
+        );
+        assert_eq!(legacy.unsupported_key_types(), ["kms", "pgp"]);
+        let e = legacy.require_supported().unwrap_err().to_string();
+        assert!(
+            e.contains("creation_rules[0]") && e.contains("kms, pgp"),
+            "{e}"
+        );
+        let c2 = &c.rules[1];
+        assert_eq!(
+            c2.other_keys,
+            vec![vec!["hc_vault:https://vault:8200/v1/transit/keys/k"]]
+        );
+        assert!(c.rules[2].require_supported().is_ok());
+    }
+
+    #[test]
     fn rules_groups_merge_and_relative_paths() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".sops.yaml");
@@ -285,7 +381,9 @@ mod tests {
             vec![vec!["c1", "c2"]],
             "the regex is anchored at the config directory"
         );
+        // A PGP-only rule loads; encrypting with it is what is refused.
         std::fs::write(&path, "creation_rules:\n  - pgp: ABC\n").unwrap();
-        assert!(Config::load(&path).unwrap_err().message().contains("pgp"));
+        let c = Config::load(&path).unwrap();
+        assert!(c.rules[0].require_supported().is_err());
     }
 }
