@@ -79,7 +79,6 @@ impl Settings {
 }
 
 /// A SOPS-encrypted file of the set, audited once for every rule that asks.
-#[derive(Debug)]
 pub struct SopsFile<'a> {
     /// The file.
     pub path: PathBuf,
@@ -89,6 +88,18 @@ pub struct SopsFile<'a> {
     pub audit: Audit,
     /// Its bytes, kept for the MAC check.
     pub bytes: Arc<[u8]>,
+}
+
+// Its bytes may hold plaintext an edit put there (SOPS006): `Debug` leaves them out.
+impl std::fmt::Debug for SopsFile<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SopsFile")
+            .field("path", &self.path)
+            .field("documents", &self.resources.keys().collect::<Vec<_>>())
+            .field("audit", &self.audit)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 impl SopsFile<'_> {
