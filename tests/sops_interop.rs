@@ -254,3 +254,44 @@ fn ssh_rsa_recipients_both_ways() {
         .env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &private));
     assert_eq!(ok(o), want);
 }
+
+#[test]
+fn extracted_values_print_byte_for_byte_as_sops_prints_them() {
+    // sops's --extract: a string is printed as it is; any other value through the store's
+    // value emitter, which ends in a newline for YAML (`42\n`, a block list) and not for JSON.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        (
+            "v.yaml",
+            "i: 42\nb: true\nf: 1.5\nn: null\nl: [1, two]\nm: {k: v}\ns: text\n",
+        ),
+        (
+            "v.json",
+            "{\"i\": 42, \"b\": true, \"f\": 1.5, \"l\": [1, \"two\"], \"m\": {\"k\": \"v\"}, \"s\": \"text\"}",
+        ),
+    ] {
+        let plain = dir.path().join(name);
+        fs::write(&plain, text).unwrap();
+        let enc = dir.path().join(format!("enc-{name}"));
+        let sealed = ok(run(sops()
+            .args(["encrypt", "--age", R1])
+            .arg(&plain)
+            .env("SOPS_AGE_KEY_FILE", key(1))));
+        fs::write(&enc, sealed).unwrap();
+        let keys: &[&str] = if name.ends_with(".yaml") {
+            &["i", "b", "f", "n", "l", "m", "s"]
+        } else {
+            &["i", "b", "f", "l", "m", "s"]
+        };
+        for k in keys {
+            let path = format!("[\"{k}\"]");
+            let theirs = sops_decrypt(&enc, &key(1), &["--extract", &path]);
+            let ours = ours_decrypt(&enc, &key(1), &["--extract", &path]);
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs),
+                "{name} {path}"
+            );
+        }
+    }
+}

@@ -125,6 +125,11 @@ impl Format {
         match node {
             Node::Scalar(Scalar::Str(s)) => Ok(s.as_bytes().to_vec()),
             Node::Scalar(Scalar::Bytes(b)) => Ok(b.clone()),
+            // Other scalars and lists go through the store's value emitter, as sops's
+            // EmitValue: YAML's ends in a newline (`42\n`, `- 1\n- 2\n`), JSON's does not.
+            Node::Scalar(_) | Node::List(_) if self == Format::Yaml => {
+                Ok(yaml_write::write_value(node, indent.unwrap_or(4)).into_bytes())
+            }
             Node::Scalar(s) => Ok(match s {
                 Scalar::Float(f) => crate::tree::go_format_f(*f),
                 Scalar::Bool(b) => b.to_string(),
@@ -133,10 +138,13 @@ impl Format {
             }
             .into_bytes()),
             Node::Map(_) => self.write_plain(std::slice::from_ref(node), indent),
-            _ => match self {
-                Format::Yaml => Ok(yaml_write::write_value(node, indent.unwrap_or(4)).into_bytes()),
-                _ => Ok(json::write(node, indent).into_bytes()),
-            },
+            _ => {
+                let mut text = json::write(node, indent);
+                if text.ends_with('\n') {
+                    text.pop();
+                }
+                Ok(text.into_bytes())
+            }
         }
     }
 }

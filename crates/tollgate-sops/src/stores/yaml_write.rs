@@ -31,6 +31,8 @@ pub fn write(docs: &[Node], indent: usize) -> String {
                 w.map(entries, 0);
                 w.out.push_str("{}\n");
             }
+            // A sequence on its own (an extracted list) is a block sequence, as yaml.v3 writes it.
+            Node::List(items) if !items.is_empty() => w.list(items, 0),
             other => {
                 w.value_inline(other, 0, false);
                 w.out.push('\n');
