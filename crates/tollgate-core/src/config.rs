@@ -371,7 +371,7 @@ impl Config {
                                             if (0..=8).contains(n) =>
                                         {
                                             c.secrets.entropy_threshold =
-                                                Some(f64::from(u8::try_from(*n).unwrap_or(0)))
+                                                u8::try_from(*n).ok().map(f64::from)
                                         }
                                         ("min_length", _) => {
                                             return Err(cx.err(&ep, "expected a positive number"))

@@ -144,17 +144,18 @@ impl fmt::Display for ImageRef {
     }
 }
 
-/// The registry part of a name, if its first component is one: it has a `.` or a `:`, is
-/// `localhost`, is a bracketed IPv6 address, or has an uppercase letter (repository paths cannot, so Docker reads it as a
-/// host and the path must then stand alone).
+/// Whether the first component of a name is a registry host: it has a `.` or a `:`, is
+/// `localhost`, or is not all lowercase (repository paths cannot have uppercase letters, so
+/// Docker reads it as a host; a bracketed IPv6 address has its `:`). Kyverno's `images`
+/// variable splits by the same rule.
+pub(crate) fn is_registry_component(first: &str) -> bool {
+    first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first
+}
+
+/// The registry part of a name, if its first component is one, and the path after it.
 fn split_registry(name: &str) -> (Option<&str>, &str) {
     match name.split_once('/') {
-        Some((first, rest))
-            if first.contains(['.', ':'])
-                || first.starts_with('[')
-                || first == "localhost"
-                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
-        {
+        Some((first, rest)) if is_registry_component(first) || first.starts_with('[') => {
             (Some(first), rest)
         }
         _ => (None, name),

@@ -184,25 +184,12 @@ pub fn stale_temp_files(path: &Path) -> Vec<PathBuf> {
     let Ok(target) = resolve_links(path) else {
         return Vec::new();
     };
-    let prefix = temp_prefix(&target);
-    let Ok(entries) = std::fs::read_dir(directory_of(&target)) else {
-        return Vec::new();
-    };
-    let ours = in_flight().clone();
-    let mut out: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.strip_prefix(prefix.as_str())
-                .and_then(|rest| rest.strip_suffix(".tmp"))
-                .is_some_and(|hex| hex.len() == 12 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        })
-        .map(|e| e.path())
-        .filter(|p| !ours.contains(p))
-        .collect();
-    out.sort();
-    out
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned());
+    stale_temp_files_in(&directory_of(&target))
+        .into_iter()
+        .filter(|(t, _)| name.as_deref() == Some(t.as_str()))
+        .map(|(_, p)| p)
+        .collect()
 }
 
 /// Every stale temporary file in `dir`, listed once, with the name of the file it was the

@@ -185,6 +185,7 @@ pub struct Model<'a> {
     pods: OnceLock<Vec<pods::Pod<'a>>>,
     images: OnceLock<Vec<images::Use<'a>>>,
     sops: OnceLock<Vec<secrets::SopsFile<'a>>>,
+    literals: OnceLock<Vec<secrets::literal::Literal<'a>>>,
 }
 
 /// What `tollgate.yaml` tells the built-in rules (`images:`, `secrets:`).
@@ -224,6 +225,7 @@ impl<'a> Model<'a> {
             pods: OnceLock::new(),
             images: OnceLock::new(),
             sops: OnceLock::new(),
+            literals: OnceLock::new(),
         }
     }
 
@@ -247,6 +249,12 @@ impl<'a> Model<'a> {
     pub fn sops_files(&self) -> &[secrets::SopsFile<'a>] {
         self.sops
             .get_or_init(|| secrets::sops_files(self.resources))
+    }
+
+    /// Every env value, ConfigMap value and annotation of the set (SECRET003 and SECRET004).
+    pub(crate) fn literals(&self) -> &[secrets::literal::Literal<'a>] {
+        self.literals
+            .get_or_init(|| secrets::literal::literals(self))
     }
 
     /// Every container image reference of the set, parsed.

@@ -47,10 +47,6 @@ impl ImageInfo {
     }
 }
 
-fn is_registry(first: &str) -> bool {
-    first.contains(['.', ':']) || first == "localhost" || first.to_lowercase() != first
-}
-
 /// Splits a reference; `docker.io` is added when the first segment is not a registry.
 pub fn parse(image: &str) -> Result<ImageInfo, String> {
     let bad = || format!("invalid image reference '{image}'");
@@ -79,7 +75,9 @@ pub fn parse(image: &str) -> Result<ImageInfo, String> {
         None => (rest, String::new()),
     };
     let (registry, path) = match repo.split_once('/') {
-        Some((first, p)) if is_registry(first) => (first.to_owned(), p.to_owned()),
+        Some((first, p)) if crate::image::is_registry_component(first) => {
+            (first.to_owned(), p.to_owned())
+        }
         _ => ("docker.io".to_owned(), repo.to_owned()),
     };
     if path.is_empty() || path.chars().any(|c| c.is_ascii_uppercase()) {

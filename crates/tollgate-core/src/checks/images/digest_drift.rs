@@ -55,7 +55,7 @@ fn check(model: &Model<'_>, emit: &mut Emit) {
         };
         emit.at(
             u.resource,
-            &u.path,
+            &u.path(),
             format!(
                 "container {} pins {what} to {}, elsewhere in the repository it is pinned to {}",
                 u.container,

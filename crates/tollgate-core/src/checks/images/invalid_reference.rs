@@ -22,7 +22,7 @@ fn check(model: &Model<'_>, emit: &mut Emit) {
         if let Err(e) = &u.parsed {
             emit.at(
                 u.resource,
-                &u.path,
+                &u.path(),
                 format!(
                     "container {} image `{}` is not a valid reference: {e}",
                     u.container,

@@ -24,14 +24,19 @@ pub struct Use<'a> {
     pub container: &'a str,
     /// Field path of the container (`spec.template.spec.containers[0]`).
     pub container_path: String,
-    /// Field path of its `image`.
-    pub path: String,
     /// The reference as written (empty when `image` is not a string).
     pub written: &'a str,
     /// The reference, parsed.
     pub parsed: Result<ImageRef, RefError>,
     /// Its `imagePullPolicy`, if set.
     pub pull_policy: Option<&'a str>,
+}
+
+impl Use<'_> {
+    /// Field path of its `image`, where the findings go.
+    pub fn path(&self) -> String {
+        format!("{}.image", self.container_path)
+    }
 }
 
 /// The image of every container of `pods` that has one.
@@ -51,7 +56,6 @@ pub(crate) fn uses<'a>(pods: &[Pod<'a>]) -> Vec<Use<'a>> {
                 resource: pod.resource,
                 container: c.name,
                 container_path: c.path.to_owned(),
-                path: format!("{}.image", c.path),
                 written,
                 parsed,
                 pull_policy: c.value.get("imagePullPolicy").and_then(Value::as_str),

@@ -27,7 +27,7 @@ fn check(model: &Model<'_>, emit: &mut Emit) {
                 };
                 emit.at(
                     u.resource,
-                    &u.path,
+                    &u.path(),
                     format!(
                         "container {} uses the mutable image {} ({why})",
                         u.container, u.written

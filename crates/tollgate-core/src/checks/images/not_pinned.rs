@@ -22,7 +22,7 @@ fn check(model: &Model<'_>, emit: &mut Emit) {
             if image.digest.is_none() {
                 emit.at(
                     u.resource,
-                    &u.path,
+                    &u.path(),
                     format!(
                         "container {} image {} is not pinned by digest",
                         u.container, u.written

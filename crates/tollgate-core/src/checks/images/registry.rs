@@ -39,7 +39,7 @@ fn check(model: &Model<'_>, emit: &mut Emit) {
             if !allowed(patterns, &image.registry, &name) {
                 emit.at(
                     u.resource,
-                    &u.path,
+                    &u.path(),
                     format!(
                         "container {} image {} is from {}, which images.allowed_registries does not allow",
                         u.container, u.written, image.registry

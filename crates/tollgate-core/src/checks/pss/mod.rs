@@ -40,7 +40,7 @@ pub(crate) fn container_field<'a>(
 ) -> (String, Option<&'a Value>) {
     (
         format!("{}.securityContext.{field}", c.path),
-        get(c.value, &format!("securityContext.{field}")),
+        c.value.get("securityContext").and_then(|sc| get(sc, field)),
     )
 }
 
@@ -48,7 +48,9 @@ pub(crate) fn container_field<'a>(
 pub(crate) fn pod_field<'a>(pod: &Pod<'a>, field: &str) -> (String, Option<&'a Value>) {
     (
         format!("{}.securityContext.{field}", pod.spec_path),
-        get(pod.spec, &format!("securityContext.{field}")),
+        pod.spec
+            .get("securityContext")
+            .and_then(|sc| get(sc, field)),
     )
 }
 

@@ -4,7 +4,6 @@
 
 use super::super::{Check, Emit, Family, Model, Rule};
 use super::detect;
-use super::literal::literals;
 use crate::finding::Severity;
 
 /// The rule.
@@ -21,7 +20,7 @@ pub static RULE: Rule = Rule {
 
 fn check(model: &Model<'_>, emit: &mut Emit) {
     let settings = &model.settings().secrets;
-    for l in literals(model) {
+    for l in model.literals() {
         if !detect::secret_sounding(l.name)
             || settings.is_reference(l.value)
             || !detect::random_looking(

@@ -90,7 +90,7 @@ pub(crate) fn literals<'a>(model: &Model<'a>) -> Vec<Literal<'a>> {
 
 fn check(model: &Model<'_>, emit: &mut Emit) {
     let settings = &model.settings().secrets;
-    for l in literals(model) {
+    for l in model.literals() {
         if settings.is_reference(l.value) {
             continue;
         }

@@ -2,6 +2,7 @@
 //! SealedSecret, ExternalSecret or cert-manager Certificate produces it. The pod will not
 //! start (or starts without what it needs) once it is applied.
 
+use super::super::pods::Pod;
 use super::super::{namespace_of, Check, Emit, Family, Model, Rule};
 use crate::finding::Severity;
 use serde_json::Value;
@@ -56,8 +57,8 @@ fn items<'v>(v: &'v Value, key: &str) -> &'v [Value] {
         .map_or(&[], Vec::as_slice)
 }
 
-/// Every non-optional Secret reference of a pod spec: `(field path, name)`.
-fn references(spec: &Value, at: &str) -> Vec<(String, String)> {
+/// Every non-optional Secret reference of a pod template: `(field path, name)`.
+fn references(pod: &Pod<'_>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     // A reference object (`secretKeyRef`, `secretRef`, `secret`) names its Secret under `key`;
     // one marked `optional: true` is not needed.
@@ -70,26 +71,25 @@ fn references(spec: &Value, at: &str) -> Vec<(String, String)> {
             out.push((format!("{path}.{key}"), name.to_owned()));
         }
     };
-    for list in ["initContainers", "containers", "ephemeralContainers"] {
-        for (i, c) in items(spec, list).iter().enumerate() {
-            for (j, e) in items(c, "env").iter().enumerate() {
-                let r = e.get("valueFrom").and_then(|v| v.get("secretKeyRef"));
-                take(
-                    r,
-                    "name",
-                    format!("{at}.{list}[{i}].env[{j}].valueFrom.secretKeyRef"),
-                );
-            }
-            for (j, e) in items(c, "envFrom").iter().enumerate() {
-                take(
-                    e.get("secretRef"),
-                    "name",
-                    format!("{at}.{list}[{i}].envFrom[{j}].secretRef"),
-                );
-            }
+    for c in pod.containers() {
+        for (j, e) in items(c.value, "env").iter().enumerate() {
+            let r = e.get("valueFrom").and_then(|v| v.get("secretKeyRef"));
+            take(
+                r,
+                "name",
+                format!("{}.env[{j}].valueFrom.secretKeyRef", c.path),
+            );
+        }
+        for (j, e) in items(c.value, "envFrom").iter().enumerate() {
+            take(
+                e.get("secretRef"),
+                "name",
+                format!("{}.envFrom[{j}].secretRef", c.path),
+            );
         }
     }
-    for (i, v) in items(spec, "volumes").iter().enumerate() {
+    let at = &pod.spec_path;
+    for (i, v) in items(pod.spec, "volumes").iter().enumerate() {
         take(
             v.get("secret"),
             "secretName",
@@ -107,7 +107,7 @@ fn references(spec: &Value, at: &str) -> Vec<(String, String)> {
             );
         }
     }
-    for (i, p) in items(spec, "imagePullSecrets").iter().enumerate() {
+    for (i, p) in items(pod.spec, "imagePullSecrets").iter().enumerate() {
         take(Some(p), "name", format!("{at}.imagePullSecrets[{i}]"));
     }
     out
@@ -115,27 +115,20 @@ fn references(spec: &Value, at: &str) -> Vec<(String, String)> {
 
 fn check(model: &Model<'_>, emit: &mut Emit) {
     let provided = provided(model);
-    for w in &model.netpol().workloads {
-        let at = if w.template.is_empty() {
-            "spec".to_owned()
-        } else {
-            format!("{}.spec", w.template)
-        };
-        let Some(spec) = crate::manifest::value_at(&w.resource.object, &at) else {
-            continue;
-        };
-        for (path, name) in references(spec, &at) {
-            if provided.contains(&(w.namespace.clone(), name.clone())) {
+    for pod in model.pods() {
+        let r = pod.resource;
+        let namespace = namespace_of(r);
+        for (path, name) in references(pod) {
+            if provided.contains(&(namespace.to_owned(), name.clone())) {
                 continue;
             }
             emit.at(
-                w.resource,
+                r,
                 &path,
                 format!(
-                    "{} {} references Secret {}/{name}, which no Secret, SealedSecret, ExternalSecret or Certificate of the manifests provides",
-                    w.kind,
-                    w.display(),
-                    w.namespace
+                    "{} {namespace}/{} references Secret {namespace}/{name}, which no Secret, SealedSecret, ExternalSecret or Certificate of the manifests provides",
+                    r.kind,
+                    r.name.as_deref().unwrap_or_default()
                 ),
             );
         }
