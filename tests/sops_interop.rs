@@ -295,3 +295,92 @@ fn extracted_values_print_byte_for_byte_as_sops_prints_them() {
         }
     }
 }
+
+/// Encrypts `text` (named `name`) with each tool and checks that both decryptions of both
+/// files agree byte for byte with sops's decryption of its own file.
+fn both_ways_agree(dir: &Path, name: &str, text: &str) {
+    let plain = dir.join(name);
+    fs::write(&plain, text).unwrap();
+    let by_sops = dir.join(format!("sops-{name}"));
+    let by_us = dir.join(format!("ours-{name}"));
+    ok(run(sops()
+        .args(["encrypt", "--age", R1, "--output"])
+        .arg(&by_sops)
+        .arg(&plain)));
+    ok(run(tollgate()
+        .args(["sops", "encrypt", "--age", R1, "--output"])
+        .arg(&by_us)
+        .arg(&plain)));
+    let want = String::from_utf8(sops_decrypt(&by_sops, &key(1), &[])).unwrap();
+    for (what, got) in [
+        ("ours of sops's", ours_decrypt(&by_sops, &key(1), &[])),
+        ("sops's of ours", sops_decrypt(&by_us, &key(1), &[])),
+        ("ours of ours", ours_decrypt(&by_us, &key(1), &[])),
+    ] {
+        assert_eq!(String::from_utf8(got).unwrap(), want, "{name}: {what}");
+    }
+}
+
+#[test]
+fn block_scalar_ending_the_file_without_a_line_break_keeps_its_bytes() {
+    // A certificate pasted without a final newline: go-yaml reads `line1\nline2` (no `\n`),
+    // and sops writes it back as `|-`. Reading `line1\nline2\n` would change the secret.
+    let dir = tempfile::tempdir().unwrap();
+    both_ways_agree(dir.path(), "cert.yaml", "cert: |\n  line1\n  line2");
+    both_ways_agree(
+        dir.path(),
+        "folded.yaml",
+        "a: |\n  x\nb: >\n  folded\n  text",
+    );
+    both_ways_agree(dir.path(), "keep.yaml", "a: |+\n  kept");
+    let enc = dir.path().join("sops-cert.yaml");
+    let extract = ["--extract", "[\"cert\"]"];
+    assert_eq!(ours_decrypt(&enc, &key(1), &extract), b"line1\nline2");
+    assert_eq!(sops_decrypt(&enc, &key(1), &extract), b"line1\nline2");
+}
+
+#[test]
+fn ini_values_are_read_as_sops_reads_them() {
+    // go-ini's rules, which sops inherits: inline comments after `;` or `#`, backtick and
+    // triple-quoted values (over several lines), surrounding quotes, `:` as a delimiter.
+    let dir = tempfile::tempdir().unwrap();
+    both_ways_agree(
+        dir.path(),
+        "v.ini",
+        "[s]\na = abc;def\nb = x # y\nc = `q;z`\nd = \"\"\"m1\nm2\"\"\"\ne = \"  sp  \"\nf: colon\n; last\ng = `multi\nline`\n",
+    );
+}
+
+#[test]
+fn ini_metadata_in_triple_quotes_as_sops_3_13_0_wrote_it() {
+    // sops 3.13.0 and 3.13.1 wrote the metadata's line breaks raw, which go-ini quotes as
+    // `"""…"""`; other versions escape them as `\n`. Rewrite a sops file into that form: the
+    // values decrypt (and the MAC verifies) exactly as the original does.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("app.ini");
+    fs::write(&plain, "[db]\nuser = admin\npassword = s3cr3t\n").unwrap();
+    let sealed =
+        String::from_utf8(ok(run(sops().args(["encrypt", "--age", R1]).arg(&plain)))).unwrap();
+    let (data, meta) = sealed.split_once("[sops]\n").unwrap();
+    let mut rewritten = format!("{data}[sops]\n");
+    for line in meta.lines() {
+        match line.split_once(" = ") {
+            Some((k, v)) if v.contains("\\n") => {
+                rewritten.push_str(&format!("{k} = \"\"\"{}\"\"\"\n", v.replace("\\n", "\n")));
+            }
+            _ => {
+                rewritten.push_str(line);
+                rewritten.push('\n');
+            }
+        }
+    }
+    assert!(rewritten.contains("= \"\"\"-----BEGIN AGE ENCRYPTED FILE-----\n"));
+    let old = dir.path().join("old.enc.ini");
+    fs::write(&old, &rewritten).unwrap();
+    let original = dir.path().join("new.enc.ini");
+    fs::write(&original, &sealed).unwrap();
+    assert_eq!(
+        String::from_utf8(ours_decrypt(&old, &key(1), &[])).unwrap(),
+        String::from_utf8(sops_decrypt(&original, &key(1), &[])).unwrap()
+    );
+}

@@ -387,9 +387,11 @@ pub fn attach(format: Format, docs: &mut [Node], meta: &Metadata) {
         }
         Format::Ini => {
             if let Some(Node::Map(entries)) = docs.first_mut() {
+                // sops escapes line breaks in INI metadata itself (`\\n`), on top of what
+                // the store does with values; 3.13.0-3.13.1 did not, and wrote `"""…"""`.
                 let section = flatten(&node)
                     .into_iter()
-                    .map(|(k, v)| Entry::Pair(k, Node::str(v)))
+                    .map(|(k, v)| Entry::Pair(k, Node::str(v.replace('\n', "\\n"))))
                     .collect();
                 entries.push(Entry::Pair("sops".into(), Node::Map(section)));
             }

@@ -218,6 +218,10 @@ fn parse(src: &str, line_offset: usize, schema: Schema, record: bool) -> Result<
     let mut opts = Options::default();
     opts.block_nesting_limit = MAX_DEPTH;
     opts.flow_nesting_limit = MAX_DEPTH;
+    // `key: |` whose last line ends the file without a line break: go-yaml (sops, and the
+    // Kubernetes tooling) reads `text`, not `text\n`. A certificate pasted without a final
+    // newline must keep its bytes.
+    opts.block_scalar_eof_without_line_feed = true;
     let mut r = Reader {
         schema,
         positions: record.then(Vec::new),
@@ -855,6 +859,25 @@ mod tests {
         assert!(matches!(resolve_plain("2024-01-01"), Scalar::Time(_)));
         assert_eq!(resolve_plain("-"), Scalar::Str("-".into()));
         assert_eq!(resolve_plain("1.2.3"), Scalar::Str("1.2.3".into()));
+    }
+
+    /// A block scalar on the file's last line without a line break: go-yaml gives the text
+    /// without `\n` (clip and keep chomping alike, literal and folded); with the break, or with
+    /// anything after the scalar, the line break is part of the value as usual.
+    #[test]
+    fn block_scalar_at_eof_without_line_break() {
+        let value = |src: &str, key: &str| {
+            read(src).unwrap()[0]
+                .get(key)
+                .and_then(Node::as_str)
+                .map(str::to_owned)
+        };
+        assert_eq!(value("c: |\n  a\n  b", "c").as_deref(), Some("a\nb"));
+        assert_eq!(value("c: |+\n  a", "c").as_deref(), Some("a"));
+        assert_eq!(value("c: >\n  a\n  b", "c").as_deref(), Some("a b"));
+        assert_eq!(value("c: |\n  a\n", "c").as_deref(), Some("a\n"));
+        assert_eq!(value("c: |\n  a\nd: 1", "c").as_deref(), Some("a\n"));
+        assert_eq!(value("c: |-\n  a", "c").as_deref(), Some("a"));
     }
 
     #[test]

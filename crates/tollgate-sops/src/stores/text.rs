@@ -61,53 +61,173 @@ pub(super) fn write_dotenv(doc: &Node) -> Result<String> {
     Ok(out)
 }
 
+/// One INI value as go-ini (sops's INI library) reads it: `"""…"""` and `` `…` `` may span
+/// lines, a trailing `\\` continues on the next line, an unquoted value ends at the first `#`
+/// or `;` (the rest is a comment), and surrounding `"…"` or `'…'` are removed. Returns the value
+/// and the inline comment, if any.
+fn ini_value<'a>(
+    rest: &'a str,
+    lines: &mut impl Iterator<Item = (usize, &'a str)>,
+    line_no: usize,
+) -> Result<(String, Option<String>)> {
+    let value = rest.trim_start();
+    if value.trim().is_empty() {
+        return Ok((String::new(), None));
+    }
+    let quote = if value.len() > 3 && value.starts_with("\"\"\"") {
+        Some("\"\"\"")
+    } else if value.starts_with('`') {
+        Some("`")
+    } else {
+        None
+    };
+    if let Some(q) = quote {
+        let body = &value[q.len()..];
+        if let Some(pos) = body.rfind(q) {
+            return Ok((body[..pos].to_owned(), None));
+        }
+        // The value goes on until a line holding the closing quote; line breaks are kept.
+        let mut text = body.to_owned();
+        for (_, next) in lines.by_ref() {
+            if let Some(pos) = next.rfind(q) {
+                text.push_str(&next[..pos]);
+                let after = next[pos + q.len()..].trim();
+                let comment = after.strip_prefix(['#', ';']).map(|c| c.trim().to_owned());
+                return Ok((text, comment));
+            }
+            text.push_str(next);
+        }
+        return Err(err!(
+            CouldNotReadInput,
+            "line {line_no}: the value opened with {q} is never closed"
+        ));
+    }
+    let mut value = value.trim().to_owned();
+    if value.ends_with('\\') {
+        value.pop();
+        for (_, next) in lines.by_ref() {
+            let next = next.trim();
+            if next.is_empty() {
+                break;
+            }
+            value.push_str(next);
+            if !value.ends_with('\\') {
+                break;
+            }
+            value.pop();
+        }
+    }
+    let mut comment = None;
+    if let Some(i) = value.find(['#', ';']) {
+        comment = Some(
+            value[i + 1..]
+                .trim_start_matches(['#', ';', ' '])
+                .to_owned(),
+        );
+        value = value[..i].trim().to_owned();
+    }
+    for q in ['"', '\''] {
+        let inner = value.strip_prefix(q).and_then(|v| v.strip_suffix(q));
+        if let Some(inner) = inner.filter(|i| !i.contains(q)) {
+            value = inner.to_owned();
+            break;
+        }
+    }
+    Ok((value, comment))
+}
+
+/// A key as go-ini reads it: up to the first `=` or `:`, or quoted with `"`, `` ` `` or
+/// `"""` when it holds those characters. Returns the key and the text after the delimiter.
+fn ini_key(line: &str) -> Option<(String, &str)> {
+    for q in ["\"\"\"", "`", "\""] {
+        if let Some(body) = line.strip_prefix(q) {
+            let end = body.find(q)?;
+            let after = &body[end + q.len()..];
+            let delim = after.find(['=', ':'])?;
+            return Some((body[..end].trim().to_owned(), &after[delim + 1..]));
+        }
+    }
+    let delim = line.find(['=', ':']).filter(|&d| d > 0)?;
+    Some((line[..delim].trim().to_owned(), &line[delim + 1..]))
+}
+
 pub(super) fn read_ini(text: &str) -> Result<Vec<Node>> {
     let mut sections: Vec<Entry> = Vec::new();
     let mut current: Option<(String, Vec<Entry>)> = None;
     let mut pending: Vec<String> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() {
+    let mut lines = text
+        .split_inclusive('\n')
+        .enumerate()
+        .map(|(i, l)| (i.saturating_add(1), l));
+    while let Some((line_no, raw)) = lines.next() {
+        let line = raw.trim_start();
+        if line.trim().is_empty() {
             continue;
         }
         if let Some(c) = line.strip_prefix(';').or_else(|| line.strip_prefix('#')) {
             pending.push(c.trim().to_owned());
             continue;
         }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+        if let Some(name) = line.strip_prefix('[') {
+            let Some(close) = name.rfind(']') else {
+                return Err(err!(
+                    CouldNotReadInput,
+                    "line {line_no}: the section header has no closing `]`"
+                ));
+            };
             if let Some((n, e)) = current.take() {
                 sections.push(Entry::Pair(n, Node::Map(e)));
             }
             // A comment before a section header belongs to the section, as in sops.
             current = Some((
-                name.trim().to_owned(),
+                name[..close].trim().to_owned(),
                 pending.drain(..).map(Entry::Comment).collect(),
             ));
             continue;
         }
-        let (k, v) = line.split_once('=').ok_or_else(|| {
+        let (key, rest) = ini_key(line).ok_or_else(|| {
             err!(
                 CouldNotReadInput,
-                "line {}: expected `key = value` or `[section]`",
-                i.saturating_add(1)
+                "line {line_no}: expected `key = value` or `[section]`"
             )
         })?;
-        let v = v.trim();
-        let v = v
-            .strip_prefix('"')
-            .and_then(|s| s.strip_suffix('"'))
-            .unwrap_or(v);
+        let (value, inline) = ini_value(rest, &mut lines, line_no)?;
         let section = current.get_or_insert_with(|| ("DEFAULT".to_owned(), Vec::new()));
+        // As in sops's tree, a key's comments (the lines above it and its inline comment,
+        // which go-ini files together) follow the key; the writer puts them back above it.
+        section.1.push(Entry::Pair(key, Node::str(value)));
         section.1.extend(pending.drain(..).map(Entry::Comment));
-        section
-            .1
-            .push(Entry::Pair(k.trim().to_owned(), Node::str(v)));
+        section.1.extend(inline.map(Entry::Comment));
     }
     if let Some((n, mut e)) = current.take() {
         e.extend(pending.drain(..).map(Entry::Comment));
         sections.push(Entry::Pair(n, Node::Map(e)));
     }
     Ok(vec![Node::Map(sections)])
+}
+
+/// A key quoted as go-ini writes it.
+fn ini_write_key(key: &str) -> String {
+    if key.contains(['"', '=', ':']) {
+        format!("`{key}`")
+    } else if key.contains('`') {
+        format!("\"\"\"{key}\"\"\"")
+    } else {
+        key.to_owned()
+    }
+}
+
+/// A value quoted as go-ini writes it, so that reading it back gives the same string.
+fn ini_write_value(value: &str) -> String {
+    if value.contains(['\n', '`']) {
+        format!("\"\"\"{value}\"\"\"")
+    } else if value.contains(['#', ';']) {
+        format!("`{value}`")
+    } else if value.trim() != value {
+        format!("\"{value}\"")
+    } else {
+        value.to_owned()
+    }
 }
 
 pub(super) fn write_ini(doc: &Node) -> Result<String> {
@@ -126,17 +246,16 @@ pub(super) fn write_ini(doc: &Node) -> Result<String> {
         if !out.is_empty() {
             out.push('\n');
         }
+        // go-ini aligns `=` on the longest key as written (quotes included), in bytes.
         let width = entries
             .iter()
-            .filter_map(|e| {
-                if let Entry::Pair(k, _) = e {
-                    Some(k.chars().count())
-                } else {
-                    None
-                }
+            .filter_map(|e| match e {
+                Entry::Pair(k, _) => Some(ini_write_key(k).len()),
+                Entry::Comment(_) => None,
             })
             .max()
             .unwrap_or(0);
+        // Comments before the first key belong to the section and go above its header.
         let lead = entries
             .iter()
             .take_while(|e| matches!(e, Entry::Comment(_)))
@@ -150,14 +269,17 @@ pub(super) fn write_ini(doc: &Node) -> Result<String> {
         if name != "DEFAULT" {
             out.push_str(&format!("[{name}]\n"));
         }
-        for e in rest {
-            match e {
-                Entry::Comment(c) => out.push_str(&format!("; {c}\n")),
-                Entry::Pair(k, v) => {
-                    let text = text_of(v, k)?.replace('\n', "\\n");
-                    out.push_str(&format!("{k:<width$} = {text}\n"));
-                }
+        for (i, e) in rest.iter().enumerate() {
+            let Entry::Pair(k, v) = e else { continue };
+            for c in rest[i + 1..].iter().map_while(|e| match e {
+                Entry::Comment(c) => Some(c),
+                Entry::Pair(..) => None,
+            }) {
+                out.push_str(&format!("; {c}\n"));
             }
+            let key = ini_write_key(k);
+            let value = ini_write_value(&text_of(v, k)?);
+            out.push_str(&format!("{key:<width$} = {value}\n"));
         }
     }
     Ok(out)
@@ -183,5 +305,28 @@ mod tests {
         let src = "; ini comment\n[database]\nuser     = admin\npassword = s3cr3t\nport     = 5432\n\n[app]\nname = demo\n";
         let docs = read_ini(src).unwrap();
         assert_eq!(write_ini(&docs[0]).unwrap(), src);
+    }
+
+    /// go-ini's value rules, as sops 3.11 reads and writes them (checked against it):
+    /// `abc;def` is the value `abc` and the comment `def`; a backtick or triple-quoted value
+    /// keeps what is inside, line breaks included; surrounding double quotes are removed.
+    #[test]
+    fn ini_values_as_go_ini() {
+        let src = "[s]\na = abc;def\nb = x # y\nc = `q;z`\nd = \"\"\"m1\nm2\"\"\"\ne = \"  sp  \"\nf: colon\n";
+        let docs = read_ini(src).unwrap();
+        let s = docs[0].get("s").unwrap();
+        let get = |k: &str| s.get(k).unwrap().as_str().unwrap().to_owned();
+        assert_eq!(get("a"), "abc");
+        assert_eq!(get("b"), "x");
+        assert_eq!(get("c"), "q;z");
+        assert_eq!(get("d"), "m1\nm2");
+        assert_eq!(get("e"), "  sp  ");
+        assert_eq!(get("f"), "colon");
+        assert_eq!(
+            write_ini(&docs[0]).unwrap(),
+            "[s]\n; def\na = abc\n; y\nb = x\nc = `q;z`\nd = \"\"\"m1\nm2\"\"\"\ne = \"  sp  \"\nf = colon\n"
+        );
+        let err = read_ini("[s]\nk = \"\"\"never closed\n").unwrap_err();
+        assert!(err.message().contains("line 2"), "{}", err.message());
     }
 }
