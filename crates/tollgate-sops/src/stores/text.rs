@@ -83,15 +83,15 @@ fn ini_value<'a>(
     };
     if let Some(q) = quote {
         let body = &value[q.len()..];
-        if let Some(pos) = body.rfind(q) {
-            return Ok((body[..pos].to_owned(), None));
+        if let Some((inner, _)) = body.rsplit_once(q) {
+            return Ok((inner.to_owned(), None));
         }
         // The value goes on until a line holding the closing quote; line breaks are kept.
         let mut text = body.to_owned();
         for (_, next) in lines.by_ref() {
-            if let Some(pos) = next.rfind(q) {
-                text.push_str(&next[..pos]);
-                let after = next[pos + q.len()..].trim();
+            if let Some((last, after)) = next.rsplit_once(q) {
+                text.push_str(last);
+                let after = after.trim();
                 let comment = after.strip_prefix(['#', ';']).map(|c| c.trim().to_owned());
                 return Ok((text, comment));
             }
@@ -118,13 +118,9 @@ fn ini_value<'a>(
         }
     }
     let mut comment = None;
-    if let Some(i) = value.find(['#', ';']) {
-        comment = Some(
-            value[i + 1..]
-                .trim_start_matches(['#', ';', ' '])
-                .to_owned(),
-        );
-        value = value[..i].trim().to_owned();
+    if let Some((before, after)) = value.split_once(['#', ';']) {
+        comment = Some(after.trim_start_matches(['#', ';', ' ']).to_owned());
+        value = before.trim().to_owned();
     }
     for q in ['"', '\''] {
         let inner = value.strip_prefix(q).and_then(|v| v.strip_suffix(q));
@@ -141,14 +137,13 @@ fn ini_value<'a>(
 fn ini_key(line: &str) -> Option<(String, &str)> {
     for q in ["\"\"\"", "`", "\""] {
         if let Some(body) = line.strip_prefix(q) {
-            let end = body.find(q)?;
-            let after = &body[end + q.len()..];
-            let delim = after.find(['=', ':'])?;
-            return Some((body[..end].trim().to_owned(), &after[delim + 1..]));
+            let (key, after) = body.split_once(q)?;
+            let (_, value) = after.split_once(['=', ':'])?;
+            return Some((key.trim().to_owned(), value));
         }
     }
-    let delim = line.find(['=', ':']).filter(|&d| d > 0)?;
-    Some((line[..delim].trim().to_owned(), &line[delim + 1..]))
+    let (key, value) = line.split_once(['=', ':']).filter(|(k, _)| !k.is_empty())?;
+    Some((key.trim().to_owned(), value))
 }
 
 pub(super) fn read_ini(text: &str) -> Result<Vec<Node>> {
@@ -269,9 +264,10 @@ pub(super) fn write_ini(doc: &Node) -> Result<String> {
         if name != "DEFAULT" {
             out.push_str(&format!("[{name}]\n"));
         }
-        for (i, e) in rest.iter().enumerate() {
+        let mut tail = rest.iter();
+        while let Some(e) = tail.next() {
             let Entry::Pair(k, v) = e else { continue };
-            for c in rest[i + 1..].iter().map_while(|e| match e {
+            for c in tail.clone().map_while(|e| match e {
                 Entry::Comment(c) => Some(c),
                 Entry::Pair(..) => None,
             }) {
