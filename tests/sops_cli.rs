@@ -569,10 +569,11 @@ fn foreign_key_types_survive_updatekeys_and_block_rotate() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("s.yaml");
     let text = fs::read_to_string(fixtures().join("k8s-single.enc.yaml")).unwrap();
-    let pgp = "    pgp:\n        - created_at: \"2024-01-01T00:00:00Z\"\n          enc: opaque\n          fp: 0123456789ABCDEF\n";
+    // An AWS KMS recipient: tollgate cannot reach KMS, so it keeps the entry verbatim.
+    let kms = "    kms:\n        - arn: arn:aws:kms:us-east-1:111122223333:key/0c9e\n          created_at: \"2024-01-01T00:00:00Z\"\n          enc: opaque\n          aws_profile: \"\"\n";
     fs::write(
         &p,
-        text.replace("    lastmodified:", &format!("{pgp}    lastmodified:")),
+        text.replace("    lastmodified:", &format!("{kms}    lastmodified:")),
     )
     .unwrap();
     let t = || {
@@ -583,7 +584,7 @@ fn foreign_key_types_survive_updatekeys_and_block_rotate() {
     ok(run(t().args(["sops", "decrypt"]).arg(&p)));
     let o = run(t().args(["sops", "rotate", "-i"]).arg(&p));
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("pgp"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("kms"), "{}", stderr(&o));
     fs::write(
         dir.path().join(".sops.yaml"),
         format!("creation_rules:\n  - age: {R1},{R2}\n"),
@@ -592,21 +593,25 @@ fn foreign_key_types_survive_updatekeys_and_block_rotate() {
     ok(run(t().args(["sops", "updatekeys", "-y"]).arg(&p)));
     let after = fs::read_to_string(&p).unwrap();
     assert!(
-        after.contains("fp: 0123456789ABCDEF") && after.contains(R2),
+        after.contains("arn: arn:aws:kms:us-east-1:111122223333:key/0c9e")
+            && after.contains("enc: opaque")
+            && after.contains(R2),
         "{after}"
     );
 }
 
 #[test]
 fn mixed_configurations_encrypt_what_they_can_and_compare_pgp_recipients() {
-    // A .sops.yaml whose first rule names PGP keys (with age) and whose second is age only:
-    // files the second matches encrypt; the first's files are refused, naming the rule and
-    // the key type; recipient drift compares PGP fingerprints for the rule that names them.
+    // A .sops.yaml with a KMS rule, a rule naming PGP keys beside age, and an age-only rule:
+    // the age-only files encrypt; the KMS rule's files are refused naming the rule and the
+    // key type (tollgate cannot reach KMS); the PGP rule's files are refused because the
+    // keys are not in the (empty) GnuPG keyring, naming the key; recipient drift compares
+    // PGP fingerprints without needing any keyring.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     fs::write(
         d.join(".sops.yaml"),
-        format!("creation_rules:\n  - path_regex: ^legacy/\n    pgp: 'FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4, 0123456789abcdef0123456789abcdef01234567'\n    age: {R1}\n  - age: {R1}\n"),
+        format!("creation_rules:\n  - path_regex: ^cloud/\n    kms: arn:aws:kms:us-east-1:111122223333:key/0c9e\n    age: {R1}\n  - path_regex: ^legacy/\n    pgp: 'FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4, 0123456789abcdef0123456789abcdef01234567'\n    age: {R1}\n  - age: {R1}\n"),
     )
     .unwrap();
     let t = || {
@@ -615,13 +620,26 @@ fn mixed_configurations_encrypt_what_they_can_and_compare_pgp_recipients() {
         c
     };
     fs::create_dir_all(d.join("legacy")).unwrap();
+    fs::create_dir_all(d.join("cloud")).unwrap();
     fs::write(d.join("app.yaml"), "a: secret\n").unwrap();
+    fs::write(d.join("cloud/c.yaml"), "a: secret\n").unwrap();
     fs::write(d.join("legacy/old.yaml"), "a: secret\n").unwrap();
     ok(run(t().args(["sops", "encrypt", "-i", "app.yaml"])));
-    let o = run(t().args(["sops", "encrypt", "-i", "legacy/old.yaml"]));
+    let o = run(t().args(["sops", "encrypt", "-i", "cloud/c.yaml"]));
     assert_eq!(code(&o), 1);
     let e = stderr(&o);
-    assert!(e.contains("creation_rules[0]") && e.contains("pgp"), "{e}");
+    assert!(e.contains("creation_rules[0]") && e.contains("kms"), "{e}");
+    assert_eq!(
+        fs::read_to_string(d.join("cloud/c.yaml")).unwrap(),
+        "a: secret\n"
+    );
+    let o = run(t().args(["sops", "encrypt", "-i", "legacy/old.yaml"]));
+    assert_ne!(code(&o), 0);
+    let e = stderr(&o);
+    assert!(
+        e.contains("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4") && e.contains("GnuPG keyring"),
+        "{e}"
+    );
     assert_eq!(
         fs::read_to_string(d.join("legacy/old.yaml")).unwrap(),
         "a: secret\n"
@@ -653,11 +671,12 @@ fn mixed_configurations_encrypt_what_they_can_and_compare_pgp_recipients() {
         !out.contains("pgp:0123456789ABCDEF"),
         "the present key is not drift: {out}"
     );
-    // Applying it needs a PGP key tollgate cannot wrap for: refused, the file untouched.
+    // Applying it needs the added key's public half, which the keyring lacks: refused, the
+    // file untouched.
     let before = fs::read(d.join("legacy/old.yaml")).unwrap();
     let o = run(t().args(["sops", "updatekeys", "-y", "legacy/old.yaml"]));
     assert_ne!(code(&o), 0);
-    assert!(stderr(&o).contains("creation_rules[0]"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("FBC7B9E2"), "{}", stderr(&o));
     assert_eq!(fs::read(d.join("legacy/old.yaml")).unwrap(), before);
     // The audit says the same from the metadata alone (SOPS004).
     let o = run(t().args(["secrets", "audit", "--format", "short", "legacy"]));

@@ -60,6 +60,9 @@ pub(crate) struct InputArgs {
     /// Indentation of YAML/JSON output.
     #[arg(long, value_name = "N")]
     pub(crate) indent: Option<usize>,
+    /// Key types to try first when decrypting, comma-separated (default `age,pgp`).
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    pub(crate) decryption_order: Option<String>,
 }
 
 /// The partial-encryption selectors; at most one may be given.
@@ -125,6 +128,10 @@ pub(crate) struct NewFileArgs {
     /// age recipients, comma-separated (age1… or "ssh-ed25519 AAAA…"); overrides .sops.yaml.
     #[arg(short, long, env = "SOPS_AGE_RECIPIENTS", value_name = "RECIPIENTS")]
     age: Option<String>,
+    /// PGP fingerprints, comma-separated; overrides .sops.yaml. Public keys come from the
+    /// GnuPG keyring (GNUPGHOME).
+    #[arg(short, long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pgp: Option<String>,
     /// Hash only the encrypted values into the MAC, so plaintext values may change freely.
     #[arg(long)]
     mac_only_encrypted: bool,
@@ -343,32 +350,35 @@ pub(crate) fn new_metadata(
     keys: &NewFileArgs,
     config: Option<&Config>,
 ) -> Result<Metadata> {
-    let rule = match (&keys.age, config) {
-        (None, Some(c)) => Some(c.require_rule(path)?.clone()),
-        (None, None) => {
+    let flagged = keys.age.is_some() || keys.pgp.is_some();
+    let rule = match config {
+        Some(c) if !flagged => Some(c.require_rule(path)?.clone()),
+        None if !flagged => {
             return Err(Error::new(
                 ErrorKind::Generic,
-                "no recipients: pass --age or add a .sops.yaml creation rule",
+                "no recipients: pass --age or --pgp, or add a .sops.yaml creation rule",
             )
             .with_hint("e.g. tollgate sops encrypt --age age1… FILE"));
         }
         _ => None,
     };
-    let recipients: Vec<Vec<String>> = match &keys.age {
-        Some(list) => vec![list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()],
-        None => match &rule {
+    let recipients: Vec<Vec<String>> = if flagged {
+        let mut group = split_list(keys.age.as_deref());
+        group.extend(
+            split_list(keys.pgp.as_deref())
+                .into_iter()
+                .map(|fp| format!("{}{fp}", file::PGP_PREFIX)),
+        );
+        vec![group]
+    } else {
+        match &rule {
             Some(r) => {
-                // A rule that also names PGP or KMS keys would leave those out of the file.
+                // A rule that also names KMS or Vault keys would leave those out of the file.
                 r.require_supported()?;
                 r.key_groups.clone()
             }
             None => Vec::new(),
-        },
+        }
     };
     let selector = match keys.selectors.selector()? {
         Some(s) => s,
@@ -385,6 +395,27 @@ pub(crate) fn new_metadata(
     let groups = file::groups_from(&recipients)?;
     let threshold = if groups.len() > 1 { threshold } else { 0 };
     Ok(Metadata::new(groups, threshold, selector, mac_only))
+}
+
+/// A comma-separated flag value as a list.
+pub(crate) fn split_list(list: Option<&str>) -> Vec<String> {
+    list.map(|l| {
+        l.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// The keyring of a command that decrypts, with `--decryption-order` applied.
+pub(crate) fn keyring(order: Option<&str>) -> Result<Keyring> {
+    let mut k = Keyring::from_env();
+    if let Some(o) = order {
+        k.set_order(tollgate_sops::keys::decryption_order(o)?);
+    }
+    Ok(k)
 }
 
 /// Reads, parses and decrypts the file named by `file` (or stdin).
@@ -405,7 +436,7 @@ pub(crate) fn open(
         })
     };
     let sealed = file::read_sealed(&bytes, inp).map_err(ctx)?;
-    let keyring = Keyring::from_env();
+    let keyring = keyring(input.decryption_order.as_deref())?;
     let opened = if for_writing {
         file::open(sealed, &keyring, ignore_mac)
     } else {

@@ -1,7 +1,9 @@
 //! `tollgate sops rotate` and `updatekeys`: on one file, or on every SOPS file below
 //! directories in parallel, with a dry run that lists recipient changes per file.
 
-use super::sops::{emit, formats, indent_for, load_config, read_input, InputArgs};
+use super::sops::{
+    emit, formats, indent_for, keyring, load_config, read_input, split_list, InputArgs,
+};
 use crate::output;
 use clap::Args;
 use std::io::{BufRead, IsTerminal, Write};
@@ -9,7 +11,6 @@ use std::path::PathBuf;
 use tollgate_sops::bulk::{self, Outcome, Report};
 use tollgate_sops::error::{Error, ErrorKind, Result};
 use tollgate_sops::fsio::Mode;
-use tollgate_sops::keys::Keyring;
 
 #[derive(Args)]
 pub(crate) struct RotateArgs {
@@ -27,6 +28,12 @@ pub(crate) struct RotateArgs {
     /// Remove age recipients (comma-separated).
     #[arg(long, value_name = "RECIPIENTS")]
     rm_age: Option<String>,
+    /// Add PGP keys (comma-separated fingerprints) to the first key group.
+    #[arg(long, value_name = "FINGERPRINTS")]
+    add_pgp: Option<String>,
+    /// Remove PGP keys (comma-separated fingerprints).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    rm_pgp: Option<String>,
     /// Walk directories and rotate every SOPS file in them.
     #[arg(short, long)]
     recursive: bool,
@@ -59,15 +66,16 @@ pub(crate) struct UpdatekeysArgs {
     input: InputArgs,
 }
 
-fn split(list: Option<&String>) -> Vec<String> {
-    list.map(|l| {
-        l.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()
-    })
-    .unwrap_or_default()
+/// age recipients and PGP fingerprints as one recipient list (`pgp:FINGERPRINT`).
+fn recipients(age: Option<&String>, pgp: Option<&String>) -> Vec<String> {
+    let mut out = split_list(age.map(String::as_str));
+    out.extend(split_list(pgp.map(String::as_str)).iter().map(|fp| {
+        format!(
+            "pgp:{}",
+            tollgate_sops::keys::pgp::normalize_fingerprint(fp)
+        )
+    }));
+    out
 }
 
 /// The files to work on. A missing path fails with `missing` (sops: 2 for `rotate`, 1 for
@@ -143,9 +151,9 @@ fn print(reports: &[Report], dry_run: bool, explicit: bool) -> Result<()> {
 }
 
 pub(crate) fn rotate(a: RotateArgs) -> Result<()> {
-    let add = split(a.add_age.as_ref());
-    let rm = split(a.rm_age.as_ref());
-    let keyring = Keyring::from_env();
+    let add = recipients(a.add_age.as_ref(), a.add_pgp.as_ref());
+    let rm = recipients(a.rm_age.as_ref(), a.rm_pgp.as_ref());
+    let keyring = keyring(a.input.decryption_order.as_deref())?;
     let config = load_config(&a.input).ok().flatten();
     let single_stream = a.paths.len() <= 1
         && !a.paths.first().is_some_and(|p| p.is_dir())
@@ -229,7 +237,7 @@ pub(crate) fn updatekeys(a: UpdatekeysArgs) -> Result<()> {
         Error::new(ErrorKind::Generic, "no .sops.yaml found")
             .with_hint("updatekeys takes its recipients from .sops.yaml; pass --config")
     })?;
-    let keyring = Keyring::from_env();
+    let keyring = keyring(a.input.decryption_order.as_deref())?;
     let files = files(&a.paths, a.recursive, ErrorKind::Generic)?;
     let format = a
         .input

@@ -34,9 +34,17 @@ pub fn clean(program: &Path) -> Command {
         "XDG_CONFIG_HOME",
         "SOPS_EDITOR",
         "EDITOR",
+        "SOPS_PGP_FP",
+        "SOPS_GPG_EXEC",
+        "SOPS_DECRYPTION_ORDER",
     ] {
         c.env_remove(v);
     }
+    // An empty keyring of the tests' own, never the developer's ~/.gnupg.
+    c.env(
+        "GNUPGHOME",
+        std::env::temp_dir().join("tollgate-tests-empty-gnupg"),
+    );
     c.env("HOME", "/nonexistent-tollgate-home");
     c.stdin(Stdio::null());
     c

@@ -111,12 +111,7 @@ pub fn audit(path: &Path, bytes: &[u8], config: Option<&Config>) -> Option<Audit
             }
         }
     }
-    let any_recipient = m.key_groups.iter().any(|g| {
-        !g.age.is_empty()
-            || g.other
-                .iter()
-                .any(|(_, v)| matches!(v, crate::tree::Node::List(items) if !items.is_empty()))
-    });
+    let any_recipient = m.key_groups.iter().any(crate::metadata::KeyGroup::has_keys);
     if !any_recipient {
         out.malformed.push(Malformed::NoRecipients);
     }
@@ -147,39 +142,6 @@ fn drift(path: &Path, config: &Config, m: &crate::metadata::Metadata) -> Option<
     })
 }
 
-/// The identities of a metadata key group's other key types (`pgp:FP`, `kms:ARN`, ...), as
-/// [`crate::config::other_identity`] forms them from a creation rule.
-fn other_identities(group: &crate::metadata::KeyGroup) -> Vec<String> {
-    use crate::tree::Node;
-    let mut out = Vec::new();
-    for (kind, node) in &group.other {
-        let Node::List(items) = node else { continue };
-        for item in items {
-            let field = |k: &str| item.get(k).and_then(Node::as_str).unwrap_or("");
-            let id = match kind.as_str() {
-                "pgp" => field("fp").to_owned(),
-                "kms" => field("arn").to_owned(),
-                "gcp_kms" => field("resource_id").to_owned(),
-                "azure_kv" => format!(
-                    "{}/keys/{}/{}",
-                    field("vaultUrl"),
-                    field("name"),
-                    field("version")
-                ),
-                "hc_vault" => format!(
-                    "{}/v1/{}/keys/{}",
-                    field("vault_address"),
-                    field("engine_path"),
-                    field("key_name")
-                ),
-                _ => continue,
-            };
-            out.push(crate::config::other_identity(kind, &id));
-        }
-    }
-    out
-}
-
 /// The recipients `updatekeys` would add and remove to bring a file with metadata `m` to
 /// `rule`; `None` when nothing would change (key groups and Shamir threshold alike). Keys of
 /// other types (PGP, KMS) are compared for the types the rule names; a type the rule does not
@@ -200,7 +162,7 @@ pub(crate) fn change(
         .iter()
         .map(|g| {
             sorted(
-                other_identities(g)
+                g.other_identities()
                     .into_iter()
                     .filter(|id| {
                         id.split_once(':')

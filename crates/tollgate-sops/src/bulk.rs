@@ -191,9 +191,10 @@ pub fn updatekeys(
     if dry_run {
         return Outcome::Changed { added, removed };
     }
-    // Re-wrapping for a PGP or KMS key the rule adds (or dropping one it removes) is beyond
+    // Re-wrapping for a KMS or Vault key the rule adds (or dropping one it removes) is beyond
     // tollgate: say so, naming the rule, rather than write a file that still differs.
-    if added.iter().chain(&removed).any(|r| r.contains(':')) {
+    let foreign = |r: &String| r.contains(':') && !r.starts_with(file::PGP_PREFIX);
+    if added.iter().chain(&removed).any(foreign) {
         if let Err(e) = rule.require_supported() {
             return Outcome::Failed(e);
         }
@@ -329,7 +330,7 @@ fn locked(path: &Path) -> Result<Lock> {
     Ok(lock)
 }
 
-/// The first key type other than age that holds a wrapped data key, if any.
+/// The first key type other than age and PGP that holds a wrapped data key, if any.
 fn foreign_key_type(groups: &[KeyGroup]) -> Option<String> {
     groups
         .iter()

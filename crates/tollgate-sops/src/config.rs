@@ -27,7 +27,7 @@ pub struct CreationRule {
     /// Its position in the file, for messages.
     pub index: usize,
     path_regex: Option<Regex>,
-    /// age recipients per key group.
+    /// Recipients per key group: age recipients, and PGP keys as `pgp:FINGERPRINT`.
     pub key_groups: Vec<Vec<String>>,
     /// Groups needed to recover the key.
     pub shamir_threshold: usize,
@@ -35,13 +35,13 @@ pub struct CreationRule {
     pub selector: Option<Selector>,
     /// `mac_only_encrypted`.
     pub mac_only_encrypted: bool,
-    /// Keys of other types (PGP, KMS, Vault) per key group, as identities comparable with a
-    /// file's metadata (`pgp:FINGERPRINT`, `kms:ARN`, ...; see [`other_identity`]).
+    /// Keys of types tollgate cannot use (KMS, Vault) per key group, as identities comparable
+    /// with a file's metadata (`kms:ARN`, ...; see [`other_identity`]).
     pub other_keys: Vec<Vec<String>>,
 }
 
 impl CreationRule {
-    /// The key types this rule names that tollgate cannot encrypt for (`pgp`, `kms`, ...).
+    /// The key types this rule names that tollgate cannot encrypt for (`kms`, `gcp_kms`, ...).
     pub fn unsupported_key_types(&self) -> Vec<&str> {
         let mut types: Vec<&str> = self
             .other_keys
@@ -63,7 +63,7 @@ impl CreationRule {
         }
         Err(err!(
             Generic,
-            "creation_rules[{}] names {} keys; tollgate encrypts for age and SSH keys only",
+            "creation_rules[{}] names {} keys; tollgate encrypts for age, SSH and PGP keys only",
             self.index,
             types.join(", ")
         )
@@ -123,8 +123,7 @@ fn list_of_strings(node: &Node, what: &str) -> Result<Vec<String>> {
     }
 }
 
-const UNSUPPORTED_KEYS: [&str; 7] = [
-    "pgp",
+const UNSUPPORTED_KEYS: [&str; 6] = [
     "kms",
     "gcp_kms",
     "azure_keyvault",
@@ -172,6 +171,8 @@ fn group_recipients(node: &Node, depth: usize) -> Result<(Vec<String>, Vec<Strin
                     }
                 }
             }
+            // PGP keys join the group's recipients as `pgp:FINGERPRINT`.
+            "pgp" => out.extend(other_keys(k, v)?),
             k if UNSUPPORTED_KEYS.contains(&k) => other.extend(other_keys(k, v)?),
             _ => {}
         }
@@ -197,6 +198,7 @@ fn rule(index: usize, node: &Node) -> Result<CreationRule> {
     };
     let mut flat_age = Vec::new();
     let mut flat_other = Vec::new();
+    let mut flat_pgp = Vec::new();
     let mut selectors = Vec::new();
     for e in entries {
         let Entry::Pair(k, v) = e else { continue };
@@ -233,11 +235,13 @@ fn rule(index: usize, node: &Node) -> Result<CreationRule> {
                 r.mac_only_encrypted = matches!(v, Node::Scalar(Scalar::Bool(true)))
             }
             k if FIELDS.contains(&k) => selectors.push((k.to_owned(), s())),
+            "pgp" => flat_pgp = other_keys(k, v)?,
             k if UNSUPPORTED_KEYS.contains(&k) => flat_other.extend(other_keys(k, v)?),
             _ => {}
         }
     }
     if r.key_groups.is_empty() {
+        flat_age.extend(flat_pgp);
         r.key_groups.push(flat_age);
         r.other_keys.push(flat_other);
     }
@@ -337,21 +341,16 @@ mod tests {
         .unwrap();
         let c = Config::load(&path).unwrap();
         let legacy = c.rule_for(&dir.path().join("legacy/x.yaml")).unwrap();
-        // Fingerprints without spaces and uppercase; a KMS key without its role.
+        // PGP fingerprints join the recipients, without spaces and uppercase; a KMS key is
+        // kept without its role, and is what makes the rule unusable for encryption.
+        assert_eq!(legacy.key_groups, vec![vec!["pgp:ABCD", "pgp:EF01"]]);
         assert_eq!(
             legacy.other_keys,
-            vec![vec![
-                "pgp:ABCD",
-                "pgp:EF01",
-                "kms:arn:aws:kms:eu-west-1:1:key/k"
-            ]]
+            vec![vec!["kms:arn:aws:kms:eu-west-1:1:key/k"]]
         );
-        assert_eq!(legacy.unsupported_key_types(), ["kms", "pgp"]);
+        assert_eq!(legacy.unsupported_key_types(), ["kms"]);
         let e = legacy.require_supported().unwrap_err().to_string();
-        assert!(
-            e.contains("creation_rules[0]") && e.contains("kms, pgp"),
-            "{e}"
-        );
+        assert!(e.contains("creation_rules[0]") && e.contains("kms"), "{e}");
         let c2 = &c.rules[1];
         assert_eq!(
             c2.other_keys,
@@ -381,9 +380,10 @@ mod tests {
             vec![vec!["c1", "c2"]],
             "the regex is anchored at the config directory"
         );
-        // A PGP-only rule loads; encrypting with it is what is refused.
+        // A PGP-only rule is a rule like any other now.
         std::fs::write(&path, "creation_rules:\n  - pgp: ABC\n").unwrap();
         let c = Config::load(&path).unwrap();
-        assert!(c.rules[0].require_supported().is_err());
+        assert!(c.rules[0].require_supported().is_ok());
+        assert_eq!(c.rules[0].key_groups, vec![vec!["pgp:ABC"]]);
     }
 }

@@ -159,29 +159,45 @@ pub fn check_plain(format: Format, docs: &[Node]) -> Result<()> {
     Ok(())
 }
 
-/// Builds key groups (data key not yet wrapped) from recipient lists.
+/// How a PGP key appears in recipient lists beside age recipients: `pgp:FINGERPRINT`
+/// (uppercase, as [`crate::config::other_identity`] writes it).
+pub const PGP_PREFIX: &str = "pgp:";
+
+/// Builds key groups (data key not yet wrapped) from recipient lists: age recipients, and PGP
+/// keys as `pgp:FINGERPRINT`.
 pub fn groups_from(recipients: &[Vec<String>]) -> Result<Vec<KeyGroup>> {
-    let groups: Vec<KeyGroup> = recipients
-        .iter()
-        .map(|g| KeyGroup {
-            age: g
-                .iter()
-                .map(|r| metadata::AgeEntry {
-                    recipient: r.clone(),
-                    enc: String::new(),
-                })
-                .collect(),
-            other: Vec::new(),
-        })
-        .collect();
-    if groups.iter().all(|g| g.age.is_empty()) {
-        return Err(err!(Generic, "no age recipients to encrypt for")
-            .with_hint("pass --age age1… or add a creation rule with `age:` to .sops.yaml"));
-    }
-    for g in &groups {
-        for a in &g.age {
-            keys::Recipient::parse(&a.recipient)?;
+    let mut groups = Vec::new();
+    for g in recipients {
+        let mut group = KeyGroup::default();
+        for r in g {
+            match r.strip_prefix(PGP_PREFIX) {
+                Some(fp) => {
+                    if !keys::pgp::is_fingerprint(fp) {
+                        return Err(err!(Generic, "invalid PGP fingerprint `{fp}`").with_hint(
+                            "give the full fingerprint (`gpg --list-keys --with-colons`)",
+                        ));
+                    }
+                    group.pgp.push(metadata::PgpEntry {
+                        fp: keys::pgp::normalize_fingerprint(fp),
+                        created_at: String::new(),
+                        enc: String::new(),
+                    });
+                }
+                None => {
+                    keys::Recipient::parse(r)?;
+                    group.age.push(metadata::AgeEntry {
+                        recipient: r.clone(),
+                        enc: String::new(),
+                    });
+                }
+            }
         }
+        groups.push(group);
+    }
+    if groups.iter().all(|g| g.age.is_empty() && g.pgp.is_empty()) {
+        return Err(err!(Generic, "no recipients to encrypt for").with_hint(
+            "pass --age age1… or --pgp FINGERPRINT, or add a creation rule with `age:` or `pgp:` to .sops.yaml",
+        ));
     }
     Ok(groups)
 }
@@ -195,10 +211,21 @@ pub fn encrypt_new(format: Format, docs: Vec<Node>, mut metadata: Metadata) -> R
     seal(format, plain, &mut metadata, &key, &Stash::default())
 }
 
-/// The recipient sets of each group, for comparing key changes.
+/// The recipient sets of each group (age recipients, then `pgp:FINGERPRINT`), for comparing
+/// key changes.
 pub fn recipient_sets(groups: &[KeyGroup]) -> Vec<Vec<String>> {
     groups
         .iter()
-        .map(|g| g.age.iter().map(|a| a.recipient.clone()).collect())
+        .map(|g| {
+            g.age
+                .iter()
+                .map(|a| a.recipient.clone())
+                .chain(
+                    g.pgp.iter().map(|p| {
+                        format!("{PGP_PREFIX}{}", keys::pgp::normalize_fingerprint(&p.fp))
+                    }),
+                )
+                .collect()
+        })
         .collect()
 }

@@ -10,8 +10,8 @@ use crate::tree::{Entry, Node, Scalar};
 /// The sops version whose format we write.
 pub const SOPS_VERSION: &str = "3.11.0";
 
-/// Key types sops knows besides age; kept verbatim, never used by us.
-const OTHER_KEY_TYPES: [&str; 6] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp"];
+/// Key types sops knows besides age and PGP; kept verbatim, never used by us.
+const OTHER_KEY_TYPES: [&str; 5] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault"];
 
 /// One age recipient and the data key (or Shamir share) wrapped for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,13 +22,64 @@ pub struct AgeEntry {
     pub enc: String,
 }
 
+/// One PGP key and the data key (or Shamir share) encrypted to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PgpEntry {
+    /// The fingerprint as written (sops accepts a full fingerprint or a long key id).
+    pub fp: String,
+    /// When the entry was written (RFC 3339).
+    pub created_at: String,
+    /// The ASCII-armored PGP message.
+    pub enc: String,
+}
+
 /// A key group: every key in it wraps the same data key or share.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyGroup {
     /// age recipients.
     pub age: Vec<AgeEntry>,
-    /// Other key types (pgp, kms, …) as they were in the file.
+    /// PGP keys.
+    pub pgp: Vec<PgpEntry>,
+    /// Other key types (kms, gcp_kms, …) as they were in the file.
     pub other: Vec<(String, Node)>,
+}
+
+impl KeyGroup {
+    /// The identities of the group's other key types (`kms:ARN`, `gcp_kms:ID`, ...), as
+    /// [`crate::config::other_identity`] forms them from a creation rule.
+    pub fn other_identities(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (kind, node) in &self.other {
+            let Node::List(items) = node else { continue };
+            for item in items {
+                let field = |k: &str| item.get(k).and_then(Node::as_str).unwrap_or("");
+                let id = match kind.as_str() {
+                    "kms" => field("arn").to_owned(),
+                    "gcp_kms" => field("resource_id").to_owned(),
+                    "azure_kv" => format!(
+                        "{}/keys/{}/{}",
+                        field("vaultUrl"),
+                        field("name"),
+                        field("version")
+                    ),
+                    "hc_vault" => format!(
+                        "{}/v1/{}/keys/{}",
+                        field("vault_address"),
+                        field("engine_path"),
+                        field("key_name")
+                    ),
+                    _ => continue,
+                };
+                out.push(crate::config::other_identity(kind, &id));
+            }
+        }
+        out
+    }
+
+    /// Whether any key of any type holds the data key in this group.
+    pub fn has_keys(&self) -> bool {
+        !self.age.is_empty() || !self.pgp.is_empty() || self.other.iter().any(|(_, v)| non_empty(v))
+    }
 }
 
 /// The sops metadata of a file.
@@ -89,6 +140,31 @@ fn age_list(node: &Node) -> Result<Vec<AgeEntry>> {
         .collect()
 }
 
+fn pgp_list(node: &Node) -> Result<Vec<PgpEntry>> {
+    let Node::List(items) = node else {
+        return Err(err!(Generic, "`sops.pgp` must be a list"));
+    };
+    items
+        .iter()
+        .filter(|i| !matches!(i, Node::Comment(_)))
+        .map(|item| {
+            let field = |k: &str| item.get(k).and_then(text).unwrap_or_default();
+            let (fp, enc) = (field("fp"), field("enc"));
+            if fp.is_empty() || enc.is_empty() {
+                return Err(err!(
+                    Generic,
+                    "a pgp entry of the metadata lacks `fp` or `enc`"
+                ));
+            }
+            Ok(PgpEntry {
+                fp: fp.trim().to_owned(),
+                created_at: field("created_at"),
+                enc,
+            })
+        })
+        .collect()
+}
+
 fn group_from(node: &Node) -> Result<KeyGroup> {
     let mut g = KeyGroup::default();
     if let Node::Map(entries) = node {
@@ -96,6 +172,8 @@ fn group_from(node: &Node) -> Result<KeyGroup> {
             if let Entry::Pair(k, v) = e {
                 if k == "age" {
                     g.age = age_list(v)?;
+                } else if k == "pgp" {
+                    g.pgp = pgp_list(v)?;
                 } else {
                     g.other.push((k.clone(), v.clone()));
                 }
@@ -146,6 +224,7 @@ impl Metadata {
             let Entry::Pair(k, v) = e else { continue };
             match k.as_str() {
                 "age" => top_group.age = age_list(v)?,
+                "pgp" => top_group.pgp = pgp_list(v)?,
                 k if OTHER_KEY_TYPES.contains(&k) => {
                     top_group.other.push((k.to_owned(), v.clone()))
                 }
@@ -174,8 +253,7 @@ impl Metadata {
                 _ => unknown.push((k.clone(), v.clone())),
             }
         }
-        let has_top_keys =
-            !top_group.age.is_empty() || top_group.other.iter().any(|(_, v)| non_empty(v));
+        let has_top_keys = top_group.has_keys();
         let key_groups = if has_top_keys || groups.is_empty() {
             vec![top_group]
         } else {
@@ -253,8 +331,8 @@ impl Metadata {
         e.push(pair("lastmodified", Node::str(self.lastmodified.clone())));
         e.push(pair("mac", Node::str(self.mac.clone())));
         if let [only] = self.key_groups.as_slice() {
-            if let Some((_, v)) = only.other.iter().find(|(k, v)| k == "pgp" && non_empty(v)) {
-                e.push(pair("pgp", v.clone()));
+            if !only.pgp.is_empty() {
+                e.push(pair("pgp", pgp_node(&only.pgp)));
             }
         }
         // sops does not write a selector for binary files.
@@ -286,9 +364,26 @@ fn age_node(age: &[AgeEntry]) -> Node {
     )
 }
 
+fn pgp_node(pgp: &[PgpEntry]) -> Node {
+    Node::List(
+        pgp.iter()
+            .map(|p| {
+                Node::Map(vec![
+                    Entry::Pair("created_at".into(), Node::str(p.created_at.clone())),
+                    Entry::Pair("enc".into(), Node::str(p.enc.clone())),
+                    Entry::Pair("fp".into(), Node::str(p.fp.clone())),
+                ])
+            })
+            .collect(),
+    )
+}
+
 fn group_node(g: &KeyGroup) -> Node {
     let mut e = Vec::new();
-    for t in ["pgp", "kms", "gcp_kms", "hckms", "azure_kv"] {
+    if !g.pgp.is_empty() {
+        e.push(Entry::Pair("pgp".into(), pgp_node(&g.pgp)));
+    }
+    for t in ["kms", "gcp_kms", "hckms", "azure_kv"] {
         if let Some((_, v)) = g.other.iter().find(|(k, v)| k == t && non_empty(v)) {
             e.push(Entry::Pair(t.into(), v.clone()));
         }

@@ -138,7 +138,7 @@ proptest! {
             entries.push(Entry::Pair("zz_secret".into(), Node::str("s3cr3t")));
         }
         let (ring, recipient) = keyring();
-        let groups = vec![KeyGroup { age: vec![AgeEntry { recipient, enc: String::new() }], other: vec![] }];
+        let groups = vec![KeyGroup { age: vec![AgeEntry { recipient, enc: String::new() }], ..KeyGroup::default() }];
         let meta = Metadata::new(groups, 0, Selector::default(), false);
         let sealed_docs = file::encrypt_new(Format::Yaml, docs.clone(), meta).unwrap();
         let text = Format::Yaml.write_encrypted(&sealed_docs, None).unwrap();

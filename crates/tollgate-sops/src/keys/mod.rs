@@ -1,11 +1,13 @@
-//! Master keys: wrapping the data key for age (X25519 and SSH) recipients, finding the user's
-//! identities where sops looks for them, and key groups with Shamir thresholds.
+//! Master keys: wrapping the data key for age (X25519 and SSH) recipients and PGP keys,
+//! finding the user's identities where sops looks for them, and key groups with Shamir
+//! thresholds.
 
+pub mod pgp;
 pub mod shamir;
 
 use crate::cipher::DataKey;
 use crate::error::{err, Error, Result};
-use crate::metadata::{AgeEntry, KeyGroup};
+use crate::metadata::{AgeEntry, KeyGroup, PgpEntry};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -79,6 +81,8 @@ pub struct Keyring {
     x25519: Vec<age::x25519::Identity>,
     ssh: Vec<age::ssh::Identity>,
     key_cmd: Option<String>,
+    /// Which key types are tried first (`--decryption-order`, `SOPS_DECRYPTION_ORDER`).
+    order: Vec<KeyKind>,
     /// Where identities were looked for, for the "no key" message.
     pub tried: Vec<String>,
     /// Problems met while loading (unreadable files, encrypted SSH keys).
@@ -119,11 +123,63 @@ pub fn default_keys_path() -> Option<PathBuf> {
     Some(base.join("sops").join("age").join("keys.txt"))
 }
 
+/// The key types a data key can be opened with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// age X25519 and SSH identities.
+    Age,
+    /// PGP keys, through GnuPG's keyring.
+    Pgp,
+}
+
+/// sops's default decryption order.
+const DEFAULT_ORDER: [KeyKind; 2] = [KeyKind::Age, KeyKind::Pgp];
+
+/// Parses a decryption order (`age,pgp`): the types named first, in that order, then the others
+/// as sops does. Types tollgate cannot use (kms, …) are accepted and have no effect.
+pub fn decryption_order(list: &str) -> Result<Vec<KeyKind>> {
+    let mut order = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let kind = match name {
+            "age" => KeyKind::Age,
+            "pgp" => KeyKind::Pgp,
+            "kms" | "gcp_kms" | "azure_kv" | "hc_vault" | "hckms" => continue,
+            other => {
+                return Err(err!(
+                    Generic,
+                    "unknown key type `{other}` in the decryption order"
+                )
+                .with_hint("use age, pgp, kms, gcp_kms, azure_kv, hc_vault, hckms"))
+            }
+        };
+        if !order.contains(&kind) {
+            order.push(kind);
+        }
+    }
+    order.extend(
+        DEFAULT_ORDER
+            .iter()
+            .filter(|k| !order.contains(k))
+            .collect::<Vec<_>>(),
+    );
+    Ok(order)
+}
+
 impl Keyring {
+    /// Sets the order key types are tried in.
+    pub fn set_order(&mut self, order: Vec<KeyKind>) {
+        self.order = order;
+    }
+
     /// Loads identities from `SOPS_AGE_SSH_PRIVATE_KEY_FILE` (or `~/.ssh/id_ed25519`, `id_rsa`),
     /// `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, the default `keys.txt`, and notes `SOPS_AGE_KEY_CMD`.
     pub fn from_env() -> Self {
-        let mut k = Keyring::default();
+        let mut k = Keyring {
+            order: env("SOPS_DECRYPTION_ORDER")
+                .and_then(|o| decryption_order(&o).ok())
+                .unwrap_or_else(|| DEFAULT_ORDER.to_vec()),
+            ..Keyring::default()
+        };
         match env("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
             Some(p) => k.load_ssh_file(PathBuf::from(p), true),
             None => {
@@ -251,16 +307,42 @@ impl Keyring {
         Some(out)
     }
 
-    /// Recovers the data key from the key groups (all groups, or `threshold` of them).
-    pub fn data_key(&self, groups: &[KeyGroup], threshold: usize) -> Result<DataKey> {
-        if groups.len() <= 1 {
-            let group = groups.first().map(|g| g.age.as_slice()).unwrap_or_default();
-            for entry in group {
-                if let Some(k) = self.unwrap(entry) {
-                    return DataKey::from_slice(&k);
+    /// Opens one group's data key (or share) with the first key that can, in decryption
+    /// order; why each PGP key could not is noted in `why`.
+    fn open_group(&self, g: &KeyGroup, why: &mut Vec<String>) -> Option<Zeroizing<Vec<u8>>> {
+        let order = if self.order.is_empty() {
+            &DEFAULT_ORDER[..]
+        } else {
+            &self.order[..]
+        };
+        for kind in order {
+            match kind {
+                KeyKind::Age => {
+                    if let Some(k) = g.age.iter().find_map(|e| self.unwrap(e)) {
+                        return Some(k);
+                    }
+                }
+                KeyKind::Pgp => {
+                    for p in &g.pgp {
+                        match pgp::Gnupg::global().decrypt(&p.enc) {
+                            Ok(k) => return Some(k),
+                            Err(e) => why.push(format!("PGP {}: {e}", p.fp)),
+                        }
+                    }
                 }
             }
-            return Err(self.no_key(groups));
+        }
+        None
+    }
+
+    /// Recovers the data key from the key groups (all groups, or `threshold` of them).
+    pub fn data_key(&self, groups: &[KeyGroup], threshold: usize) -> Result<DataKey> {
+        let mut why = Vec::new();
+        if groups.len() <= 1 {
+            if let Some(k) = groups.first().and_then(|g| self.open_group(g, &mut why)) {
+                return DataKey::from_slice(&k);
+            }
+            return Err(self.no_key(groups, &why));
         }
         let need = if threshold == 0 {
             groups.len()
@@ -269,7 +351,7 @@ impl Keyring {
         };
         let mut shares = Vec::new();
         for g in groups {
-            if let Some(share) = g.age.iter().find_map(|e| self.unwrap(e)) {
+            if let Some(share) = self.open_group(g, &mut why) {
                 shares.push(share);
                 if shares.len() == need {
                     let key = shamir::combine(&shares)?;
@@ -277,34 +359,87 @@ impl Keyring {
                 }
             }
         }
-        Err(self.no_key(groups).context(format!(
+        Err(self.no_key(groups, &why).context(format!(
             "only {} of the {need} key groups needed could be opened",
             shares.len()
         )))
     }
 
-    fn no_key(&self, groups: &[KeyGroup]) -> Error {
-        let recipients: Vec<&str> = groups
+    /// Says which keys the file has, by type, where tollgate looked, and what to do.
+    fn no_key(&self, groups: &[KeyGroup], why: &[String]) -> Error {
+        let age: Vec<&str> = groups
             .iter()
             .flat_map(|g| g.age.iter().map(|a| a.recipient.as_str()))
             .collect();
-        let mut msg = String::from("failed to get the data key: no identity could decrypt it");
-        if recipients.is_empty() {
-            msg.push_str(" (the file has no age recipients)");
-        } else {
-            msg.push_str(&format!("\n  recipients: {}", recipients.join(", ")));
+        let pgp: Vec<&str> = groups
+            .iter()
+            .flat_map(|g| g.pgp.iter().map(|p| p.fp.as_str()))
+            .collect();
+        let other: Vec<String> = groups.iter().flat_map(KeyGroup::other_identities).collect();
+        let mut msg = String::from("failed to get the data key: no key could decrypt it");
+        if age.is_empty() && pgp.is_empty() && other.is_empty() {
+            msg.push_str(" (the file names no keys)");
         }
-        msg.push_str(&format!(
-            "\n  looked in: {}",
-            if self.tried.is_empty() {
-                "nothing".into()
-            } else {
-                self.tried.join(", ")
+        if !age.is_empty() {
+            msg.push_str(&format!("\n  age recipients: {}", age.join(", ")));
+        }
+        if !pgp.is_empty() {
+            msg.push_str(&format!("\n  PGP keys: {}", pgp.join(", ")));
+        }
+        if !other.is_empty() {
+            msg.push_str(&format!(
+                "\n  keys tollgate cannot use (cloud KMS, Vault): {}",
+                other.join(", ")
+            ));
+        }
+        if !age.is_empty() {
+            msg.push_str(&format!(
+                "\n  age identities looked for in: {}",
+                if self.tried.is_empty() {
+                    "nothing".into()
+                } else {
+                    self.tried.join(", ")
+                }
+            ));
+        }
+        if !pgp.is_empty() {
+            msg.push_str(&format!(
+                "\n  GnuPG keyring: {}",
+                pgp::Gnupg::global().home().display()
+            ));
+            for w in why {
+                msg.push_str(&format!("\n    {w}"));
             }
-        ));
-        Error::new(crate::error::ErrorKind::CouldNotRetrieveKey, msg)
-            .with_hint("set SOPS_AGE_KEY_FILE to an age key file of one of the recipients")
+        }
+        let hint = if !age.is_empty() {
+            "set SOPS_AGE_KEY_FILE to an age key file of one of the recipients"
+        } else if !pgp.is_empty() {
+            "import the secret key of one of the PGP keys into GnuPG (`gpg --import`), or set GNUPGHOME to the keyring that has it"
+        } else if !other.is_empty() {
+            "tollgate opens age and PGP keys only: decrypt this file with Go sops, or add an age recipient to it with sops"
+        } else {
+            "the metadata lists no keys; the file cannot be decrypted"
+        };
+        Error::new(crate::error::ErrorKind::CouldNotRetrieveKey, msg).with_hint(hint)
     }
+}
+
+/// Wraps `secret` (the data key or one share) for every key of one group.
+fn wrap_group(secret: &[u8], g: &mut KeyGroup) -> Result<()> {
+    for a in &mut g.age {
+        a.enc = wrap(secret, &a.recipient)?;
+    }
+    let now = crate::time::Timestamp::now_utc().rfc3339();
+    for p in &mut g.pgp {
+        wrap_pgp(secret, p, &now)?;
+    }
+    Ok(())
+}
+
+fn wrap_pgp(secret: &[u8], p: &mut PgpEntry, now: &str) -> Result<()> {
+    p.enc = pgp::Gnupg::global().encrypt(secret, &p.fp)?;
+    p.created_at = now.to_owned();
+    Ok(())
 }
 
 /// Wraps the data key for every recipient of every group (splitting it for Shamir when there
@@ -312,9 +447,7 @@ impl Keyring {
 pub fn wrap_groups(key: &DataKey, groups: &mut [KeyGroup], threshold: usize) -> Result<()> {
     if groups.len() <= 1 {
         for g in groups.iter_mut() {
-            for a in &mut g.age {
-                a.enc = wrap(key.expose(), &a.recipient)?;
-            }
+            wrap_group(key.expose(), g)?;
         }
         return Ok(());
     }
@@ -325,9 +458,7 @@ pub fn wrap_groups(key: &DataKey, groups: &mut [KeyGroup], threshold: usize) -> 
     };
     let shares = shamir::split(key.expose(), groups.len(), t)?;
     for (g, share) in groups.iter_mut().zip(shares.iter()) {
-        for a in &mut g.age {
-            a.enc = wrap(share, &a.recipient)?;
-        }
+        wrap_group(share, g)?;
     }
     Ok(())
 }
@@ -401,7 +532,7 @@ mod tests {
                 .data_key(
                     &[KeyGroup {
                         age: vec![entry],
-                        other: vec![]
+                        ..KeyGroup::default()
                     }],
                     0
                 )
