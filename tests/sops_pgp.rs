@@ -19,12 +19,7 @@ impl Gpg {
     /// A key without passphrase: `future-default` is ed25519 with a cv25519 encryption
     /// subkey (GnuPG 2.2's ECC default), `rsa2048` an RSA key with an RSA subkey.
     fn new(algo: &str) -> Gpg {
-        let dir = tempfile::Builder::new().prefix("tg-gpg").tempdir().unwrap();
-        fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
+        let dir = private_home("tg-gpg");
         let mut g = Gpg {
             dir,
             fp: String::new(),
@@ -75,24 +70,41 @@ impl Gpg {
 
     /// Another home holding only this key's public half (a CI runner that encrypts).
     fn public_only(&self) -> tempfile::TempDir {
-        let other = tempfile::Builder::new()
-            .prefix("tg-gpgpub")
-            .tempdir()
-            .unwrap();
-        fs::set_permissions(
+        let other = private_home("tg-gpgpub");
+        import(
             other.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
-        let public = ok(run(self.gpg().args(["--export", &self.fp])));
-        let p = other.path().join("pub.gpg");
-        fs::write(&p, public).unwrap();
-        ok(run(Command::new("gpg")
-            .env("GNUPGHOME", other.path())
-            .args(["--batch", "--import"])
-            .arg(&p)));
+            &ok(run(self.gpg().args(["--export", &self.fp]))),
+        );
         other
     }
+}
+
+/// An empty GnuPG home, private as GnuPG wants it.
+fn private_home(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    dir
+}
+
+/// Imports exported keys (public or secret) into `home`.
+fn import(home: &Path, keys: &[u8]) {
+    let p = home.join("import.gpg");
+    fs::write(&p, keys).unwrap();
+    ok(run(Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args(["--batch", "--import"])
+        .arg(&p)));
+}
+
+/// Go sops and `tollgate sops`, named, for running the same arguments through both.
+fn both_tools() -> [(&'static str, Command); 2] {
+    let mut ours = tollgate();
+    ours.arg("sops");
+    [("sops", sops()), ("tollgate", ours)]
 }
 
 impl Drop for Gpg {
@@ -170,14 +182,7 @@ fn a_file_with_age_and_pgp_recipients_opens_with_either() {
     let dir = tempfile::tempdir().unwrap();
     let plain = write(dir.path(), "s.yaml", PLAIN);
     let empty_home = tempfile::tempdir().unwrap();
-    for (who, mut cmd) in [
-        ("sops", sops()),
-        ("tollgate", {
-            let mut c = tollgate();
-            c.arg("sops");
-            c
-        }),
-    ] {
+    for (who, mut cmd) in both_tools() {
         let enc = ok(run(cmd
             .env("GNUPGHOME", g.home())
             .args(["encrypt", "--age", R1, "--pgp", &g.fp])
@@ -188,38 +193,22 @@ fn a_file_with_age_and_pgp_recipients_opens_with_either() {
             &String::from_utf8(enc).unwrap(),
         );
         let want = fs::read(&plain).unwrap();
-        // age only: a GnuPG home without keys.
-        for decrypt in [sops(), {
-            let mut c = tollgate();
-            c.arg("sops");
-            c
-        }] {
-            let mut decrypt = decrypt;
-            assert_eq!(
-                ok(run(decrypt
-                    .env("GNUPGHOME", empty_home.path())
-                    .env("SOPS_AGE_KEY_FILE", key(1))
-                    .arg("decrypt")
-                    .arg(&enc))),
-                want,
-                "{who}: age"
-            );
-        }
-        // PGP only: no age key anywhere.
-        for decrypt in [sops(), {
-            let mut c = tollgate();
-            c.arg("sops");
-            c
-        }] {
-            let mut decrypt = decrypt;
-            assert_eq!(
-                ok(run(decrypt
-                    .env("GNUPGHOME", g.home())
-                    .arg("decrypt")
-                    .arg(&enc))),
-                want,
-                "{who}: pgp"
-            );
+        // age only (a GnuPG home without keys), then PGP only (no age key anywhere).
+        for (how, home, age_key) in [
+            ("age", empty_home.path(), Some(key(1))),
+            ("pgp", g.home(), None),
+        ] {
+            for (reader, mut decrypt) in both_tools() {
+                decrypt.env("GNUPGHOME", home);
+                if let Some(k) = &age_key {
+                    decrypt.env("SOPS_AGE_KEY_FILE", k);
+                }
+                assert_eq!(
+                    ok(run(decrypt.arg("decrypt").arg(&enc))),
+                    want,
+                    "{who}'s file, {reader}: {how}"
+                );
+            }
         }
     }
 }
@@ -229,27 +218,14 @@ fn rotate_and_updatekeys_keep_and_change_pgp_recipients() {
     let g = Gpg::new("future-default");
     let g2 = Gpg::new("future-default");
     // One home with both keys, so either can be encrypted to.
-    let both = tempfile::Builder::new()
-        .prefix("tg-gpgboth")
-        .tempdir()
-        .unwrap();
-    fs::set_permissions(
-        both.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    let both = private_home("tg-gpgboth");
     for k in [&g, &g2] {
         let secret = ok(run(k.gpg().args([
             "--batch",
             "--export-secret-keys",
             &k.fp,
         ])));
-        let p = both.path().join("k.gpg");
-        fs::write(&p, secret).unwrap();
-        ok(run(Command::new("gpg")
-            .env("GNUPGHOME", both.path())
-            .args(["--batch", "--import"])
-            .arg(&p)));
+        import(both.path(), &secret);
     }
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "s.yaml", PLAIN);
@@ -418,11 +394,7 @@ fn no_key_errors_name_every_recipient_and_where_keys_were_looked_for() {
         .args(["encrypt", "--age", R1, "--pgp", &g.fp])
         .arg(&plain)));
     let enc = write(dir.path(), "s.enc.yaml", &String::from_utf8(enc).unwrap());
-    for mut cmd in [sops(), {
-        let mut c = tollgate();
-        c.arg("sops");
-        c
-    }] {
+    for (_, mut cmd) in both_tools() {
         let o = run(cmd
             .env("GNUPGHOME", other.home())
             .env("SOPS_AGE_KEY_FILE", key(2))
@@ -480,4 +452,32 @@ fn no_key_errors_name_every_recipient_and_where_keys_were_looked_for() {
         e.contains("kms:arn:aws:kms:eu-west-1:111122223333:key/k") && e.contains("Go sops"),
         "{e}"
     );
+}
+
+#[test]
+fn a_stale_pubring_gpg_does_not_hide_keys_imported_since() {
+    // GnuPG 2.1 moves pubring.gpg to pubring.kbx and leaves the old file: a key imported after
+    // the migration is only in the new store. The stale file here holds another key; the one
+    // wanted must still be found through GnuPG, and one only in the stale file from it.
+    let g = Gpg::new("future-default");
+    let stale = Gpg::new("future-default");
+    let home = g.public_only();
+    let old = ok(run(stale.gpg().args(["--export", &stale.fp])));
+    fs::write(home.path().join("pubring.gpg"), old).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(dir.path(), "s.yaml", PLAIN);
+    for fp in [&g.fp, &stale.fp] {
+        let enc = ok(run(with_home(tollgate(), home.path())
+            .args(["sops", "encrypt", "--pgp", fp])
+            .arg(&plain)));
+        let enc = write(dir.path(), "s.enc.yaml", &String::from_utf8(enc).unwrap());
+        let owner = if fp == &g.fp { &g } else { &stale };
+        assert_eq!(
+            ok(run(with_home(sops(), owner.home())
+                .arg("decrypt")
+                .arg(&enc))),
+            PLAIN.as_bytes(),
+            "{fp}"
+        );
+    }
 }

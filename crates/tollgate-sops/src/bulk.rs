@@ -289,6 +289,70 @@ fn rotate_sealed(
     format.write_encrypted(&sealed_docs, indent)
 }
 
+/// A key group change of sops `groups add|delete`.
+pub enum GroupChange {
+    /// Append a group with these recipients (age, and PGP as `pgp:FINGERPRINT`).
+    Add(Vec<String>),
+    /// Remove the group at this index (0-based, as sops counts).
+    Delete(usize),
+}
+
+/// Adds or deletes a key group and wraps the same data key for the groups that result (split
+/// anew for Shamir when there is more than one): values, MAC and `lastmodified` stay as they
+/// are. `threshold`, when given, becomes the file's Shamir threshold.
+pub fn change_groups(
+    input: &[u8],
+    format: Format,
+    keyring: &Keyring,
+    change: &GroupChange,
+    threshold: Option<usize>,
+    indent: Option<usize>,
+) -> Result<Vec<u8>> {
+    let mut sealed = file::read_sealed(input, format)?;
+    let meta = &mut sealed.metadata;
+    let key = keyring.data_key(&meta.key_groups, meta.shamir_threshold)?;
+    match change {
+        GroupChange::Add(recipients) => {
+            let mut new = file::groups_from(std::slice::from_ref(recipients))?;
+            meta.key_groups.append(&mut new);
+        }
+        GroupChange::Delete(index) => {
+            if *index >= meta.key_groups.len() {
+                return Err(Error::new(
+                    crate::ErrorKind::Generic,
+                    format!(
+                        "there is no key group {index}: the file has {} (counted from 0)",
+                        meta.key_groups.len()
+                    ),
+                ));
+            }
+            meta.key_groups.remove(*index);
+        }
+    }
+    if let Some(t) = threshold.filter(|&t| t > 0) {
+        meta.shamir_threshold = t;
+    }
+    let groups = meta.key_groups.len();
+    if groups > 1 && meta.shamir_threshold == 0 {
+        // sops: more than one group and no threshold means every group is needed.
+        meta.shamir_threshold = groups;
+    }
+    if meta.shamir_threshold > groups {
+        return Err(Error::new(
+            crate::ErrorKind::Generic,
+            format!(
+                "the Shamir threshold is {}, but the file would have only {groups} key group(s)",
+                meta.shamir_threshold
+            ),
+        )
+        .with_hint("lower it with --shamir-secret-sharing-threshold"));
+    }
+    keys::wrap_groups(&key, &mut meta.key_groups, meta.shamir_threshold)?;
+    let mut docs = std::mem::take(&mut sealed.docs);
+    metadata::attach(format, &mut docs, &sealed.metadata);
+    format.write_encrypted(&docs, indent)
+}
+
 /// `rotate` in place: a new data key for `path`, with recipients added to the first group and
 /// removed from every group.
 pub fn rotate(

@@ -43,6 +43,8 @@ pub enum ErrorKind {
     NoEditorFound,
     /// `encrypt` was asked to encrypt a file that is already encrypted.
     FileAlreadyEncrypted,
+    /// `--add-*`/`--rm-*` named a file that does not exist.
+    CannotChangeKeysOfNonExistentFile,
 }
 
 impl ErrorKind {
@@ -67,6 +69,7 @@ impl ErrorKind {
             ErrorKind::FileNotModified => 200,
             ErrorKind::NoEditorFound => 201,
             ErrorKind::FileAlreadyEncrypted => 203,
+            ErrorKind::CannotChangeKeysOfNonExistentFile => 49,
         }
     }
 }

@@ -163,6 +163,11 @@ pub fn check_plain(format: Format, docs: &[Node]) -> Result<()> {
 /// (uppercase, as [`crate::config::other_identity`] writes it).
 pub const PGP_PREFIX: &str = "pgp:";
 
+/// A PGP fingerprint as a recipient list entry: normalized, with [`PGP_PREFIX`].
+pub fn pgp_recipient(fp: &str) -> String {
+    format!("{PGP_PREFIX}{}", keys::pgp::normalize_fingerprint(fp))
+}
+
 /// Builds key groups (data key not yet wrapped) from recipient lists: age recipients, and PGP
 /// keys as `pgp:FINGERPRINT`.
 pub fn groups_from(recipients: &[Vec<String>]) -> Result<Vec<KeyGroup>> {
@@ -195,9 +200,7 @@ pub fn groups_from(recipients: &[Vec<String>]) -> Result<Vec<KeyGroup>> {
         groups.push(group);
     }
     if groups.iter().all(|g| g.age.is_empty() && g.pgp.is_empty()) {
-        return Err(err!(Generic, "no recipients to encrypt for").with_hint(
-            "pass --age age1… or --pgp FINGERPRINT, or add a creation rule with `age:` or `pgp:` to .sops.yaml",
-        ));
+        return Err(keys::empty_key_group());
     }
     Ok(groups)
 }
@@ -220,11 +223,7 @@ pub fn recipient_sets(groups: &[KeyGroup]) -> Vec<Vec<String>> {
             g.age
                 .iter()
                 .map(|a| a.recipient.clone())
-                .chain(
-                    g.pgp.iter().map(|p| {
-                        format!("{PGP_PREFIX}{}", keys::pgp::normalize_fingerprint(&p.fp))
-                    }),
-                )
+                .chain(g.pgp.iter().map(|p| pgp_recipient(&p.fp)))
                 .collect()
         })
         .collect()

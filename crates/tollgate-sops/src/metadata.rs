@@ -78,7 +78,12 @@ impl KeyGroup {
 
     /// Whether any key of any type holds the data key in this group.
     pub fn has_keys(&self) -> bool {
-        !self.age.is_empty() || !self.pgp.is_empty() || self.other.iter().any(|(_, v)| non_empty(v))
+        !self.age.is_empty() || !self.pgp.is_empty() || self.has_other_keys()
+    }
+
+    /// Whether keys of a type tollgate cannot wrap (KMS, Vault) are in this group.
+    pub fn has_other_keys(&self) -> bool {
+        self.other.iter().any(|(_, v)| non_empty(v))
     }
 }
 
@@ -116,53 +121,48 @@ fn text(node: &Node) -> Option<String> {
     }
 }
 
-fn age_list(node: &Node) -> Result<Vec<AgeEntry>> {
+/// The entries of one key type's list (`sops.age`, `sops.pgp`): each must have its identity
+/// field `id` and `enc`; `make` builds the entry from the trimmed identity, `enc` and the item.
+fn key_entries<T>(
+    node: &Node,
+    kind: &str,
+    id: &str,
+    make: impl Fn(String, String, &Node) -> T,
+) -> Result<Vec<T>> {
     let Node::List(items) = node else {
-        return Err(err!(Generic, "`sops.age` must be a list"));
+        return Err(err!(Generic, "`sops.{kind}` must be a list"));
     };
     items
         .iter()
         .filter(|i| !matches!(i, Node::Comment(_)))
         .map(|item| {
-            let recipient = item.get("recipient").and_then(text).unwrap_or_default();
+            let ident = item.get(id).and_then(text).unwrap_or_default();
             let enc = item.get("enc").and_then(text).unwrap_or_default();
-            if recipient.is_empty() || enc.is_empty() {
+            if ident.is_empty() || enc.is_empty() {
                 return Err(err!(
                     Generic,
-                    "an age entry of the metadata lacks `recipient` or `enc`"
+                    "{} {kind} entry of the metadata lacks `{id}` or `enc`",
+                    if kind == "age" { "an" } else { "a" }
                 ));
             }
-            Ok(AgeEntry {
-                recipient: recipient.trim().to_owned(),
-                enc,
-            })
+            Ok(make(ident.trim().to_owned(), enc, item))
         })
         .collect()
 }
 
+fn age_list(node: &Node) -> Result<Vec<AgeEntry>> {
+    key_entries(node, "age", "recipient", |recipient, enc, _| AgeEntry {
+        recipient,
+        enc,
+    })
+}
+
 fn pgp_list(node: &Node) -> Result<Vec<PgpEntry>> {
-    let Node::List(items) = node else {
-        return Err(err!(Generic, "`sops.pgp` must be a list"));
-    };
-    items
-        .iter()
-        .filter(|i| !matches!(i, Node::Comment(_)))
-        .map(|item| {
-            let field = |k: &str| item.get(k).and_then(text).unwrap_or_default();
-            let (fp, enc) = (field("fp"), field("enc"));
-            if fp.is_empty() || enc.is_empty() {
-                return Err(err!(
-                    Generic,
-                    "a pgp entry of the metadata lacks `fp` or `enc`"
-                ));
-            }
-            Ok(PgpEntry {
-                fp: fp.trim().to_owned(),
-                created_at: field("created_at"),
-                enc,
-            })
-        })
-        .collect()
+    key_entries(node, "pgp", "fp", |fp, enc, item| PgpEntry {
+        fp,
+        created_at: item.get("created_at").and_then(text).unwrap_or_default(),
+        enc,
+    })
 }
 
 fn group_from(node: &Node) -> Result<KeyGroup> {
@@ -307,7 +307,8 @@ impl Metadata {
     pub fn to_node(&self, format: Format) -> Node {
         let mut e = Vec::new();
         let pair = |k: &str, v: Node| Entry::Pair(k.into(), v);
-        if self.shamir_threshold > 0 && self.key_groups.len() > 1 {
+        // sops writes a threshold it was given even for a single group.
+        if self.shamir_threshold > 0 {
             e.push(pair(
                 "shamir_threshold",
                 Node::Scalar(Scalar::Int(

@@ -81,7 +81,8 @@ pub struct Keyring {
     x25519: Vec<age::x25519::Identity>,
     ssh: Vec<age::ssh::Identity>,
     key_cmd: Option<String>,
-    /// Which key types are tried first (`--decryption-order`, `SOPS_DECRYPTION_ORDER`).
+    /// Which key types are tried first (`--decryption-order`, `SOPS_DECRYPTION_ORDER`); empty
+    /// means sops's default.
     order: Vec<KeyKind>,
     /// Where identities were looked for, for the "no key" message.
     pub tried: Vec<String>,
@@ -174,10 +175,11 @@ impl Keyring {
     /// Loads identities from `SOPS_AGE_SSH_PRIVATE_KEY_FILE` (or `~/.ssh/id_ed25519`, `id_rsa`),
     /// `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, the default `keys.txt`, and notes `SOPS_AGE_KEY_CMD`.
     pub fn from_env() -> Self {
+        // An empty order is the default one (see `open_group`).
         let mut k = Keyring {
             order: env("SOPS_DECRYPTION_ORDER")
                 .and_then(|o| decryption_order(&o).ok())
-                .unwrap_or_else(|| DEFAULT_ORDER.to_vec()),
+                .unwrap_or_default(),
             ..Keyring::default()
         };
         match env("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
@@ -445,6 +447,17 @@ fn wrap_pgp(secret: &[u8], p: &mut PgpEntry, now: &str) -> Result<()> {
 /// Wraps the data key for every recipient of every group (splitting it for Shamir when there
 /// is more than one group).
 pub fn wrap_groups(key: &DataKey, groups: &mut [KeyGroup], threshold: usize) -> Result<()> {
+    if groups.is_empty() || groups.iter().any(|g| !g.has_keys()) {
+        return Err(empty_key_group());
+    }
+    if groups.len() > 1 && groups.iter().any(KeyGroup::has_other_keys) {
+        // New shares for the other groups would not match the share a KMS key still wraps.
+        return Err(err!(
+            Generic,
+            "cannot split the data key anew: a key group has keys of a type tollgate cannot wrap (KMS, Vault)"
+        )
+        .with_hint("change this file's key groups with Go sops"));
+    }
     if groups.len() <= 1 {
         for g in groups.iter_mut() {
             wrap_group(key.expose(), g)?;
@@ -461,6 +474,15 @@ pub fn wrap_groups(key: &DataKey, groups: &mut [KeyGroup], threshold: usize) -> 
         wrap_group(share, g)?;
     }
     Ok(())
+}
+
+/// sops's words for a key group without keys (its functional tests compare them).
+pub fn empty_key_group() -> Error {
+    err!(
+        Generic,
+        "Could not generate data key: [empty key group provided]"
+    )
+    .with_hint("give every key group a recipient: --age age1… or --pgp FINGERPRINT, or `age:`/`pgp:` in the .sops.yaml rule")
 }
 
 /// Splits a command line like a POSIX shell does for simple quoting (`'…'`, `"…"`, `\`).

@@ -2,7 +2,7 @@
 //! a fingerprint, ASCII-armored in `enc`.
 //!
 //! Encryption runs in process (rPGP) with the public key from the GnuPG keyring: the legacy
-//! `pubring.gpg` when it exists (as sops's OpenPGP path reads it), else what `gpg --export`
+//! `pubring.gpg` when it has the key (as sops's OpenPGP path reads it), else what `gpg --export`
 //! gives for the fingerprint, once per fingerprint and process. Decryption tries the secret
 //! keys of the legacy `secring.gpg` in process (what `gpg --export-secret-keys` writes, with no
 //! passphrase), then GnuPG itself (`gpg -d`), as sops's fallback does: since GnuPG 2.1 secret
@@ -116,28 +116,24 @@ impl Gnupg {
     }
 
     fn lookup_public(&self, want: &str) -> Option<Arc<SignedPublicKey>> {
-        let legacy = self.home.join("pubring.gpg");
-        let bytes = match std::fs::read(&legacy) {
-            Ok(b) => b,
-            Err(_) => {
-                let out = self
-                    .gpg()
-                    .args(["--batch", "--export", want])
-                    .stdin(Stdio::null())
-                    .stderr(Stdio::null())
-                    .output()
-                    .ok()?;
-                if !out.status.success() {
-                    return None;
-                }
-                out.stdout
-            }
-        };
-        let found = SignedPublicKey::from_bytes_many(&bytes[..])
-            .ok()?
-            .flatten()
-            .find(|k| names(k, want));
-        found.map(Arc::new)
+        // GnuPG 2.1 migrates pubring.gpg to pubring.kbx and leaves the old file behind: keys
+        // imported since are only in the new store, so a miss here still asks GnuPG.
+        let in_legacy = std::fs::read(self.home.join("pubring.gpg"))
+            .ok()
+            .and_then(|bytes| find_public(&bytes, want));
+        in_legacy.or_else(|| {
+            let out = self
+                .gpg()
+                .args(["--batch", "--export", want])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| find_public(&out.stdout, want))
+                .flatten()
+        })
     }
 
     /// Encrypts `secret` for the key of `fp`; the armored message, as sops stores it.
@@ -233,6 +229,15 @@ fn no_public_key(fp: &str, g: &Gnupg) -> crate::error::Error {
         g.home.display()
     )
     .with_hint("import it with `gpg --import KEY.asc`, or set GNUPGHOME to the keyring that has it")
+}
+
+/// The key in the binary keyring `bytes` that `want` names.
+fn find_public(bytes: &[u8], want: &str) -> Option<Arc<SignedPublicKey>> {
+    let found = SignedPublicKey::from_bytes_many(bytes)
+        .ok()?
+        .flatten()
+        .find(|k| names(k, want));
+    found.map(Arc::new)
 }
 
 /// Whether the fingerprint `want` (or its 16-digit key id) names `key` or one of its subkeys.

@@ -14,6 +14,11 @@ use std::path::Path;
 
 pub use flat::{flatten, unflatten};
 
+/// The top-level values of `doc` as environment variables (`exec-env`).
+pub fn environment(doc: &Node) -> Result<Vec<(String, zeroize::Zeroizing<String>)>> {
+    text::environment(doc)
+}
+
 /// A JSON value as a tree node (integers stay integers).
 pub fn json_value(v: serde_json::Value) -> Node {
     json::from_json(v)

@@ -39,6 +39,36 @@ fn text_of(node: &Node, key: &str) -> Result<String> {
     }
 }
 
+/// The top-level values of a document as environment variables, as sops `exec-env` exports
+/// them: comments skipped, nested values and keys with `=` refused (naming the key, never the
+/// value), other scalars as text.
+pub(super) fn environment(doc: &Node) -> Result<Vec<(String, zeroize::Zeroizing<String>)>> {
+    let Node::Map(entries) = doc else {
+        return Err(err!(
+            Generic,
+            "the file's values are not a mapping of names"
+        ));
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let Entry::Pair(k, v) = e else { continue };
+        if matches!(v, Node::Map(_) | Node::List(_)) {
+            return Err(err!(
+                Generic,
+                "cannot use complex value in environment; offending key {k}"
+            ));
+        }
+        if k.contains('=') {
+            return Err(err!(
+                Generic,
+                "cannot use keys with '=' in environment: {k}"
+            ));
+        }
+        out.push((k.clone(), zeroize::Zeroizing::new(text_of(v, k)?)));
+    }
+    Ok(out)
+}
+
 pub(super) fn write_dotenv(doc: &Node) -> Result<String> {
     let Node::Map(entries) = doc else {
         return Err(err!(ErrorDumpingTree, "dotenv needs a mapping"));
