@@ -33,7 +33,7 @@ enum Command {
     /// Set a repository up: tollgate.yaml, .pre-commit-config.yaml, .sops.yaml.
     Init(commands::init::InitArgs),
     /// Encrypt, decrypt, edit and re-key SOPS files (compatible with Go sops).
-    Sops(commands::sops::SopsArgs),
+    Sops(Box<commands::sops::SopsArgs>),
     /// Ask the RBAC of the manifests: who can do what, what a subject can do.
     Rbac(commands::rbac::RbacArgs),
     /// Ask the NetworkPolicies of the manifests: may one workload reach another.
@@ -96,7 +96,7 @@ fn run() -> ExitCode {
         Command::Webhook(args) => policy_exit(commands::webhook::run(args)),
         Command::Sops(args) => {
             output::remove_temp_files_on_signals();
-            match commands::sops::run(args) {
+            match commands::sops::run(*args) {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => output::report(&e),
             }

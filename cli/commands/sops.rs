@@ -1,7 +1,7 @@
 //! `tollgate sops …`: the sops command line (same flag names, same exit codes) over the
 //! `tollgate-sops` library.
 
-use super::{sops_edit, sops_keys, sops_paths};
+use super::{sops_edit, sops_exec, sops_groups, sops_keys, sops_legacy, sops_paths};
 use crate::output;
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,17 @@ use tollgate_sops::treepath;
 #[derive(Args)]
 pub(crate) struct SopsArgs {
     #[command(subcommand)]
-    command: SopsCommand,
+    command: Option<SopsCommand>,
+    /// sops's form before subcommands: `tollgate sops -d FILE`, `-e`, `-r`, `--set`, or
+    /// `tollgate sops FILE` to edit.
+    #[command(flatten)]
+    legacy: sops_legacy::LegacyArgs,
+    /// Accepted for sops compatibility (tollgate's messages already say which keys it tried).
+    #[arg(long, global = true)]
+    verbose: bool,
+    /// Accepted for sops compatibility: tollgate never checks for updates.
+    #[arg(long, global = true)]
+    disable_version_check: bool,
 }
 
 #[derive(Subcommand)]
@@ -29,7 +39,7 @@ enum SopsCommand {
     Decrypt(DecryptArgs),
     /// Decrypt into $SOPS_EDITOR/$EDITOR and re-encrypt, keeping unchanged values byte-identical.
     Edit(EditArgs),
-    /// New data key (values keep their IVs); add or remove age recipients.
+    /// New data key (values keep their IVs); add or remove age and PGP recipients.
     Rotate(sops_keys::RotateArgs),
     /// Re-wrap data keys for the recipients .sops.yaml names now; values and MAC unchanged.
     Updatekeys(sops_keys::UpdatekeysArgs),
@@ -40,6 +50,13 @@ enum SopsCommand {
     /// Print `{"encrypted":true|false}` for a file.
     #[command(alias = "filestatus")]
     Status(sops_paths::StatusArgs),
+    /// Run a command with the file's top-level values in its environment.
+    ExecEnv(sops_exec::ExecEnvArgs),
+    /// Run a command with the plaintext in a FIFO (or 0600 temp file) named by `{}`.
+    ExecFile(sops_exec::ExecFileArgs),
+    /// Add or delete a key group (the data key is kept and re-wrapped).
+    #[command(subcommand)]
+    Groups(sops_groups::GroupsCommand),
 }
 
 /// Flags shared by the commands that read a file.
@@ -107,19 +124,19 @@ impl SelectorArgs {
 }
 
 #[derive(Args)]
-struct EncryptArgs {
+pub(crate) struct EncryptArgs {
     /// The file to encrypt; `-` or nothing reads stdin.
-    file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// Write the result over the input file.
     #[arg(short, long)]
-    in_place: bool,
+    pub(crate) in_place: bool,
     /// Write the result to this file.
     #[arg(long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     #[command(flatten)]
-    keys: NewFileArgs,
+    pub(crate) keys: NewFileArgs,
     #[command(flatten)]
-    input: InputArgs,
+    pub(crate) input: InputArgs,
 }
 
 /// How a new file is encrypted; unset fields come from the matching `.sops.yaml` rule.
@@ -143,23 +160,23 @@ pub(crate) struct NewFileArgs {
 }
 
 #[derive(Args)]
-struct DecryptArgs {
+pub(crate) struct DecryptArgs {
     /// The file to decrypt; `-` or nothing reads stdin.
-    file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// Write the plaintext over the input file.
     #[arg(short, long)]
-    in_place: bool,
+    pub(crate) in_place: bool,
     /// Write the plaintext to this file (created 0600).
     #[arg(long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Print one value, e.g. '["stringData"]["password"]' (first document only, as sops).
     #[arg(long, value_name = "PATH")]
-    extract: Option<String>,
+    pub(crate) extract: Option<String>,
     /// Decrypt even when the MAC does not match.
     #[arg(long)]
-    ignore_mac: bool,
+    pub(crate) ignore_mac: bool,
     #[command(flatten)]
-    input: InputArgs,
+    pub(crate) input: InputArgs,
 }
 
 #[derive(Args)]
@@ -177,7 +194,11 @@ pub(crate) struct EditArgs {
 }
 
 pub(crate) fn run(args: SopsArgs) -> Result<u8> {
-    match args.command {
+    let _accepted = (args.verbose, args.disable_version_check);
+    let Some(command) = args.command else {
+        return sops_legacy::run(args.legacy).map(|()| 0);
+    };
+    match command {
         SopsCommand::Encrypt(a) => encrypt(a),
         SopsCommand::Decrypt(a) => decrypt(a),
         SopsCommand::Edit(a) => sops_edit::run(a),
@@ -186,6 +207,10 @@ pub(crate) fn run(args: SopsArgs) -> Result<u8> {
         SopsCommand::Set(a) => sops_paths::set(a),
         SopsCommand::Unset(a) => sops_paths::unset(a),
         SopsCommand::Status(a) => sops_paths::status(a),
+        // The child's exit status is ours.
+        SopsCommand::ExecEnv(a) => return sops_exec::exec_env(a),
+        SopsCommand::ExecFile(a) => return sops_exec::exec_file(a),
+        SopsCommand::Groups(c) => sops_groups::run(c),
     }
     .map(|()| 0)
 }
@@ -323,7 +348,7 @@ fn check_output_flags(in_place: bool, output: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn encrypt(a: EncryptArgs) -> Result<()> {
+pub(crate) fn encrypt(a: EncryptArgs) -> Result<()> {
     check_output_flags(a.in_place, a.output.as_deref())?;
     let file = a.file.as_deref();
     let _lock = lock_if_in_place(file, a.in_place)?;
@@ -363,13 +388,7 @@ pub(crate) fn new_metadata(
         _ => None,
     };
     let recipients: Vec<Vec<String>> = if flagged {
-        let mut group = split_list(keys.age.as_deref());
-        group.extend(
-            split_list(keys.pgp.as_deref())
-                .into_iter()
-                .map(|fp| format!("{}{fp}", file::PGP_PREFIX)),
-        );
-        vec![group]
+        vec![recipients(keys.age.as_deref(), keys.pgp.as_deref())]
     } else {
         match &rule {
             Some(r) => {
@@ -393,12 +412,11 @@ pub(crate) fn new_metadata(
         .unwrap_or(0);
     let mac_only = keys.mac_only_encrypted || rule.as_ref().is_some_and(|r| r.mac_only_encrypted);
     let groups = file::groups_from(&recipients)?;
-    let threshold = if groups.len() > 1 { threshold } else { 0 };
     Ok(Metadata::new(groups, threshold, selector, mac_only))
 }
 
 /// A comma-separated flag value as a list.
-pub(crate) fn split_list(list: Option<&str>) -> Vec<String> {
+fn split_list(list: Option<&str>) -> Vec<String> {
     list.map(|l| {
         l.split(',')
             .map(str::trim)
@@ -407,6 +425,13 @@ pub(crate) fn split_list(list: Option<&str>) -> Vec<String> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// `--age` and `--pgp` style lists as one recipient list (PGP keys as `pgp:FINGERPRINT`).
+pub(crate) fn recipients(age: Option<&str>, pgp: Option<&str>) -> Vec<String> {
+    let mut out = split_list(age);
+    out.extend(split_list(pgp).iter().map(|fp| file::pgp_recipient(fp)));
+    out
 }
 
 /// The keyring of a command that decrypts, with `--decryption-order` applied.
@@ -456,7 +481,7 @@ pub(crate) fn open(
     Ok((opened, inp, out))
 }
 
-fn decrypt(a: DecryptArgs) -> Result<()> {
+pub(crate) fn decrypt(a: DecryptArgs) -> Result<()> {
     check_output_flags(a.in_place, a.output.as_deref())?;
     let file = a.file.as_deref();
     let _lock = lock_if_in_place(file, a.in_place)?;

@@ -2,7 +2,7 @@
 //! directories in parallel, with a dry run that lists recipient changes per file.
 
 use super::sops::{
-    emit, formats, indent_for, keyring, load_config, read_input, split_list, InputArgs,
+    emit, formats, indent_for, keyring, load_config, read_input, recipients, InputArgs,
 };
 use crate::output;
 use clap::Args;
@@ -15,33 +15,33 @@ use tollgate_sops::fsio::Mode;
 #[derive(Args)]
 pub(crate) struct RotateArgs {
     /// Files, or directories with --recursive; `-` or nothing reads stdin.
-    paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
     /// Write over the input file (always on for directories).
     #[arg(short, long)]
-    in_place: bool,
+    pub(crate) in_place: bool,
     /// Write the result to this file.
     #[arg(long, value_name = "FILE")]
-    output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Add age recipients (comma-separated) to the first key group.
     #[arg(long, value_name = "RECIPIENTS")]
-    add_age: Option<String>,
+    pub(crate) add_age: Option<String>,
     /// Remove age recipients (comma-separated).
     #[arg(long, value_name = "RECIPIENTS")]
-    rm_age: Option<String>,
+    pub(crate) rm_age: Option<String>,
     /// Add PGP keys (comma-separated fingerprints) to the first key group.
     #[arg(long, value_name = "FINGERPRINTS")]
-    add_pgp: Option<String>,
+    pub(crate) add_pgp: Option<String>,
     /// Remove PGP keys (comma-separated fingerprints).
     #[arg(long, value_name = "FINGERPRINTS")]
-    rm_pgp: Option<String>,
+    pub(crate) rm_pgp: Option<String>,
     /// Walk directories and rotate every SOPS file in them.
     #[arg(short, long)]
-    recursive: bool,
+    pub(crate) recursive: bool,
     /// Print what would change and write nothing.
     #[arg(long)]
-    dry_run: bool,
+    pub(crate) dry_run: bool,
     #[command(flatten)]
-    input: InputArgs,
+    pub(crate) input: InputArgs,
 }
 
 #[derive(Args)]
@@ -64,18 +64,6 @@ pub(crate) struct UpdatekeysArgs {
     check: bool,
     #[command(flatten)]
     input: InputArgs,
-}
-
-/// age recipients and PGP fingerprints as one recipient list (`pgp:FINGERPRINT`).
-fn recipients(age: Option<&String>, pgp: Option<&String>) -> Vec<String> {
-    let mut out = split_list(age.map(String::as_str));
-    out.extend(split_list(pgp.map(String::as_str)).iter().map(|fp| {
-        format!(
-            "pgp:{}",
-            tollgate_sops::keys::pgp::normalize_fingerprint(fp)
-        )
-    }));
-    out
 }
 
 /// The files to work on. A missing path fails with `missing` (sops: 2 for `rotate`, 1 for
@@ -151,8 +139,23 @@ fn print(reports: &[Report], dry_run: bool, explicit: bool) -> Result<()> {
 }
 
 pub(crate) fn rotate(a: RotateArgs) -> Result<()> {
-    let add = recipients(a.add_age.as_ref(), a.add_pgp.as_ref());
-    let rm = recipients(a.rm_age.as_ref(), a.rm_pgp.as_ref());
+    let changes_keys = [&a.add_age, &a.rm_age, &a.add_pgp, &a.rm_pgp]
+        .iter()
+        .any(|o| o.is_some());
+    if let Some(missing) = a.paths.iter().find(|p| p.as_os_str() != "-" && !p.exists()) {
+        if changes_keys {
+            return Err(Error::new(
+                ErrorKind::CannotChangeKeysOfNonExistentFile,
+                format!(
+                    "cannot add or remove keys on non-existent file {}",
+                    missing.display()
+                ),
+            )
+            .with_hint("create it with `tollgate sops edit` or `encrypt` first"));
+        }
+    }
+    let add = recipients(a.add_age.as_deref(), a.add_pgp.as_deref());
+    let rm = recipients(a.rm_age.as_deref(), a.rm_pgp.as_deref());
     let keyring = keyring(a.input.decryption_order.as_deref())?;
     let config = load_config(&a.input).ok().flatten();
     let single_stream = a.paths.len() <= 1

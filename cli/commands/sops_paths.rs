@@ -11,22 +11,26 @@ use tollgate_sops::{file, treepath};
 #[derive(Args)]
 pub(crate) struct SetArgs {
     /// The encrypted file (changed in place).
-    file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Where: '["key"]["sub"]' or '["list"][0]'.
-    path: String,
-    /// The value as JSON ('"text"', 42, {"a": 1}); omit with --value-file or --value-stdin.
-    value: Option<String>,
-    /// Read the JSON value from this file.
-    #[arg(long, value_name = "FILE")]
-    value_file: Option<PathBuf>,
-    /// Read the JSON value from stdin.
+    pub(crate) path: String,
+    /// The value as JSON ('"text"', 42, {"a": 1}); with --value-file the file holding it;
+    /// omitted with --value-stdin.
+    pub(crate) value: Option<String>,
+    /// VALUE names a file to read the JSON value from (keeps it out of process listings).
+    #[arg(long, conflicts_with = "value_stdin")]
+    pub(crate) value_file: bool,
+    /// Read the JSON value from stdin (no VALUE argument).
     #[arg(long)]
-    value_stdin: bool,
+    pub(crate) value_stdin: bool,
     /// Do not rewrite the file when the value is already set.
     #[arg(long)]
-    idempotent: bool,
+    pub(crate) idempotent: bool,
+    /// Open even when the MAC does not match.
+    #[arg(long)]
+    pub(crate) ignore_mac: bool,
     #[command(flatten)]
-    input: InputArgs,
+    pub(crate) input: InputArgs,
 }
 
 #[derive(Args)]
@@ -61,28 +65,37 @@ fn set_codes(e: Error) -> Error {
 }
 
 pub(crate) fn set(a: SetArgs) -> Result<()> {
-    set_value(a).map_err(set_codes)
+    // sops counts the positional arguments first (exit 100), before reading anything.
+    match (&a.value, a.value_stdin) {
+        (None, false) => Err(Error::new(
+            ErrorKind::NoFileSpecified,
+            "the value is missing: set FILE PATH VALUE",
+        )
+        .with_hint("or read it with --value-stdin, or from a file with --value-file")),
+        (Some(_), true) => Err(Error::new(
+            ErrorKind::NoFileSpecified,
+            "with --value-stdin, give only FILE and PATH",
+        )),
+        _ => set_value(a).map_err(set_codes),
+    }
 }
 
 fn set_value(a: SetArgs) -> Result<()> {
     let path = treepath::parse(&a.path)?;
-    let raw = match (&a.value, &a.value_file, a.value_stdin) {
-        (Some(v), None, false) => zeroize::Zeroizing::new(v.clone()),
-        (None, Some(f), false) => {
+    let raw = match (&a.value, a.value_file, a.value_stdin) {
+        (Some(v), false, false) => zeroize::Zeroizing::new(v.clone()),
+        (Some(f), true, false) => {
             zeroize::Zeroizing::new(std::fs::read_to_string(f).map_err(|e| {
-                Error::new(
-                    ErrorKind::CouldNotReadInput,
-                    format!("{}: {e}", f.display()),
-                )
+                Error::new(ErrorKind::Generic, format!("{f}: {e}"))
             })?)
         }
-        (None, None, true) => {
+        (None, false, true) => {
             zeroize::Zeroizing::new(String::from_utf8_lossy(&read_input(None)?).into_owned())
         }
         _ => {
             return Err(Error::new(
                 ErrorKind::InvalidSetFormat,
-                "give the value once: as an argument, --value-file or --value-stdin",
+                "give the value once: as VALUE, from the file VALUE names (--value-file), or on stdin (--value-stdin)",
             ))
         }
     };
@@ -93,8 +106,16 @@ fn set_value(a: SetArgs) -> Result<()> {
         )
         .with_hint("strings need quotes: '\"text\"'")
     })?;
+    if value.is_array() {
+        // sops reads a structured value as a JSON file, whose top level must be an object.
+        return Err(Error::new(
+            ErrorKind::InvalidSetFormat,
+            "invalid set value format: a list cannot be the value",
+        )
+        .with_hint("set an object holding it ('{\"k\": [1]}'), or each item ('[\"key\"][0]')"));
+    }
     let _lock = lock_for_update(&a.file)?;
-    let (mut opened, format, _) = open(Some(&a.file), &a.input, false, true)?;
+    let (mut opened, _, format) = open(Some(&a.file), &a.input, a.ignore_mac, true)?;
     let first = opened
         .plain
         .0
@@ -114,7 +135,7 @@ pub(crate) fn unset(a: UnsetArgs) -> Result<()> {
 fn unset_key(a: UnsetArgs) -> Result<()> {
     let path = treepath::parse(&a.path)?;
     let _lock = lock_for_update(&a.file)?;
-    let (mut opened, format, _) = open(Some(&a.file), &a.input, false, true)?;
+    let (mut opened, _, format) = open(Some(&a.file), &a.input, false, true)?;
     let first = opened
         .plain
         .0
