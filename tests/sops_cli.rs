@@ -565,7 +565,7 @@ fn stdin_filename_override_and_creation_rules() {
 }
 
 #[test]
-fn foreign_key_types_survive_updatekeys_and_block_rotate() {
+fn foreign_key_types_survive_updatekeys_and_block_rotate_until_removed() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("s.yaml");
     let text = fs::read_to_string(fixtures().join("k8s-single.enc.yaml")).unwrap();
@@ -597,6 +597,42 @@ fn foreign_key_types_survive_updatekeys_and_block_rotate() {
             && after.contains("enc: opaque")
             && after.contains(R2),
         "{after}"
+    );
+    // Adding a KMS key needs AWS: refused, file untouched.
+    let o = run(t()
+        .args([
+            "sops",
+            "rotate",
+            "-i",
+            "--add-kms",
+            "arn:aws:kms:us-east-1:1:key/new",
+        ])
+        .arg(&p));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&p).unwrap(), after);
+    // Removing it needs no AWS: with no KMS key left, a new data key wraps for age alone
+    // (legacy `-r` form); real sops opens the result with R1's key.
+    ok(run(t()
+        .args([
+            "sops",
+            "-r",
+            "-i",
+            "--rm-kms",
+            "arn:aws:kms:us-east-1:111122223333:key/0c9e",
+        ])
+        .arg(&p)));
+    let rotated = fs::read_to_string(&p).unwrap();
+    assert!(
+        !rotated.contains("kms") && rotated.contains(R1) && rotated.contains(R2),
+        "{rotated}"
+    );
+    let plain = ok(run(t().args(["sops", "decrypt"]).arg(&p)));
+    assert_eq!(
+        ok(run(sops()
+            .env("SOPS_AGE_KEY_FILE", key(1))
+            .arg("decrypt")
+            .arg(&p))),
+        plain
     );
 }
 

@@ -22,18 +22,8 @@ pub(crate) struct RotateArgs {
     /// Write the result to this file.
     #[arg(long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
-    /// Add age recipients (comma-separated) to the first key group.
-    #[arg(long, value_name = "RECIPIENTS")]
-    pub(crate) add_age: Option<String>,
-    /// Remove age recipients (comma-separated).
-    #[arg(long, value_name = "RECIPIENTS")]
-    pub(crate) rm_age: Option<String>,
-    /// Add PGP keys (comma-separated fingerprints) to the first key group.
-    #[arg(long, value_name = "FINGERPRINTS")]
-    pub(crate) add_pgp: Option<String>,
-    /// Remove PGP keys (comma-separated fingerprints).
-    #[arg(long, value_name = "FINGERPRINTS")]
-    pub(crate) rm_pgp: Option<String>,
+    #[command(flatten)]
+    pub(crate) keys: KeyChanges,
     /// Walk directories and rotate every SOPS file in them.
     #[arg(short, long)]
     pub(crate) recursive: bool,
@@ -42,6 +32,106 @@ pub(crate) struct RotateArgs {
     pub(crate) dry_run: bool,
     #[command(flatten)]
     pub(crate) input: InputArgs,
+}
+
+/// `--add-*` / `--rm-*` of `rotate`: age and PGP recipients added to the first group or
+/// removed from all; keys of other types only removed (adding one needs the key service).
+#[derive(Args)]
+pub(crate) struct KeyChanges {
+    /// Add age recipients (comma-separated) to the first key group.
+    #[arg(long, value_name = "RECIPIENTS")]
+    add_age: Option<String>,
+    /// Remove age recipients (comma-separated).
+    #[arg(long, value_name = "RECIPIENTS")]
+    rm_age: Option<String>,
+    /// Add PGP keys (comma-separated fingerprints) to the first key group.
+    #[arg(long, value_name = "FINGERPRINTS")]
+    add_pgp: Option<String>,
+    /// Remove PGP keys (comma-separated fingerprints).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    rm_pgp: Option<String>,
+    /// Remove AWS KMS keys (comma-separated ARNs). Offline, so only when no KMS or Vault key
+    /// is left: those would still wrap the old data key.
+    #[arg(long, value_name = "ARNS")]
+    rm_kms: Option<String>,
+    /// Remove GCP KMS keys (comma-separated resource ids); as --rm-kms.
+    #[arg(long, value_name = "IDS")]
+    rm_gcp_kms: Option<String>,
+    /// Remove Azure Key Vault keys (comma-separated key URLs); as --rm-kms.
+    #[arg(long, value_name = "URLS")]
+    rm_azure_kv: Option<String>,
+    /// Remove HashiCorp Vault transit keys (comma-separated key URIs); as --rm-kms.
+    #[arg(long, value_name = "URIS")]
+    rm_hc_vault_transit: Option<String>,
+    /// Refused: wrapping a data key for AWS KMS needs AWS (use Go sops).
+    #[arg(long, value_name = "ARNS")]
+    add_kms: Option<String>,
+    /// Refused, as --add-kms.
+    #[arg(long, value_name = "IDS")]
+    add_gcp_kms: Option<String>,
+    /// Refused, as --add-kms.
+    #[arg(long, value_name = "URLS")]
+    add_azure_kv: Option<String>,
+    /// Refused, as --add-kms.
+    #[arg(long, value_name = "URIS")]
+    add_hc_vault_transit: Option<String>,
+}
+
+impl KeyChanges {
+    /// Whether any key is to be added or removed.
+    pub(crate) fn any(&self) -> bool {
+        [
+            &self.add_age,
+            &self.rm_age,
+            &self.add_pgp,
+            &self.rm_pgp,
+            &self.rm_kms,
+            &self.rm_gcp_kms,
+            &self.rm_azure_kv,
+            &self.rm_hc_vault_transit,
+            &self.add_kms,
+            &self.add_gcp_kms,
+            &self.add_azure_kv,
+            &self.add_hc_vault_transit,
+        ]
+        .iter()
+        .any(|o| o.is_some())
+    }
+
+    /// The identities to add and to remove, as the metadata names them (`pgp:FP`,
+    /// `kms:ARN`, ...).
+    fn lists(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let adds_other = [
+            ("--add-kms", &self.add_kms),
+            ("--add-gcp-kms", &self.add_gcp_kms),
+            ("--add-azure-kv", &self.add_azure_kv),
+            ("--add-hc-vault-transit", &self.add_hc_vault_transit),
+        ];
+        if let Some((flag, _)) = adds_other.iter().find(|(_, v)| v.is_some()) {
+            return Err(Error::new(
+                ErrorKind::Generic,
+                format!("{flag}: tollgate cannot wrap a data key for KMS or Vault keys"),
+            )
+            .with_hint("add cloud keys with Go sops, which can reach the key service"));
+        }
+        let add = recipients(self.add_age.as_deref(), self.add_pgp.as_deref());
+        let mut rm = recipients(self.rm_age.as_deref(), self.rm_pgp.as_deref());
+        for (kind, list) in [
+            ("kms", &self.rm_kms),
+            ("gcp_kms", &self.rm_gcp_kms),
+            ("azure_kv", &self.rm_azure_kv),
+            ("hc_vault", &self.rm_hc_vault_transit),
+        ] {
+            rm.extend(
+                list.iter()
+                    .flat_map(|l| l.split(','))
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|id| tollgate_sops::config::other_identity(kind, id)),
+            );
+        }
+        Ok((add, rm))
+    }
 }
 
 #[derive(Args)]
@@ -139,9 +229,7 @@ fn print(reports: &[Report], dry_run: bool, explicit: bool) -> Result<()> {
 }
 
 pub(crate) fn rotate(a: RotateArgs) -> Result<()> {
-    let changes_keys = [&a.add_age, &a.rm_age, &a.add_pgp, &a.rm_pgp]
-        .iter()
-        .any(|o| o.is_some());
+    let changes_keys = a.keys.any();
     if let Some(missing) = a.paths.iter().find(|p| p.as_os_str() != "-" && !p.exists()) {
         if changes_keys {
             return Err(Error::new(
@@ -154,8 +242,7 @@ pub(crate) fn rotate(a: RotateArgs) -> Result<()> {
             .with_hint("create it with `tollgate sops edit` or `encrypt` first"));
         }
     }
-    let add = recipients(a.add_age.as_deref(), a.add_pgp.as_deref());
-    let rm = recipients(a.rm_age.as_deref(), a.rm_pgp.as_deref());
+    let (add, rm) = a.keys.lists()?;
     let keyring = keyring(a.input.decryption_order.as_deref())?;
     let config = load_config(&a.input).ok().flatten();
     let single_stream = a.paths.len() <= 1

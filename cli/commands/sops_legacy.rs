@@ -40,18 +40,9 @@ pub(crate) struct LegacyArgs {
     /// Accepted for sops compatibility; the editor always shows the data only.
     #[arg(short = 's', long)]
     show_master_keys: bool,
-    /// With -r: add age recipients (comma-separated) to the first key group.
-    #[arg(long, value_name = "RECIPIENTS")]
-    add_age: Option<String>,
-    /// With -r: remove age recipients (comma-separated).
-    #[arg(long, value_name = "RECIPIENTS")]
-    rm_age: Option<String>,
-    /// With -r: add PGP keys (comma-separated fingerprints) to the first key group.
-    #[arg(long, value_name = "FINGERPRINTS")]
-    add_pgp: Option<String>,
-    /// With -r: remove PGP keys (comma-separated fingerprints).
-    #[arg(long, value_name = "FINGERPRINTS")]
-    rm_pgp: Option<String>,
+    /// With -r: recipients to add and remove.
+    #[command(flatten)]
+    changes: sops_keys::KeyChanges,
     #[command(flatten)]
     keys: NewFileArgs,
     #[command(flatten)]
@@ -79,9 +70,7 @@ pub(crate) fn run(a: LegacyArgs) -> Result<()> {
             "cannot operate on both --output and --in-place",
         ));
     }
-    let changes_keys = [&a.add_age, &a.rm_age, &a.add_pgp, &a.rm_pgp]
-        .iter()
-        .any(|o| o.is_some());
+    let changes_keys = a.changes.any();
     if !file.exists() {
         if changes_keys {
             return Err(Error::new(
@@ -124,10 +113,7 @@ pub(crate) fn run(a: LegacyArgs) -> Result<()> {
             paths: vec![file],
             in_place: a.in_place,
             output: a.output,
-            add_age: a.add_age,
-            rm_age: a.rm_age,
-            add_pgp: a.add_pgp,
-            rm_pgp: a.rm_pgp,
+            keys: a.changes,
             recursive: false,
             dry_run: false,
             input: a.input,

@@ -263,7 +263,7 @@ pub fn rotate_bytes(
 
 /// Rotates an already parsed file.
 fn rotate_sealed(
-    sealed: file::Sealed,
+    mut sealed: file::Sealed,
     format: Format,
     keyring: &Keyring,
     add: &[String],
@@ -271,13 +271,17 @@ fn rotate_sealed(
     indent: Option<usize>,
 ) -> Result<Vec<u8>> {
     let after = rotated_sets(&recipient_sets(&sealed.metadata.key_groups), add, remove);
+    // KMS and Vault keys can be removed offline; any left would still wrap the old data key.
+    for g in &mut sealed.metadata.key_groups {
+        g.remove_others(remove);
+    }
     if let Some(kind) = foreign_key_type(&sealed.metadata.key_groups) {
         // A new data key would leave those entries wrapping the old one.
         return Err(Error::new(
             crate::ErrorKind::Generic,
             format!("the file also has `{kind}` keys, which tollgate cannot re-wrap with a new data key"),
         )
-        .with_hint("rotate this file with sops, or remove those keys first"));
+        .with_hint("rotate this file with sops, or remove those keys in the same run (--rm-kms, --rm-gcp-kms, --rm-azure-kv, --rm-hc-vault-transit)"));
     }
     let opened = file::open(sealed, keyring, false)?;
     let mut meta = opened.metadata;

@@ -51,29 +51,25 @@ impl KeyGroup {
         let mut out = Vec::new();
         for (kind, node) in &self.other {
             let Node::List(items) = node else { continue };
-            for item in items {
-                let field = |k: &str| item.get(k).and_then(Node::as_str).unwrap_or("");
-                let id = match kind.as_str() {
-                    "kms" => field("arn").to_owned(),
-                    "gcp_kms" => field("resource_id").to_owned(),
-                    "azure_kv" => format!(
-                        "{}/keys/{}/{}",
-                        field("vaultUrl"),
-                        field("name"),
-                        field("version")
-                    ),
-                    "hc_vault" => format!(
-                        "{}/v1/{}/keys/{}",
-                        field("vault_address"),
-                        field("engine_path"),
-                        field("key_name")
-                    ),
-                    _ => continue,
-                };
-                out.push(crate::config::other_identity(kind, &id));
-            }
+            out.extend(
+                items
+                    .iter()
+                    .filter_map(|item| other_identity_of(kind, item)),
+            );
         }
         out
+    }
+
+    /// Removes the other-type keys whose identity is in `ids`; returns how many went.
+    pub fn remove_others(&mut self, ids: &[String]) -> usize {
+        let mut removed = 0usize;
+        for (kind, node) in &mut self.other {
+            let Node::List(items) = node else { continue };
+            let before = items.len();
+            items.retain(|item| other_identity_of(kind, item).is_none_or(|id| !ids.contains(&id)));
+            removed = removed.saturating_add(before.saturating_sub(items.len()));
+        }
+        removed
     }
 
     /// Whether any key of any type holds the data key in this group.
@@ -85,6 +81,30 @@ impl KeyGroup {
     pub fn has_other_keys(&self) -> bool {
         self.other.iter().any(|(_, v)| non_empty(v))
     }
+}
+
+/// The identity of one entry of an other-type key list, as [`KeyGroup::other_identities`]
+/// lists it (`None` for a type tollgate does not know).
+fn other_identity_of(kind: &str, item: &Node) -> Option<String> {
+    let field = |k: &str| item.get(k).and_then(Node::as_str).unwrap_or("");
+    let id = match kind {
+        "kms" => field("arn").to_owned(),
+        "gcp_kms" => field("resource_id").to_owned(),
+        "azure_kv" => format!(
+            "{}/keys/{}/{}",
+            field("vaultUrl"),
+            field("name"),
+            field("version")
+        ),
+        "hc_vault" => format!(
+            "{}/v1/{}/keys/{}",
+            field("vault_address"),
+            field("engine_path"),
+            field("key_name")
+        ),
+        _ => return None,
+    };
+    Some(crate::config::other_identity(kind, &id))
 }
 
 /// The sops metadata of a file.
