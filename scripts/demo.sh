@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs tollgate (into .tools/bin) and runs its main job on the demo GitOps repository in
-# fixtures/demo: which SOPS files drifted from .sops.yaml, a secret read back, the secrets
+# fixtures/demo: which SOPS files drifted from .sops.yaml, a secret read back (and handed to a
+# command through a FIFO, as a CI step would, the plaintext never on disk), the secrets
 # audit (drifted recipients, a Secret committed without sops, a credential in an env value),
 # the repository checked as the cluster receives it (every Kustomize overlay and Flux
 # Kustomization rendered, findings on the source files) against the demo policy and the
@@ -19,6 +20,8 @@ trap 'rm -rf "$rendered"' EXIT
 set -x
 tollgate sops updatekeys --recursive --dry-run .
 tollgate sops decrypt --extract '["stringData"]["DB_HOST"]' clusters/staging/secrets/podinfo-db.yaml
+tollgate sops exec-file --output-type json clusters/staging/secrets/podinfo-db.yaml \
+  'python3 -c "import json, sys; print(sorted(json.load(open(sys.argv[1]))[\"stringData\"]))" {}'
 set +e
 tollgate secrets audit --format short .
 echo "tollgate secrets audit exit code: $? (1: recipients drifted, a plaintext Secret, a webhook URL in an env value; the tollgate-secrets hook blocks such a commit)"

@@ -454,3 +454,39 @@ fn groups_add_and_delete_keep_the_data_key_and_agree_with_sops() {
         assert!(!o.status.success(), "{who}");
     }
 }
+
+#[test]
+fn exec_commands_run_as_another_user_when_root_asks() {
+    // --user switches the command to the user's uid and gid with the user's HOME, USER and
+    // LOGNAME (as sops 3.13 sets them), and exec-file hands that user the FIFO. Only root may switch: anyone else gets
+    // exit 1 from both tools, before the command runs.
+    let both = Both::new();
+    both.file("u.yaml", EXEC_PLAIN);
+    both.ok(&["encrypt", "-i", "u.yaml"]);
+    let root = String::from_utf8(ok(run(Command::new("id").arg("-u")))).unwrap() == "0\n";
+    let script = "echo \"$(id -u) $USER $foo\"";
+    for (who, _, o) in both.run(&["exec-env", "--user", "nobody", "u.yaml", script]) {
+        if root {
+            let nobody =
+                String::from_utf8(ok(run(Command::new("id").args(["-u", "nobody"])))).unwrap();
+            // sops sets USER (and HOME, LOGNAME) since 3.13; the pinned 3.11 leaves them.
+            let user = if who == "sops" { "" } else { "nobody" };
+            assert_eq!(
+                String::from_utf8_lossy(&o.stdout),
+                format!("{} {user} bar\n", nobody.trim()),
+                "{who}: {}",
+                stderr(&o)
+            );
+        } else {
+            assert_eq!(code(&o), 1, "{who}: {}", stderr(&o));
+            assert!(o.stdout.is_empty(), "{who}");
+        }
+    }
+    if root {
+        let plain = both.ok(&["decrypt", "u.yaml"]);
+        let ran = both.ok(&["exec-file", "--user", "nobody", "u.yaml", "id -un; cat {}"]);
+        for ((who, _, out), (_, _, plain)) in ran.iter().zip(&plain) {
+            assert_eq!(out, &[&b"nobody\n"[..], plain].concat(), "{who}");
+        }
+    }
+}

@@ -219,7 +219,8 @@ pub(crate) fn exec_file(a: ExecFileArgs) -> Result<u8> {
     }
     if let Some(u) = &run_as {
         for p in [dir.path(), path.as_path()] {
-            std::os::unix::fs::chown(p, Some(u.uid), Some(u.gid)).map_err(|e| io("FIFO", e))?;
+            std::os::unix::fs::chown(p, Some(u.uid), Some(u.gid))
+                .map_err(|e| io("temporary file", e))?;
         }
     }
     if !a.no_fifo {
