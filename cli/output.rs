@@ -35,6 +35,11 @@ pub(crate) fn report_policy(e: &tollgate_core::Error) {
     }
 }
 
+/// Prints an error line (for errors reported one by one before an exit code).
+pub(crate) fn error(msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "tollgate: error: {msg}");
+}
+
 /// Prints a warning line.
 pub(crate) fn warn(msg: &str) {
     let _ = writeln!(std::io::stderr().lock(), "tollgate: warning: {msg}");

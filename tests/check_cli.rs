@@ -957,3 +957,137 @@ fn the_gitlab_code_quality_report_lists_every_finding() {
         assert_eq!(issue["fingerprint"].as_str().unwrap().len(), 16);
     }
 }
+
+/// Runs check in `dir` with JSON output; returns the exit code, the report and stderr.
+fn json_in(dir: &Path, args: &[&str]) -> (i32, Value, String) {
+    let o = run(tollgate()
+        .args(["check", "--format", "json"])
+        .args(args)
+        .current_dir(dir));
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (code(&o), v, stderr(&o))
+}
+
+fn rule_ids(v: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = v["findings"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .map(|x| {
+                    format!(
+                        "{} {}",
+                        x["rule_id"].as_str().unwrap_or(""),
+                        x["message"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn rule_values_count_as_conftest_counts_them() {
+    // conftest reads a rule's value as a list of results and passes anything else. Worked
+    // per rule, for a Pod and a ConfigMap:
+    // - `violation := [{"msg": ...}] if kind is Pod`: a list with one object: one finding on
+    //   the Pod; undefined on the ConfigMap: nothing (before: a "<undefined>" finding).
+    // - `deny := "single" if true`: a string, not a list: passes on both.
+    // - `deny_set contains 7 if true`: a set whose member is a number: not a result, passes.
+    // - v0 `warn { true }`: a boolean, not a list: passes (conftest's reading).
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        &dir,
+        "p.rego",
+        "package main\nimport rego.v1\n\nviolation := [{\"msg\": \"a pod\"}] if input.kind == \"Pod\"\n\ndeny := \"single\"\n\ndeny_set contains 7 if true\n",
+    );
+    put(&dir, "v0.rego", "package main\n\nwarn_v0 { true }\n");
+    put(
+        &dir,
+        "m.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers: []\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
+    let (c, v, err) = json_in(
+        dir.path(),
+        &["--policy", "p.rego", "--policy", "v0.rego", "m.yaml"],
+    );
+    assert_eq!(c, 1, "{err}");
+    assert_eq!(rule_ids(&v), ["main/violation a pod"], "{v:#}");
+}
+
+#[test]
+fn namespaces_take_globs_and_empty_policy_paths_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, pkg) in [
+        ("a.rego", "main"),
+        ("b.rego", "k8s.images"),
+        ("c.rego", "k8s.rbac"),
+        ("d.rego", "other"),
+    ] {
+        put(
+            &dir,
+            file,
+            &format!("package {pkg}\nimport rego.v1\n\ndeny contains \"{pkg}\" if true\n"),
+        );
+    }
+    put(
+        &dir,
+        "m.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
+    // `k8s.*` selects the two k8s packages (a glob over the whole dotted name, as conftest's
+    // path.Match does: `*` crosses the dot); `*` selects all four; none: `main` only.
+    for (ns, want) in [
+        (
+            Some("k8s.*"),
+            vec!["k8s.images/deny k8s.images", "k8s.rbac/deny k8s.rbac"],
+        ),
+        (
+            Some("*"),
+            vec![
+                "k8s.images/deny k8s.images",
+                "k8s.rbac/deny k8s.rbac",
+                "main/deny main",
+                "other/deny other",
+            ],
+        ),
+        (Some("ot?er"), vec!["other/deny other"]),
+        (None, vec!["main/deny main"]),
+    ] {
+        let mut args = vec!["--policy", "."];
+        if let Some(n) = ns {
+            args.extend(["--namespace", n]);
+        }
+        args.push("m.yaml");
+        let (c, v, err) = json_in(dir.path(), &args);
+        assert_eq!(c, 1, "{ns:?}: {err}");
+        assert_eq!(rule_ids(&v), want, "{ns:?}");
+    }
+    // A policy directory that holds nothing, or a path that does not exist: exit 2, named.
+    fs::create_dir(dir.path().join("empty")).unwrap();
+    for path in ["empty", "missing"] {
+        let (c, _, err) = json_in(dir.path(), &["--policy", path, "m.yaml"]);
+        assert_eq!(c, 2, "{path}");
+        assert!(err.contains(&format!("{path}: no policies found")), "{err}");
+        let o = run(tollgate().args(["verify", path]).current_dir(dir.path()));
+        assert_eq!(code(&o), 2, "verify {path}");
+        assert!(
+            stderr(&o).contains("tollgate: error:") && stderr(&o).contains("no policies found"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // `deny if { ... }` is a boolean rule, which conftest refuses at load: exit 2 on its line.
+    put(
+        &dir,
+        "bare.rego",
+        "package main\nimport rego.v1\n\ndeny if {\n  true\n}\n",
+    );
+    let (c, _, err) = json_in(dir.path(), &["--policy", "bare.rego", "m.yaml"]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("bare.rego:4") && err.contains("without 'contains'"),
+        "{err}"
+    );
+}

@@ -33,7 +33,8 @@ pub(crate) struct PolicyArgs {
     /// any --policy, --pack or configured policies, every bundled pack is used.
     #[arg(long, value_name = "NAME")]
     pack: Vec<String>,
-    /// Rego package to evaluate (repeatable; default `main`).
+    /// Rego package to evaluate (repeatable; globs as conftest takes them: `'*'`, `'k8s.*'`;
+    /// default `main`).
     #[arg(short, long, value_name = "PACKAGE")]
     namespace: Vec<String>,
     /// Evaluate every package that has `deny`, `violation` or `warn` rules.

@@ -31,7 +31,7 @@ pub(crate) fn run(a: &VerifyArgs) -> Result<u8, Error> {
         Ok(v) => v,
         Err(errors) => {
             for e in &errors {
-                output::warn(&e.to_string());
+                output::error(&e.to_string());
             }
             return Ok(2);
         }

@@ -88,6 +88,21 @@ impl PolicySet {
             file: e.file.clone(),
             message: e.to_string(),
         }));
+        // A --policy path that gives no engine anything is a mistake (a typo, the wrong
+        // directory), not a clean run: conftest says "no policies found" too.
+        for path in &sources.paths {
+            let under = |file: &str| std::path::Path::new(file).starts_with(path);
+            let holds = !rego::policy_files(std::slice::from_ref(path), false).is_empty()
+                || kyverno.policies.iter().any(|p| under(&p.file))
+                || kyverno.other.iter().any(|(f, _, _)| under(f))
+                || kyverno.errors.iter().any(|e| under(&e.file));
+            if !holds {
+                errors.push(LoadError {
+                    file: path.display().to_string(),
+                    message: crate::engine::no_policies_message(path),
+                });
+            }
+        }
         let (Some(rego), true) = (rego, errors.is_empty()) else {
             return Err(errors);
         };

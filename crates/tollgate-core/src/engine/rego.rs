@@ -17,7 +17,7 @@ use std::time::Duration;
 /// Which packages are evaluated, with what data.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Packages to evaluate (`main` when empty).
+    /// Packages to evaluate (`main` when empty); `*` and `?` match as in conftest's globs.
     pub namespaces: Vec<String>,
     /// Evaluate every package that has conftest rules.
     pub all_namespaces: bool,
@@ -377,7 +377,9 @@ impl Policies {
                 || if opts.namespaces.is_empty() {
                     pkg == "main"
                 } else {
-                    opts.namespaces.iter().any(|n| n == pkg)
+                    opts.namespaces
+                        .iter()
+                        .any(|n| crate::wildcard::matches(n, pkg))
                 }
         };
         let mut queries = Vec::new();
@@ -630,13 +632,7 @@ impl Worker {
             };
             match engine.eval_rule(format!("data.{}.{}", q.package, q.rule)) {
                 Ok(value) => {
-                    let mut raw = Vec::new();
-                    collect(&value, first, q, &mut raw);
-                    let items = match serde_json::to_value(&value).unwrap_or_default() {
-                        serde_json::Value::Array(items) => items,
-                        other => vec![other],
-                    };
-                    for (f, item) in raw.into_iter().zip(items) {
+                    for item in results(&value) {
                         let target = item.get("resource").and_then(|want| {
                             let s = |k: &str| want.get(k).and_then(serde_json::Value::as_str);
                             resources.iter().find(|r| {
@@ -646,22 +642,7 @@ impl Worker {
                                         .is_none_or(|n| Some(n) == r.namespace.as_deref())
                             })
                         });
-                        findings.push(match target {
-                            Some(r) => {
-                                let mut g = Finding::on(
-                                    r,
-                                    f.rule_id.clone(),
-                                    f.severity,
-                                    f.message.clone(),
-                                    "rego",
-                                    f.field_path.clone(),
-                                );
-                                g.help = f.help;
-                                g.sensitive |= f.sensitive;
-                                g
-                            }
-                            None => f,
-                        });
+                        findings.push(finding_of(&item, target.unwrap_or(first), q));
                     }
                 }
                 Err(e) => errors.push(EvalError {
@@ -683,37 +664,53 @@ fn flatten_names(v: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 /// Turns a rule's value (a set or array of messages) into findings.
-fn collect(value: &Value, resource: &Resource, q: &Query, out: &mut Vec<Finding>) {
-    let items = match serde_json::to_value(value).unwrap_or(serde_json::Value::Null) {
-        serde_json::Value::Array(items) => items,
-        serde_json::Value::Null | serde_json::Value::Bool(false) => return,
-        other => vec![other],
-    };
-    for item in items {
-        let details = item.get("details").cloned();
-        let (message, field) = match &item {
-            serde_json::Value::String(s) => (s.clone(), None),
-            serde_json::Value::Object(o) => {
-                let msg = o
-                    .get("msg")
-                    .and_then(serde_json::Value::as_str)
-                    .map_or_else(|| item.to_string(), str::to_owned);
-                let field = o
-                    .get("field")
-                    .or_else(|| o.get("path"))
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned);
-                (msg, field)
-            }
-            serde_json::Value::Bool(true) => (format!("{} is true", q.id), None),
-            other => (other.to_string(), None),
-        };
-        let mut f = Finding::on(resource, q.id.clone(), q.severity, message, "rego", field);
-        f.help.clone_from(&q.title);
-        f.details = details;
-        f.sensitive |= q.sensitive;
-        out.push(f);
+/// The results of a rule as conftest counts them: the members of a set or array that are
+/// strings or objects. Anything else passes, as conftest judges it: a rule that is undefined
+/// for the document, `false`, `true` (v0 `deny { ... }`), or a single value of a complete rule
+/// (`deny := "msg"`).
+fn results(value: &Value) -> Vec<serde_json::Value> {
+    match serde_json::to_value(value).unwrap_or_default() {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .filter(|i| i.is_string() || i.is_object())
+            .collect(),
+        _ => Vec::new(),
     }
+}
+
+/// One result as a finding: a string is the message; an object gives `msg`, `field` (or
+/// `path`) and `details`.
+fn finding_of(item: &serde_json::Value, resource: &Resource, q: &Query) -> Finding {
+    let details = item.get("details").cloned();
+    let (message, field) = match item {
+        serde_json::Value::String(s) => (s.clone(), None),
+        serde_json::Value::Object(o) => {
+            let msg = o
+                .get("msg")
+                .and_then(serde_json::Value::as_str)
+                .map_or_else(|| item.to_string(), str::to_owned);
+            let field = o
+                .get("field")
+                .or_else(|| o.get("path"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            (msg, field)
+        }
+        other => (other.to_string(), None),
+    };
+    let mut f = Finding::on(resource, q.id.clone(), q.severity, message, "rego", field);
+    f.help.clone_from(&q.title);
+    f.details = details;
+    f.sensitive |= q.sensitive;
+    f
+}
+
+fn collect(value: &Value, resource: &Resource, q: &Query, out: &mut Vec<Finding>) {
+    out.extend(
+        results(value)
+            .iter()
+            .map(|item| finding_of(item, resource, q)),
+    );
 }
 
 #[cfg(test)]

@@ -51,7 +51,8 @@ pub struct Scanned {
     pub has_exception: bool,
     /// `test_` rules (for `tollgate verify`), with their line.
     pub tests: Vec<(String, usize)>,
-    /// METADATA blocks that are not valid YAML: `(line, message)`.
+    /// METADATA blocks that are not valid YAML, and conftest rules written `deny if` (a
+    /// boolean, which conftest refuses): `(line, message)`.
     pub errors: Vec<(usize, String)>,
 }
 
@@ -107,6 +108,14 @@ fn head_name(line: &str) -> Option<&str> {
     is_head.then_some(name)
 }
 
+/// Whether what follows a rule name is `if` (a boolean rule, `deny if { ... }`), not
+/// `contains ... if`, `[msg] if` or `:= value if`.
+fn is_bare_if(rest: &str) -> bool {
+    rest.trim_start()
+        .strip_prefix("if")
+        .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t', '{']))
+}
+
 /// Scans a policy's source.
 pub fn scan(text: &str) -> Scanned {
     let mut out = Scanned::default();
@@ -149,6 +158,12 @@ pub fn scan(text: &str) -> Scanned {
                     out.tests.push((name.to_owned(), i + 1));
                 }
             } else if is_conftest_rule(name) {
+                if is_bare_if(&line[name.len()..]) {
+                    out.errors.push((
+                        i + 1,
+                        format!("rule is using 'if' keyword without 'contains' keyword: `{name} if` makes {name} a boolean, which conftest refuses; write `{name} contains msg if {{ ... }}`"),
+                    ));
+                }
                 match out.rules.iter_mut().find(|r| r.name == name) {
                     Some(r) if r.meta == Annotation::default() => r.meta = meta,
                     Some(_) => {}
@@ -184,6 +199,11 @@ mod tests {
         assert_eq!(s.rules[0].meta.title.as_deref(), Some("No latest"));
         assert_eq!(s.rules[1].meta, Annotation::default());
         assert!(s.has_exception);
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        // conftest refuses `deny if` (a boolean rule, OPA issue 6509): an error on its line.
+        let bare = scan("package main\nimport rego.v1\n\ndeny if {\n  true\n}\nwarn_x contains m if { m := 1 }\n");
+        assert_eq!(bare.errors.len(), 1, "{:?}", bare.errors);
+        assert_eq!(bare.errors[0].0, 4);
         assert!(
             !is_conftest_rule("denylist")
                 && !is_conftest_rule("deny_")

@@ -66,6 +66,18 @@ pub fn verify(
             )
         })
         .collect();
+    // A path without a .rego file tests nothing: an error, as conftest's "no policies found".
+    let empty: Vec<super::rego::PolicyError> = paths
+        .iter()
+        .filter(|p| super::rego::policy_files(std::slice::from_ref(*p), true).is_empty())
+        .map(|p| super::rego::PolicyError {
+            file: p.display().to_string(),
+            message: super::no_policies_message(p),
+        })
+        .collect();
+    if !empty.is_empty() {
+        return Err(empty);
+    }
     let loaded = super::rego::Loaded::from_sources(sources, data, timeout);
     if !loaded.errors.is_empty() {
         return Err(loaded.errors);
