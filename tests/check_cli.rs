@@ -1091,3 +1091,46 @@ fn namespaces_take_globs_and_empty_policy_paths_are_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn undefined_functions_fail_at_load_even_in_rules_that_never_run() {
+    // OPA rejects a call to a function nothing defines when it compiles. Worked cases:
+    // - `lib.name_of(input)`: defined in package lib, imported: fine.
+    // - `sprintf`, `count`, `startswith`: builtins: fine.
+    // - `sprintff(...)` in a rule whose first line is never true (kind `Nope`): still an
+    //   error, on the call's line (7), exit 2.
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        &dir,
+        "lib.rego",
+        "package lib\nimport rego.v1\n\nname_of(o) := n if n := o.metadata.name\n",
+    );
+    put(
+        &dir,
+        "main.rego",
+        "package main\nimport rego.v1\nimport data.lib\n\ndeny contains m if {\n  input.kind == \"Nope\"\n  m := sprintff(\"%s\", [lib.name_of(input)])\n}\n\nwarn contains m if {\n  startswith(lib.name_of(input), \"c\")\n  count(input.data) > 0\n  m := sprintf(\"%s has data\", [lib.name_of(input)])\n}\n",
+    );
+    put(
+        &dir,
+        "m.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n",
+    );
+    let (c, _, err) = json_in(dir.path(), &["--policy", ".", "m.yaml"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(
+        err.contains("main.rego:7") && err.contains("undefined function sprintff"),
+        "{err}"
+    );
+    assert_eq!(err.matches("undefined function").count(), 1, "{err}");
+    // Fixed, the same policies load and the warn rule fires.
+    put(
+        &dir,
+        "main.rego",
+        &fs::read_to_string(dir.path().join("main.rego"))
+            .unwrap()
+            .replace("sprintff", "sprintf"),
+    );
+    let (c, v, err) = json_in(dir.path(), &["--policy", ".", "m.yaml"]);
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(rule_ids(&v), ["main/warn c has data"]);
+}

@@ -168,6 +168,36 @@ pub(super) fn recursion_errors(engine: &Engine) -> Vec<PolicyError> {
         .collect()
 }
 
+/// Calls to functions that are neither defined by a policy nor builtins, each an error at its
+/// call, as OPA's compiler reports them.
+pub(super) fn unknown_function_errors(engine: &Engine) -> Vec<PolicyError> {
+    let Ok(ast) = engine.get_ast_as_json() else {
+        return Vec::new();
+    };
+    // regorus does not list its builtins; calling a name with no arguments in an empty engine
+    // tells a builtin (it evaluates, or complains about its arguments) from a name it has
+    // never heard of.
+    let mut known: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let mut is_builtin = |name: &str| {
+        *known.entry(name.to_owned()).or_insert_with(|| {
+            let mut probe = Engine::new();
+            probe
+                .eval_query(format!("{name}()"), false)
+                .err()
+                .is_none_or(|e| !e.to_string().contains("could not find function"))
+        })
+    };
+    super::rego_recursion::unknown_functions(&ast, &mut is_builtin)
+        .into_iter()
+        .map(|(file, line, name)| PolicyError {
+            file: format!("{file}:{line}"),
+            message: format!(
+                "rego_type_error: undefined function {name}: no policy defines it and tollgate's Rego engine (regorus) has no such builtin"
+            ),
+        })
+        .collect()
+}
+
 pub(super) fn load_data(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let json: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
@@ -316,6 +346,7 @@ impl Loaded {
         }
         for engine in [&v1, &v0] {
             errors.extend(recursion_errors(engine));
+            errors.extend(unknown_function_errors(engine));
         }
         let limit = timeout.unwrap_or(Duration::from_secs(10));
         for engine in [&mut v1, &mut v0] {

@@ -4,7 +4,8 @@
 //! regorus does stop recursive *rules* while evaluating (an error, not a crash), so this pass
 //! looks at function calls: it reads the AST regorus parsed (its JSON form), builds the call
 //! graph between the functions of all packages, and reports the first cycle of each function
-//! with the file and line of its definition.
+//! with the file and line of its definition. The same reading finds calls to functions that
+//! exist nowhere (`unknown_functions`).
 #![allow(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,
@@ -69,6 +70,26 @@ fn calls(v: &Value, out: &mut Vec<Vec<String>>) {
     }
 }
 
+/// Every call below `v` with the line it is on.
+fn calls_at(v: &Value, out: &mut Vec<(Vec<String>, u64)>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(call) = m.get("Call") {
+                if let Some(c) = call.get("fcn").and_then(chain) {
+                    let line = call
+                        .pointer("/span/line")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                    out.push((c, line));
+                }
+            }
+            m.values().for_each(|x| calls_at(x, out));
+        }
+        Value::Array(items) => items.iter().for_each(|x| calls_at(x, out)),
+        _ => {}
+    }
+}
+
 /// What one module defines and calls.
 struct Module {
     file: String,
@@ -77,6 +98,8 @@ struct Module {
     imports: BTreeMap<String, String>,
     /// Function name -> (line of first definition, call chains in its bodies).
     functions: BTreeMap<String, (u64, Vec<Vec<String>>)>,
+    /// Every call in the module, in any rule, with its line.
+    all_calls: Vec<(Vec<String>, u64)>,
 }
 
 fn text_of(source: &str, span: &Value) -> Option<String> {
@@ -108,7 +131,9 @@ fn module(policy: &Value) -> Option<Module> {
         imports.insert(alias, path[1..].join("."));
     }
     let mut functions: BTreeMap<String, (u64, Vec<Vec<String>>)> = BTreeMap::new();
+    let mut all_calls = Vec::new();
     for rule in ast.get("rules")?.as_array()? {
+        calls_at(rule, &mut all_calls);
         let Some(spec) = rule.get("Spec") else {
             continue;
         };
@@ -133,6 +158,7 @@ fn module(policy: &Value) -> Option<Module> {
         package,
         imports,
         functions,
+        all_calls,
     })
 }
 
@@ -159,10 +185,10 @@ fn resolve(m: &Module, call: &[String], defined: &BTreeSet<Node>) -> Option<Node
     candidates.into_iter().find(|c| defined.contains(c))
 }
 
-/// The recursive functions of the policies regorus parsed (`Engine::get_ast_as_json`).
-pub(super) fn find(ast_json: &str) -> Vec<Recursion> {
+/// The modules regorus parsed (`Engine::get_ast_as_json`) and the functions they define.
+fn modules_of(ast_json: &str) -> (Vec<Module>, BTreeSet<Node>) {
     let Ok(Value::Array(policies)) = serde_json::from_str::<Value>(ast_json) else {
-        return Vec::new();
+        return (Vec::new(), BTreeSet::new());
     };
     let modules: Vec<Module> = policies.iter().filter_map(module).collect();
     let defined: BTreeSet<Node> = modules
@@ -173,6 +199,40 @@ pub(super) fn find(ast_json: &str) -> Vec<Recursion> {
                 .map(move |f| (m.package.clone(), f.clone()))
         })
         .collect();
+    (modules, defined)
+}
+
+/// A call to a function that no policy defines and that is not a builtin: `(file, line,
+/// name as written)`. OPA rejects these when compiling (`rego_type_error: undefined
+/// function`); regorus only fails when the rule runs, so a typo in a rule that never fires
+/// would pass unseen. `is_builtin` answers for names no policy defines.
+pub(super) fn unknown_functions(
+    ast_json: &str,
+    is_builtin: &mut dyn FnMut(&str) -> bool,
+) -> Vec<(String, u64, String)> {
+    let (modules, defined) = modules_of(ast_json);
+    let mut out = Vec::new();
+    for m in &modules {
+        for (call, line) in &m.all_calls {
+            if resolve(m, call, &defined).is_some() {
+                continue;
+            }
+            let name = call.join(".");
+            if !is_builtin(&name)
+                && !out
+                    .iter()
+                    .any(|(f, l, n)| f == &m.file && l == line && n == &name)
+            {
+                out.push((m.file.clone(), *line, name));
+            }
+        }
+    }
+    out
+}
+
+/// The recursive functions of the policies regorus parsed (`Engine::get_ast_as_json`).
+pub(super) fn find(ast_json: &str) -> Vec<Recursion> {
+    let (modules, defined) = modules_of(ast_json);
     let mut edges: BTreeMap<Node, BTreeSet<Node>> = BTreeMap::new();
     let mut origin: BTreeMap<Node, (String, u64)> = BTreeMap::new();
     for m in &modules {
