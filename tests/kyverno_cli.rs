@@ -159,3 +159,84 @@ fn invalid_policies_name_file_rule_and_line() {
         assert_eq!(err.matches(": policy ").count(), 1, "reported once: {err}");
     }
 }
+
+const POD_WITHOUT_TEAM: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n";
+
+fn scratch(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn unscored_policies_warn_in_tests_and_in_check() {
+    // `policies.kyverno.io/scored: "false"`: Kyverno reports a failure as `warn`, even under
+    // Enforce. The Pod has no `team` label, so the rule fails; the test expects `warn`, and
+    // `check` reports a warning (exit 0 with the default --fail-on error).
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: team\n  annotations:\n    policies.kyverno.io/scored: \"false\"\nspec:\n  validationFailureAction: Enforce\n  rules:\n    - name: check-team\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      validate:\n        message: a team label is required\n        pattern:\n          metadata:\n            labels:\n              team: \"?*\"\n";
+    let test = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [pod.yaml]\nresults:\n  - policy: team\n    rule: check-team\n    resources: [bad]\n    kind: Pod\n    result: warn\n";
+    let dir = scratch(&[
+        ("policy.yaml", policy),
+        ("pod.yaml", POD_WITHOUT_TEAM),
+        ("kyverno-test.yaml", test),
+    ]);
+    let o = run(tollgate().arg("test").arg(dir.path()));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let o = run(tollgate()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--policy",
+            "policy.yaml",
+            "pod.yaml",
+        ])
+        .current_dir(dir.path()));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["findings"][0]["rule_id"], "team/check-team");
+    assert_eq!(v["findings"][0]["severity"], "warning");
+}
+
+#[test]
+fn missing_files_and_unsupported_rules_fail_in_both_modes() {
+    // A lenient run that evaluated nothing must not be green: a policy file that does not
+    // exist fails the test file, and an expectation on a rule tollgate does not evaluate (a
+    // mutate rule) fails too, strict or lenient.
+    let mutate = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: add-team\nspec:\n  rules:\n    - name: add\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      mutate:\n        patchStrategicMerge:\n          metadata:\n            labels:\n              team: a\n";
+    let missing = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [nowhere.yaml]\nresources: [pod.yaml]\nresults:\n  - policy: team\n    rule: check-team\n    resources: [bad]\n    kind: Pod\n    result: pass\n";
+    let unsupported = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: u\npolicies: [mutate.yaml]\nresources: [pod.yaml]\nresults:\n  - policy: add-team\n    rule: add\n    resources: [bad]\n    kind: Pod\n    result: pass\n";
+    for (test, why) in [
+        (missing, "policy file nowhere.yaml does not exist"),
+        (unsupported, "unsupported rule type"),
+    ] {
+        let dir = scratch(&[
+            ("mutate.yaml", mutate),
+            ("pod.yaml", POD_WITHOUT_TEAM),
+            ("kyverno-test.yaml", test),
+        ]);
+        for lenient in [false, true] {
+            let mut c = tollgate();
+            c.arg("test").arg(dir.path());
+            if lenient {
+                c.arg("--lenient");
+            }
+            let o = run(&mut c);
+            assert_eq!(
+                code(&o),
+                1,
+                "lenient={lenient}: {}{}",
+                stdout(&o),
+                stderr(&o)
+            );
+            assert!(
+                stdout(&o).contains(why) || stderr(&o).contains(why),
+                "lenient={lenient}: {}{}",
+                stdout(&o),
+                stderr(&o)
+            );
+        }
+    }
+}

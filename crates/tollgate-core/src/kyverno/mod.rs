@@ -227,6 +227,8 @@ fn finding(p: &Policy, res: &Resource, resp: &RuleResponse) -> Option<Finding> {
         .find(|r| r.name == resp.rule)
         .map_or(p.enforce, |r| r.enforce);
     let severity = match resp.status {
+        // An unscored policy's failure is a warning (Kyverno reports it as `warn`).
+        Status::Fail if !p.scored => Severity::Warning,
         Status::Fail => severity_of(enforce),
         Status::Error | Status::Pass | Status::Skip => return None,
     };

@@ -24,6 +24,8 @@ pub struct Policy {
     pub severity: Option<String>,
     /// `policies.kyverno.io/title`, if set.
     pub title: Option<String>,
+    /// `policies.kyverno.io/scored: "false"` makes a failure a warning (Kyverno's `warn`).
+    pub scored: bool,
     /// The rules we evaluate, autogen rules included.
     pub rules: Vec<Rule>,
     /// Rules we do not evaluate: (rule name, what it is).
@@ -431,6 +433,7 @@ pub fn parse(res: &Resource) -> Result<Policy, Vec<PolicyError>> {
         enforce,
         severity: annotation("policies.kyverno.io/severity").map(str::to_owned),
         title: annotation("policies.kyverno.io/title").map(str::to_owned),
+        scored: annotation("policies.kyverno.io/scored") != Some("false"),
         rules: Vec::new(),
         unsupported: Vec::new(),
         file: res.origin.file.to_string(),

@@ -7,7 +7,7 @@
     reason = "counters over test results (bounded by the file) and indices from the same results"
 )]
 
-use super::engine::{evaluate, Request, RuleResponse, Subject, UserInfo, Values};
+use super::engine::{evaluate, Request, RuleResponse, Status, Subject, UserInfo, Values};
 use super::policy::{self, Policy, PolicyError};
 use crate::manifest::{self, Input, Resource};
 use serde::Serialize;
@@ -286,6 +286,13 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
             .push("deprecated test schema: use apiVersion cli.kyverno.io/v1alpha1, kind Test and metadata.name".into());
     }
     let dir = path.parent().unwrap_or(Path::new("."));
+    // A file the test names that does not exist fails the test in both modes: evaluating
+    // without it would judge nothing, or the wrong thing.
+    for (what, key) in [("policy", "policies"), ("resource", "resources")] {
+        if let Some(missing) = strs(doc.get(key)).iter().find(|f| !dir.join(f).exists()) {
+            return Err(format!("{what} file {missing} does not exist"));
+        }
+    }
     let mut load_errors = Vec::new();
 
     let policy_docs = load_resources(dir, &strs(doc.get("policies")), &mut load_errors);
@@ -504,7 +511,14 @@ fn judge(
                         .join("; ")
                 )
             } else if let Some(kind) = suite.other.get(&exp.policy) {
-                format!("unsupported policy kind {kind}")
+                // Never a skip, also lenient: a run that evaluated nothing must not be green.
+                rows.push(row(
+                    shown,
+                    "none",
+                    Outcome::Fail,
+                    format!("unsupported policy kind {kind}"),
+                ));
+                continue;
             } else {
                 "no policy of that name is loaded by the test".into()
             };
@@ -515,7 +529,7 @@ fn judge(
             rows.push(row(
                 shown,
                 "none",
-                not_judged,
+                Outcome::Fail,
                 format!("unsupported rule type {what}"),
             ));
             continue;
@@ -535,11 +549,14 @@ fn judge(
                 || r.rule.strip_prefix("autogen-") == Some(rule)
                 || r.rule.strip_prefix("autogen-cronjob-") == Some(rule)
         });
+        // An unscored policy's failure is what Kyverno's report calls `warn`.
+        let got = |r: &RuleResponse| match r.status {
+            Status::Fail if !policy.scored => "warn",
+            s => s.as_str(),
+        };
         rows.push(match resp {
-            Some(r) if r.status.as_str() == exp.expected => {
-                row(shown, r.status.as_str(), Outcome::Pass, String::new())
-            }
-            Some(r) => row(shown, r.status.as_str(), Outcome::Fail, r.message.clone()),
+            Some(r) if got(r) == exp.expected => row(shown, got(r), Outcome::Pass, String::new()),
+            Some(r) => row(shown, got(r), Outcome::Fail, r.message.clone()),
             // A rule that produced nothing: what `skip` expects in strict mode.
             None if exp.expected == "skip" && !opts.lenient => {
                 row(shown, "none", Outcome::Pass, String::new())
