@@ -240,3 +240,41 @@ fn missing_files_and_unsupported_rules_fail_in_both_modes() {
         }
     }
 }
+
+#[test]
+fn foreach_element_scope_picks_the_pattern_target() {
+    // The pattern `metadata.name: p` is true of the Pod and false of a container (a
+    // container has no metadata). Worked per rule:
+    // - `whole`: elementScope false: matched against the Pod for each container: pass.
+    // - `each`: elementScope unset, the elements are maps: matched against each container:
+    //   fail.
+    // - `scalars`: elementScope true over container names (strings): an error, as Kyverno
+    //   refuses element scope for elements that are not maps.
+    let rule = |name: &str, list: &str, scope: &str| {
+        format!("    - name: {name}\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      validate:\n        message: m\n        foreach:\n          - list: \"{list}\"\n{scope}            pattern:\n              metadata:\n                name: p\n")
+    };
+    let policy = format!(
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: scope\nspec:\n  rules:\n{}{}{}",
+        rule("whole", "request.object.spec.containers", "            elementScope: false\n"),
+        rule("each", "request.object.spec.containers", ""),
+        rule("scalars", "request.object.spec.containers[].name", "            elementScope: true\n"),
+    );
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: a\n      image: nginx:1.25\n    - name: b\n      image: busybox:1.36\n";
+    let result = |rule: &str, r: &str| {
+        format!("  - policy: scope\n    rule: {rule}\n    resources: [p]\n    kind: Pod\n    result: {r}\n")
+    };
+    let test = format!(
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [pod.yaml]\nresults:\n{}{}{}",
+        result("whole", "pass"),
+        result("each", "fail"),
+        result("scalars", "error"),
+    );
+    let dir = scratch(&[
+        ("policy.yaml", &policy),
+        ("pod.yaml", pod),
+        ("kyverno-test.yaml", &test),
+    ]);
+    let o = run(tollgate().arg("test").arg(dir.path()));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).lines().last(), Some("3 passed, 0 failed"));
+}

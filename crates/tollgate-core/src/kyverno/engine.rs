@@ -648,6 +648,23 @@ fn foreach_elements(
         scope.set_ref(level_name(&ELEMENT_N, "element", nesting), element);
         scope.set("elementIndex", idx.clone());
         scope.set(level_name(&INDEX_N, "elementIndex", nesting), idx);
+        // Kyverno: a map element is the pattern's target unless `elementScope: false`;
+        // `elementScope: true` on anything else fails the rule.
+        let element_target = match fe.element_scope {
+            Some(true) if !element.is_object() => {
+                return (
+                    (
+                        Status::Error,
+                        format!("failed to process foreach: cannot use elementScope=true foreach rules for elements that are not maps (element {index})"),
+                        None,
+                    ),
+                    applied,
+                );
+            }
+            Some(false) => target,
+            _ if element.is_object() => element,
+            _ => target,
+        };
         let verdict = (|| -> Option<Verdict> {
             match prepare(
                 &fe.context,
@@ -662,8 +679,6 @@ fn foreach_elements(
                 }
                 Prepared::Error(e) => return Some((Status::Error, e, None)),
             }
-            // A map element is what the pattern is matched against.
-            let element_target = if element.is_object() { element } else { target };
             match &*fe.body {
                 Body::Foreach(nested) => {
                     foreach_all(nested, &scope, element_target, mode, nesting + 1, msg)

@@ -159,6 +159,10 @@ pub struct Foreach {
     pub body: Box<Body>,
     /// Where its context entries may be read.
     pub refs: ContextRefs,
+    /// `elementScope`: whether a pattern is matched against the element (`true`, which
+    /// needs map elements) or the whole resource (`false`); unset, maps are, other elements
+    /// are not.
+    pub element_scope: Option<bool>,
 }
 
 /// `any` / `all` condition blocks.
@@ -641,6 +645,7 @@ fn parse_body(ctx: &Ctx<'_>, v: &Map<String, Value>, at: &str) -> Result<Body, P
                     preconditions,
                     body: Box::new(body),
                     refs: ContextRefs::of(e.get("preconditions"), &rest),
+                    element_scope: e.get("elementScope").and_then(Value::as_bool),
                 });
             }
             Ok(Body::Foreach(out))

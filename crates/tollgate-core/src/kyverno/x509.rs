@@ -1,6 +1,7 @@
 //! Kyverno's `x509_decode(pem)`: the fields of an X.509 certificate that policies read
-//! (subject, issuer, validity, serial, SANs, CA flag), named as Go's `x509.Certificate` names
-//! them. A small DER reader: certificates are parsed, never verified.
+//! (subject, issuer, validity, serial, SANs, CA flag, the RSA public key as `{N, E}`), named as
+//! Go's `x509.Certificate` names them. Like Kyverno, only RSA certificates decode. A small DER
+//! reader: certificates are parsed, never verified.
 //!
 //! The bytes come from resources: no indexing or unchecked arithmetic here.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
@@ -150,27 +151,56 @@ fn serial(b: &[u8]) -> Value {
     if b.len() <= 7 {
         Value::from(b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
     } else {
-        let mut digits = vec![0u32];
-        for &byte in b {
-            let mut carry = u32::from(byte);
-            // Decimal digits times 256 plus a carry below 256 stay far inside u32.
-            for d in &mut digits {
-                let v = d.saturating_mul(256).saturating_add(carry);
-                *d = v.checked_rem(10).unwrap_or(0);
-                carry = v.checked_div(10).unwrap_or(0);
-            }
-            while carry > 0 {
-                digits.push(carry.checked_rem(10).unwrap_or(0));
-                carry = carry.checked_div(10).unwrap_or(0);
-            }
-        }
-        let s: String = digits
-            .iter()
-            .rev()
-            .filter_map(|d| char::from_digit(*d, 10))
-            .collect();
-        Value::String(s)
+        Value::String(decimal(b))
     }
+}
+
+/// A big-endian unsigned integer in decimal, as Go's `big.Int.String()` writes it.
+fn decimal(b: &[u8]) -> String {
+    // Little-endian decimal digits; a DER INTEGER's leading zero byte adds none.
+    let mut digits = vec![0u32];
+    for &byte in b {
+        let mut carry = u32::from(byte);
+        // Decimal digits times 256 plus a carry below 256 stay far inside u32.
+        for d in &mut digits {
+            let v = d.saturating_mul(256).saturating_add(carry);
+            *d = v.checked_rem(10).unwrap_or(0);
+            carry = v.checked_div(10).unwrap_or(0);
+        }
+        while carry > 0 {
+            digits.push(carry.checked_rem(10).unwrap_or(0));
+            carry = carry.checked_div(10).unwrap_or(0);
+        }
+    }
+    digits
+        .iter()
+        .rev()
+        .filter_map(|d| char::from_digit(*d, 10))
+        .collect()
+}
+
+/// The RSA key of a SubjectPublicKeyInfo as Kyverno gives it: `{"N": decimal string, "E":
+/// number}`. Any other key type is an error, as in Kyverno.
+fn rsa_public_key(spki: &[u8]) -> R<Value> {
+    let parts = children(spki)?;
+    let algorithm = children(parts.first().ok_or("empty public key")?.body)?;
+    let id = oid(algorithm.first().ok_or("empty public key algorithm")?.body);
+    if id != "1.2.840.113549.1.1.1" {
+        return Err("certificate should use rsa algorithm".into());
+    }
+    let bits = parts.get(1).ok_or("no public key bits")?.body;
+    // A BIT STRING starts with its count of unused bits (0 for a DER key).
+    let (_, key) = bits.split_first().ok_or("empty public key bits")?;
+    let (seq, _) = read(key)?;
+    let ints = children(seq.body)?;
+    let [n, e] = ints.as_slice() else {
+        return Err("malformed RSA public key".into());
+    };
+    let e = e.body.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+    let mut out = Map::new();
+    out.insert("N".into(), Value::String(decimal(n.body)));
+    out.insert("E".into(), Value::from(e));
+    Ok(Value::Object(out))
 }
 
 fn certificate(der: &[u8]) -> R<Value> {
@@ -257,6 +287,10 @@ fn certificate(der: &[u8]) -> R<Value> {
     );
     out.insert("BasicConstraintsValid".into(), bc_valid.into());
     out.insert("IsCA".into(), is_ca.into());
+    out.insert(
+        "PublicKey".into(),
+        rsa_public_key(get(i.saturating_add(5))?.body)?,
+    );
     Ok(Value::Object(out))
 }
 
@@ -289,8 +323,10 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn decodes_a_certificate() {
-        let pem = include_str!("../../../../fixtures/kyverno/test-only-cert.pem");
+    fn decodes_a_certificate_with_its_rsa_key_as_kyverno_gives_it() {
+        // A TEST-ONLY self-signed certificate made with `openssl req -x509 -newkey rsa:2048`;
+        // the expected values are what `openssl x509 -noout -text -serial -modulus` prints.
+        let pem = include_str!("../../../../fixtures/kyverno/test-only-rsa-cert.pem");
         let out = compile("x509_decode(pem)")
             .unwrap()
             .search(&json!({ "pem": pem }))
@@ -299,20 +335,39 @@ mod tests {
         assert_eq!(out["Subject"]["CommonName"], "tollgate-test");
         assert_eq!(out["Subject"]["Organization"], json!(["Tollgate Test"]));
         assert_eq!(out["Issuer"]["CommonName"], "tollgate-test");
-        assert_eq!(out["NotBefore"], "2026-11-23T10:06:23Z");
-        assert_eq!(out["NotAfter"], "2036-11-20T10:06:23Z");
+        assert_eq!(out["NotBefore"], "2026-12-03T12:28:26Z");
+        assert_eq!(out["NotAfter"], "2036-11-30T12:28:26Z");
         assert_eq!(out["DNSNames"], json!(["a.example.test", "b.example.test"]));
         assert_eq!(out["IsCA"], true);
         assert_eq!(out["Version"], 3);
-        // 0x3F259C83A3D0ED6F8F60A52FE2D6314D5406024A
+        // 0x53AE92D08E7618D65D803570863207E60E8C9C36
         assert_eq!(
             out["SerialNumber"],
-            "360505180445591921153632302223990875135213437514"
+            "477739353004764935681548494392509028943683951670"
         );
+        // The modulus in decimal (openssl's hex through Python's int(hex, 16)): Kyverno's N
+        // is big.Int.String(), E the exponent as a number.
+        let n = include_str!("../../../../fixtures/kyverno/test-only-rsa-cert.modulus.txt");
+        assert_eq!(out["PublicKey"]["N"], n.trim());
+        assert_eq!(out["PublicKey"]["E"], 65537);
         assert!(compile("x509_decode('nope')")
             .unwrap()
             .search(&json!({}))
             .is_err());
+    }
+
+    #[test]
+    fn an_ec_certificate_is_refused_as_kyverno_refuses_it() {
+        let pem = include_str!("../../../../fixtures/kyverno/test-only-cert.pem");
+        let e = compile("x509_decode(pem)")
+            .unwrap()
+            .search(&json!({ "pem": pem }))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("certificate should use rsa algorithm"),
+            "{e}"
+        );
     }
 
     #[test]
