@@ -184,14 +184,21 @@ impl<'a> Scope<'a> {
 
     /// Sets a dotted name (`request.operation`): the top-level value is copied and changed.
     pub fn set_dotted(&mut self, dotted: &str, value: Value) {
-        match dotted.split_once('.') {
-            None => self.set(dotted.to_owned(), value),
-            Some((top, rest)) => {
-                let mut current = self.get(top).cloned().unwrap_or(Value::Null);
-                super::vars::insert_dotted(&mut current, rest, value);
-                self.set(top.to_owned(), current);
-            }
+        if !dotted.contains('.') {
+            self.set(dotted.to_owned(), value);
+            return;
         }
+        let fields = super::vars::dotted_fields(dotted);
+        let Some((top, rest)) = fields.split_first() else {
+            return;
+        };
+        if rest.is_empty() {
+            self.set(top.clone(), value);
+            return;
+        }
+        let mut current = self.get(top).cloned().unwrap_or(Value::Null);
+        super::vars::insert_path(&mut current, rest, value);
+        self.set(top.clone(), current);
     }
 
     /// A top-level name, the latest setting first.

@@ -251,9 +251,26 @@ fn durations(key: &Value, value: &Value) -> Option<(f64, f64)> {
 
 fn quantities(key: &Value, value: &Value) -> Option<(f64, f64)> {
     match (key, value) {
-        (Value::String(k), Value::String(v)) => Some((parse_quantity(k)?.0, parse_quantity(v)?.0)),
+        (Value::String(k), Value::String(v)) => Some((exact_quantity(k)?, exact_quantity(v)?)),
         _ => None,
     }
+}
+
+/// A quantity that an f64 holds exactly enough to compare: Kubernetes compares quantities
+/// in arbitrary precision, so a number with more significant digits than an f64 keeps (an
+/// RSA modulus in decimal, a 20-digit id) is compared as the text it is, not rounded into
+/// equality with its neighbours (or with another such number, as infinity).
+fn exact_quantity(s: &str) -> Option<f64> {
+    let significant = s
+        .trim()
+        .trim_start_matches(['+', '-'])
+        .trim_start_matches(['0', '.'])
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .filter(u8::is_ascii_digit)
+        .count();
+    let (q, _) = parse_quantity(s)?;
+    (significant <= 15 && q.is_finite()).then_some(q)
 }
 
 fn number_of(v: &Value) -> Option<f64> {
@@ -484,6 +501,17 @@ mod tests {
         use Operator::*;
         assert!(condition(Equals, &json!("abc"), &json!("a*")));
         assert!(condition(Equals, &json!("1Gi"), &json!("1024Mi")));
+        // Numbers past an f64's precision compare as text, not rounded into equality:
+        // two 20-digit values one apart differ, and two different 600-digit RSA moduli
+        // (infinite as f64) are not equal (Kyverno's x509 test compares such N values).
+        assert!(!condition(
+            Equals,
+            &json!("12345678901234567890"),
+            &json!("12345678901234567891")
+        ));
+        let (a, b) = ("7".repeat(600), "8".repeat(600));
+        assert!(condition(NotEquals, &json!(a), &json!(b)));
+        assert!(condition(Equals, &json!(a), &json!(a.clone())));
         assert!(condition(Equals, &json!(3), &json!("3")));
         assert!(!condition(Equals, &json!(null), &json!(null)));
         assert!(condition(AnyIn, &json!(["a", "b"]), &json!(["b", "c"])));

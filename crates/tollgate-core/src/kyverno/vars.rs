@@ -234,18 +234,53 @@ pub fn substitute(v: &Value, ctx: &Scope<'_>, mode: Mode) -> Result<Value, Subst
 /// Inserts a value at a dotted path (`request.operation`), creating maps on the way, as
 /// Kyverno's `AddVariable` does for values files.
 pub fn insert_dotted(ctx: &mut Value, dotted: &str, value: Value) {
+    insert_path(ctx, &dotted_fields(dotted), value);
+}
+
+/// The fields of a dotted values key as Kyverno splits it (a CSV record with `.` between
+/// fields): a field in double quotes may hold dots (`annotations."example.com/team"`), and
+/// `""` inside it is one quote.
+pub fn dotted_fields(dotted: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = dotted.chars().peekable();
+    let (mut at_start, mut quoted) = (true, false);
+    while let Some(c) = chars.next() {
+        if !quoted && c == '.' {
+            fields.push(String::new());
+            at_start = true;
+            continue;
+        }
+        let Some(field) = fields.last_mut() else {
+            break;
+        };
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            '"' if quoted => quoted = false,
+            '"' if at_start => quoted = true,
+            c => field.push(c),
+        }
+        at_start = false;
+    }
+    fields
+}
+
+/// Sets `value` at the path of `fields` below `ctx`, making maps on the way.
+pub fn insert_path(ctx: &mut Value, fields: &[String], value: Value) {
     let mut cur = ctx;
-    let mut parts = dotted.split('.').peekable();
+    let mut parts = fields.iter().peekable();
     while let Some(p) = parts.next() {
         if !cur.is_object() {
             *cur = Value::Object(serde_json::Map::new());
         }
         let Value::Object(m) = cur else { return };
         if parts.peek().is_none() {
-            m.insert(p.to_owned(), value);
+            m.insert(p.clone(), value);
             return;
         }
-        cur = m.entry(p.to_owned()).or_insert(Value::Null);
+        cur = m.entry(p.clone()).or_insert(Value::Null);
     }
 }
 
@@ -315,6 +350,18 @@ mod tests {
     #[test]
     fn dotted_values() {
         let mut ctx = json!({"request": {"object": {"spec": {"x": 1}}}});
+        assert_eq!(
+            dotted_fields(r#"request.object.metadata.annotations."example.com/team""#),
+            [
+                "request",
+                "object",
+                "metadata",
+                "annotations",
+                "example.com/team"
+            ]
+        );
+        assert_eq!(dotted_fields(r#"a."b""c".d"#), ["a", "b\"c", "d"]);
+        assert_eq!(dotted_fields("a"), ["a"]);
         insert_dotted(&mut ctx, "request.object.spec.sa", json!("busybox"));
         insert_dotted(&mut ctx, "cm.data.k", json!("v"));
         assert_eq!(
