@@ -278,3 +278,42 @@ fn foreach_element_scope_picks_the_pattern_target() {
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o).lines().last(), Some("3 passed, 0 failed"));
 }
+
+#[test]
+fn a_result_can_name_the_operation_it_is_judged_under() {
+    // The rule matches DELETE only and denies it for `env: prod`. The same Pod, judged:
+    // - with `operation: DELETE`: matched, denied: fail;
+    // - with no operation (CREATE, the CLI's default): not matched: skip (nothing produced).
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: no-prod-delete\nspec:\n  validationFailureAction: Enforce\n  rules:\n    - name: block\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n              operations: [DELETE]\n      validate:\n        message: prod Pods are not deleted\n        deny:\n          conditions:\n            any:\n              - key: \"{{ request.oldObject.metadata.labels.env }}\"\n                operator: Equals\n                value: prod\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  labels:\n    env: prod\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n";
+    let test = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [pod.yaml]\nresults:\n  - policy: no-prod-delete\n    rule: block\n    resources: [app]\n    kind: Pod\n    operation: DELETE\n    result: fail\n  - policy: no-prod-delete\n    rule: block\n    resources: [app]\n    kind: Pod\n    result: skip\n";
+    let dir = scratch(&[
+        ("policy.yaml", policy),
+        ("pod.yaml", pod),
+        ("kyverno-test.yaml", test),
+    ]);
+    let o = run(tollgate().arg("test").arg(dir.path()));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).lines().last(), Some("2 passed, 0 failed"));
+}
+
+#[test]
+fn values_subresources_make_a_scale_the_deployments_scale_subresource() {
+    // values.subresources says a `Scale` object is `deployments/scale` of an apps/v1
+    // Deployment. Worked per rule, on a Scale of 5 replicas:
+    // - `scale` matches `Deployment/scale` and allows at most 3: fail;
+    // - `whole` matches `Deployment` (the resource, not its subresource): no match: skip.
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: replicas\nspec:\n  rules:\n    - name: scale\n      match:\n        any:\n          - resources:\n              kinds: [Deployment/scale]\n      validate:\n        message: at most 3\n        pattern:\n          spec:\n            replicas: \"<=3\"\n    - name: whole\n      match:\n        any:\n          - resources:\n              kinds: [Deployment]\n      validate:\n        message: at most 3\n        pattern:\n          spec:\n            replicas: \"<=3\"\n";
+    let scale = "apiVersion: autoscaling/v1\nkind: Scale\nmetadata:\n  name: web\n  namespace: default\nspec:\n  replicas: 5\n";
+    let values = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\nsubresources:\n  - parentResource:\n      group: apps\n      version: v1\n      kind: Deployment\n      name: deployments\n    subresource:\n      group: autoscaling\n      version: v1\n      kind: Scale\n      name: deployments/scale\n";
+    let test = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [scale.yaml]\nvariables: values.yaml\nresults:\n  - policy: replicas\n    rule: scale\n    resources: [default/web]\n    kind: Scale\n    result: fail\n  - policy: replicas\n    rule: whole\n    resources: [default/web]\n    kind: Scale\n    result: skip\n";
+    let dir = scratch(&[
+        ("policy.yaml", policy),
+        ("scale.yaml", scale),
+        ("values.yaml", values),
+        ("kyverno-test.yaml", test),
+    ]);
+    let o = run(tollgate().arg("test").arg(dir.path()));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).lines().last(), Some("2 passed, 0 failed"));
+}

@@ -174,6 +174,23 @@ impl<'a> Subject<'a> {
         self
     }
 
+    /// Judges the object as the subresource `sub` of a `kind` in `group/version` (a test's
+    /// `Scale` as `Deployment/scale`), for `match`.
+    #[must_use]
+    pub fn as_subresource(
+        mut self,
+        group: &'a str,
+        version: &'a str,
+        kind: &'a str,
+        sub: &'a str,
+    ) -> Self {
+        self.target.group = group;
+        self.target.version = version;
+        self.target.kind = kind;
+        self.target.subresource = sub;
+        self
+    }
+
     /// The resource.
     pub fn object(&self) -> &Value {
         self.object

@@ -22,6 +22,8 @@ pub struct Target<'a> {
     pub labels: Option<&'a Map<String, Value>>,
     /// `metadata.annotations`.
     pub annotations: Option<&'a Map<String, Value>>,
+    /// The subresource the request is for (`exec` of `Pod/exec`); empty for the resource.
+    pub subresource: &'a str,
 }
 
 impl<'a> Target<'a> {
@@ -49,12 +51,14 @@ impl<'a> Target<'a> {
             annotations: meta
                 .and_then(|m| m.get("annotations"))
                 .and_then(Value::as_object),
+            subresource: "",
         }
     }
 }
 
 fn kind_matches(sel: &KindSelector, t: &Target<'_>) -> bool {
-    let sub_ok = sel.subresource.is_empty() || sel.subresource == "*";
+    // `Pod` is the resource, `Pod/exec` its subresource, `Pod/*` any subresource.
+    let sub_ok = sel.subresource == "*" || sel.subresource == t.subresource;
     sub_ok
         && wildcard::matches(&sel.kind, t.kind)
         && (sel.group == "*" || wildcard::matches(&sel.group, t.group))

@@ -133,6 +133,9 @@ struct ValuesFile {
     /// policy -> rule -> values.
     rules: HashMap<String, HashMap<String, Vec<(String, Value)>>>,
     namespaces: HashMap<String, Map<String, Value>>,
+    /// `subresources`: the kind of a subresource's object (`Scale`) -> its parent's group,
+    /// version and kind and the subresource's name (`apps`, `v1`, `Deployment`, `scale`).
+    subresources: HashMap<String, [String; 4]>,
 }
 
 fn pairs(v: Option<&Value>) -> Vec<(String, Value)> {
@@ -172,6 +175,24 @@ fn read_values(v: &Value) -> ValuesFile {
                 .entry(name)
                 .or_default()
                 .extend(named(p.get("rules")));
+        }
+    }
+    if let Some(Value::Array(subs)) = v.get("subresources") {
+        for entry in subs {
+            let field = |k: &str| entry.pointer(k).and_then(Value::as_str).unwrap_or("");
+            let name = field("/subresource/name");
+            let Some((_, sub)) = name.split_once('/') else {
+                continue;
+            };
+            out.subresources.insert(
+                field("/subresource/kind").to_owned(),
+                [
+                    field("/parentResource/group").to_owned(),
+                    field("/parentResource/version").to_owned(),
+                    field("/parentResource/kind").to_owned(),
+                    sub.to_owned(),
+                ],
+            );
         }
     }
     if let Some(Value::Array(ns)) = v.get("namespaceSelector") {
@@ -241,7 +262,7 @@ pub fn run(path: &Path, opts: Options) -> TestResult {
         }
     };
     // Each (policy, resource) is evaluated once, however many expectations refer to it.
-    let mut cache: HashMap<(String, usize), Vec<RuleResponse>> = HashMap::new();
+    let mut cache: Cache = HashMap::new();
     for entry in &suite.entries {
         let expectation = resolve(&suite, entry, opts);
         result
@@ -250,6 +271,9 @@ pub fn run(path: &Path, opts: Options) -> TestResult {
     }
     result
 }
+
+/// Responses per (policy, resource, operation a result names), each evaluated once.
+type Cache = HashMap<(String, usize, Option<String>), Vec<RuleResponse>>;
 
 /// A test file read: its policies, resources and values, ready to judge expectations on.
 struct Suite {
@@ -399,6 +423,8 @@ struct Expectation {
     targets: Vec<usize>,
     /// Names it gives that no resource of the test has.
     missing: Vec<String>,
+    /// The result's `operation` (`DELETE`: the resource is evaluated as being deleted).
+    operation: Option<String>,
 }
 
 /// The resources a `results` entry refers to: by `name` or `namespace/name`, narrowed by
@@ -461,17 +487,16 @@ fn resolve(suite: &Suite, entry: &Value, opts: Options) -> Expectation {
         expected,
         targets,
         missing,
+        operation: entry
+            .get("operation")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_uppercase),
     }
 }
 
 /// Compares an expectation with what the engine gives on each of its resources: one row per
 /// resource (and, strict, one failing row per name no resource has).
-fn judge(
-    suite: &Suite,
-    exp: &Expectation,
-    cache: &mut HashMap<(String, usize), Vec<RuleResponse>>,
-    opts: Options,
-) -> Vec<Row> {
+fn judge(suite: &Suite, exp: &Expectation, cache: &mut Cache, opts: Options) -> Vec<Row> {
     let row = |resource: String, got: &str, outcome: Outcome, reason: String| Row {
         policy: exp.policy.clone(),
         rule: exp.rule.clone(),
@@ -534,12 +559,14 @@ fn judge(
             ));
             continue;
         }
-        let responses = cache.entry((policy.key(), idx)).or_insert_with(|| {
+        let key = (policy.key(), idx, exp.operation.clone());
+        let responses = cache.entry(key).or_insert_with(|| {
             evaluate_one(
                 policy,
                 res,
                 &suite.values,
                 suite.user.as_ref(),
+                exp.operation.as_deref(),
                 opts.timeout,
             )
         });
@@ -578,6 +605,7 @@ fn evaluate_one(
     res: &Resource,
     values: &ValuesFile,
     user: Option<&UserInfo>,
+    result_operation: Option<&str>,
     timeout: Option<std::time::Duration>,
 ) -> Vec<RuleResponse> {
     let name = res.name.as_deref().unwrap_or("");
@@ -586,13 +614,20 @@ fn evaluate_one(
     if let Some(r) = values.resources.get(&policy.name).and_then(|m| m.get(name)) {
         policy_values.extend(r.iter().map(|(k, v)| (k.as_str(), v)));
     }
-    let operation = policy_values
-        .iter()
-        .rev()
-        .find(|(k, _)| *k == "request.operation")
-        .and_then(|(_, v)| v.as_str())
+    // A result's own `operation` wins over the values' `request.operation`.
+    let operation = result_operation
+        .or_else(|| {
+            policy_values
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == "request.operation")
+                .and_then(|(_, v)| v.as_str())
+        })
         .unwrap_or("CREATE")
         .to_owned();
+    if result_operation.is_some() {
+        policy_values.retain(|(k, _)| *k != "request.operation");
+    }
     let rules = values
         .rules
         .get(&policy.name)
@@ -618,7 +653,10 @@ fn evaluate_one(
         user,
         namespaces: Some(&values.namespaces),
     };
-    let subject = Subject::new(&res.object, req).with_limit(timeout);
+    let mut subject = Subject::new(&res.object, req).with_limit(timeout);
+    if let Some([group, version, kind, sub]) = values.subresources.get(&res.kind) {
+        subject = subject.as_subresource(group, version, kind, sub);
+    }
     evaluate(policy, &subject, &v)
 }
 
