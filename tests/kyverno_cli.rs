@@ -317,3 +317,28 @@ fn values_subresources_make_a_scale_the_deployments_scale_subresource() {
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o).lines().last(), Some("2 passed, 0 failed"));
 }
+
+#[test]
+fn foreach_values_give_each_element_its_own_value() {
+    // `imageTag` comes from an imageRegistry context entry (never fetched offline); the
+    // test's foreachValues give element i item i. The rule denies a container whose tag is
+    // `latest`. Worked: tags [1.0, latest] -> the second container is denied: fail; tags
+    // [1.0, 2.0] -> both allowed: pass.
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: tags\nspec:\n  rules:\n    - name: no-latest\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      validate:\n        message: \"{{ element.name }} uses latest\"\n        foreach:\n          - list: request.object.spec.containers\n            context:\n              - name: imageTag\n                imageRegistry:\n                  reference: \"{{ element.image }}\"\n                  jmesPath: tag\n            deny:\n              conditions:\n                any:\n                  - key: \"{{ imageTag }}\"\n                    operator: Equals\n                    value: latest\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: a\n      image: registry.example/a\n    - name: b\n      image: registry.example/b\n";
+    for (tags, want) in [
+        ("[\"1.0\", latest]", "fail"),
+        ("[\"1.0\", \"2.0\"]", "pass"),
+    ] {
+        let values = format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\npolicies:\n  - name: tags\n    rules:\n      - name: no-latest\n        foreachValues:\n          imageTag: {tags}\n");
+        let test = format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [pod.yaml]\nvariables: values.yaml\nresults:\n  - policy: tags\n    rule: no-latest\n    resources: [p]\n    kind: Pod\n    result: {want}\n");
+        let dir = scratch(&[
+            ("policy.yaml", policy),
+            ("pod.yaml", pod),
+            ("values.yaml", &values),
+            ("kyverno-test.yaml", &test),
+        ]);
+        let o = run(tollgate().arg("test").arg(dir.path()));
+        assert_eq!(code(&o), 0, "{tags}: {}{}", stdout(&o), stderr(&o));
+    }
+}

@@ -204,6 +204,16 @@ pub struct Values<'v> {
     pub policy: Vec<(&'v str, &'v Value)>,
     /// Added when a rule's context loads, by rule name.
     pub rules: HashMap<&'v str, Vec<(&'v str, &'v Value)>>,
+    /// `foreachValues` by rule name: element `i` of a foreach reads item `i` of each list
+    /// (the rule's own context reads item 0), as Kyverno's CLI loads them.
+    pub foreach: HashMap<&'v str, Vec<(&'v str, &'v [Value])>>,
+}
+
+/// What a test gives one rule: values, and per-element values for its foreach.
+#[derive(Clone, Copy)]
+struct RuleInputs<'v> {
+    values: &'v [(&'v str, &'v Value)],
+    foreach: &'v [(&'v str, &'v [Value])],
 }
 
 /// Evaluates every rule of a policy that applies to the subject.
@@ -255,8 +265,15 @@ pub fn evaluate_rules(
         } else {
             rule_values
         };
+        let by_rule = |name: &str| values.foreach.get(name).map(Vec::as_slice);
+        let inputs = RuleInputs {
+            values: rule_values,
+            foreach: by_rule(&rule.name)
+                .or_else(|| base_name(&rule.name).and_then(by_rule))
+                .unwrap_or(&[]),
+        };
         let (resp, tripped) = crate::limit::run(subject.limit, || {
-            judge_rule(rule, subject, &ctx, rule_values, target, mode)
+            judge_rule(rule, subject, &ctx, inputs, target, mode)
         });
         let resp = if tripped {
             Some(respond(
@@ -284,11 +301,11 @@ fn judge_rule(
     rule: &Rule,
     subject: &Subject<'_>,
     ctx: &Scope<'_>,
-    rule_values: &[(&str, &Value)],
+    inputs: RuleInputs<'_>,
     target: &Value,
     mode: Mode,
 ) -> Option<RuleResponse> {
-    let mut resp = run_rule(rule, ctx, rule_values, target, mode)?;
+    let mut resp = run_rule(rule, ctx, inputs, target, mode)?;
     if resp.status == Status::Fail
         && subject.req.operation == "UPDATE"
         && rule.enforce
@@ -303,7 +320,7 @@ fn judge_rule(
         {
             let mut old_ctx = ctx.child();
             old_ctx.set_dotted("request.object", old.clone());
-            let prior = run_rule(rule, &old_ctx, rule_values, old, mode).map(|r| r.status);
+            let prior = run_rule(rule, &old_ctx, inputs, old, mode).map(|r| r.status);
             if prior == Some(Status::Fail) {
                 resp.status = Status::Skip;
                 resp.message =
@@ -332,12 +349,13 @@ fn respond(rule: &Rule, status: Status, message: String, field: Option<String>) 
 fn run_rule(
     rule: &Rule,
     ctx: &Scope<'_>,
-    rule_values: &[(&str, &Value)],
+    inputs: RuleInputs<'_>,
     target: &Value,
     mode: Mode,
 ) -> Option<RuleResponse> {
     let needs_own = !rule.context.is_empty()
-        || !rule_values.is_empty()
+        || !inputs.values.is_empty()
+        || !inputs.foreach.is_empty()
         || matches!(rule.body, Body::Foreach(_));
     if !needs_own {
         // Read-only rules share the subject's context.
@@ -345,8 +363,13 @@ fn run_rule(
     }
     let mut owned = ctx.child();
     let ctx = &mut owned;
-    for (k, v) in rule_values {
+    for (k, v) in inputs.values {
         ctx.set_dotted(k, (*v).clone());
+    }
+    for (k, list) in inputs.foreach {
+        if let Some(v) = list.first() {
+            ctx.set_dotted(k, v.clone());
+        }
     }
     match prepare(
         &rule.context,
@@ -366,7 +389,8 @@ fn run_rule(
         }
         Prepared::Error(e) => return Some(respond(rule, Status::Error, e, None)),
     }
-    let msg = Message::new(rule, ctx, mode);
+    let mut msg = Message::new(rule, ctx, mode);
+    msg.foreach = inputs.foreach;
     match &rule.body {
         Body::Foreach(entries) => foreach_all(entries, ctx, target, mode, 0, &msg)
             .map(|(status, message, field)| respond(rule, status, message, field)),
@@ -428,11 +452,15 @@ fn mentions(text: &str, name: &str) -> bool {
 }
 
 /// The rule's message, substituted only when a verdict needs it: most rules pass.
+/// It travels down every foreach level with the rule, and so carries the test's
+/// per-element values too.
 struct Message<'a> {
     rule: &'a Rule,
     ctx: &'a Scope<'a>,
     mode: Mode,
     text: std::cell::OnceCell<String>,
+    /// `foreachValues` of the rule (see [`Values::foreach`]).
+    foreach: &'a [(&'a str, &'a [Value])],
 }
 
 impl<'a> Message<'a> {
@@ -442,6 +470,7 @@ impl<'a> Message<'a> {
             ctx,
             mode,
             text: std::cell::OnceCell::new(),
+            foreach: &[],
         }
     }
 
@@ -665,6 +694,11 @@ fn foreach_elements(
         scope.set_ref(level_name(&ELEMENT_N, "element", nesting), element);
         scope.set("elementIndex", idx.clone());
         scope.set(level_name(&INDEX_N, "elementIndex", nesting), idx);
+        for (k, list) in msg.foreach {
+            if let Some(v) = list.get(index) {
+                scope.set_dotted(k, v.clone());
+            }
+        }
         // Kyverno: a map element is the pattern's target unless `elementScope: false`;
         // `elementScope: true` on anything else fails the rule.
         let element_target = match fe.element_scope {

@@ -124,6 +124,9 @@ fn strs(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// A rule's `foreachValues`: each name with one value per foreach element.
+type ForeachValues = Vec<(String, Vec<Value>)>;
+
 /// A values file: values by dotted key, at each level.
 #[derive(Default)]
 struct ValuesFile {
@@ -132,6 +135,8 @@ struct ValuesFile {
     resources: HashMap<String, HashMap<String, Vec<(String, Value)>>>,
     /// policy -> rule -> values.
     rules: HashMap<String, HashMap<String, Vec<(String, Value)>>>,
+    /// policy -> rule -> `foreachValues`.
+    foreach: HashMap<String, HashMap<String, ForeachValues>>,
     namespaces: HashMap<String, Map<String, Value>>,
     /// `subresources`: the kind of a subresource's object (`Scale`) -> its parent's group,
     /// version and kind and the subresource's name (`apps`, `v1`, `Deployment`, `scale`).
@@ -172,9 +177,27 @@ fn read_values(v: &Value) -> ValuesFile {
                 .or_default()
                 .extend(named(p.get("resources")));
             out.rules
-                .entry(name)
+                .entry(name.clone())
                 .or_default()
                 .extend(named(p.get("rules")));
+            for r in p
+                .get("rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(Value::Object(lists)) = r.get("foreachValues") else {
+                    continue;
+                };
+                let lists = lists
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_array().cloned().unwrap_or_default()))
+                    .collect();
+                out.foreach
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(str_of(r.get("name")), lists);
+            }
         }
     }
     if let Some(Value::Array(subs)) = v.get("subresources") {
@@ -642,9 +665,27 @@ fn evaluate_one(
                 .collect()
         })
         .unwrap_or_default();
+    let foreach = values
+        .foreach
+        .get(&policy.name)
+        .map(|m| {
+            m.iter()
+                .map(|(r, lists)| {
+                    (
+                        r.as_str(),
+                        lists
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_slice()))
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let v = Values {
         policy: policy_values,
         rules,
+        foreach,
     };
     let req = Request {
         operation: &operation,
