@@ -342,3 +342,30 @@ fn foreach_values_give_each_element_its_own_value() {
         assert_eq!(code(&o), 0, "{tags}: {}{}", stdout(&o), stderr(&o));
     }
 }
+
+#[test]
+fn an_unresolved_variable_in_preconditions_is_an_error() {
+    // The Pod has no `team` label. Worked per rule:
+    // - `bare`: precondition on `{{ request.object.metadata.labels.team }}`: the field is
+    //   missing on the direct path, so the variable does not resolve: error (Kyverno >= 1.8;
+    //   it once read as "").
+    // - `defaulted`: the same with `|| 'none'`: resolves to "none", not "platform": the
+    //   precondition fails: skip.
+    let rule = |name: &str, key: &str| {
+        format!("    - name: {name}\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      preconditions:\n        all:\n          - key: \"{key}\"\n            operator: Equals\n            value: platform\n      validate:\n        message: m\n        pattern:\n          spec:\n            containers:\n              - image: \"*:*\"\n")
+    };
+    let policy = format!(
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: pre\nspec:\n  rules:\n{}{}",
+        rule("bare", "{{ request.object.metadata.labels.team }}"),
+        rule("defaulted", "{{ request.object.metadata.labels.team || 'none' }}"),
+    );
+    let test = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [pod.yaml]\nresults:\n  - policy: pre\n    rule: bare\n    resources: [bad]\n    kind: Pod\n    result: error\n  - policy: pre\n    rule: defaulted\n    resources: [bad]\n    kind: Pod\n    result: skip\n";
+    let dir = scratch(&[
+        ("policy.yaml", &policy),
+        ("pod.yaml", POD_WITHOUT_TEAM),
+        ("kyverno-test.yaml", test),
+    ]);
+    let o = run(tollgate().arg("test").arg(dir.path()));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).lines().last(), Some("2 passed, 0 failed"));
+}

@@ -516,7 +516,7 @@ fn check_body(
             let Some(conds) = conds else {
                 return (Status::Fail, msg.get().to_owned(), None);
             };
-            match conditions(conds, ctx, mode, false) {
+            match conditions(conds, ctx, mode) {
                 Ok(true) => (Status::Fail, msg.get().to_owned(), None),
                 Ok(false) => (Status::Pass, "rule passed".into(), None),
                 Err(e) => (
@@ -888,81 +888,29 @@ fn load_entry(entry: &ContextEntry, ctx: &mut Scope<'_>, mode: Mode) -> Result<(
 fn preconditions(c: Option<&Conditions>, ctx: &Scope<'_>, mode: Mode) -> Result<bool, String> {
     match c {
         None => Ok(true),
-        Some(c) => conditions(c, ctx, mode, true),
+        // An unresolved variable is an error here too (Kyverno 1.8 and later), not "".
+        Some(c) => conditions(c, ctx, mode),
     }
 }
 
-fn side<'a>(
-    t: &'a Templated,
-    ctx: &'a Scope<'_>,
-    mode: Mode,
-    lenient: bool,
-) -> Result<Cow<'a, Value>, String> {
+fn side<'a>(t: &'a Templated, ctx: &'a Scope<'_>, mode: Mode) -> Result<Cow<'a, Value>, String> {
     let v = &t.value;
     if !t.has_vars {
         return Ok(Cow::Borrowed(v));
     }
     if let (Some(e), Value::String(s)) = (&t.whole, v) {
-        return match vars::substitute_whole(s, e, ctx, mode) {
-            Ok(r) => Ok(r),
-            Err(_) if lenient => Ok(Cow::Owned(substitute_lenient(v, ctx, mode))),
-            Err(e) => Err(e.to_string()),
-        };
+        return vars::substitute_whole(s, e, ctx, mode).map_err(|e| e.to_string());
     }
-    match (v, lenient) {
+    match v {
         // The common case, `{{ request.object.x }}`, reads the value where it is.
-        (Value::String(s), false) => substitute_str(s, ctx, mode).map_err(|e| e.to_string()),
-        (_, true) => Ok(Cow::Owned(substitute_lenient(v, ctx, mode))),
-        (_, false) => substitute(v, ctx, mode)
+        Value::String(s) => substitute_str(s, ctx, mode).map_err(|e| e.to_string()),
+        _ => substitute(v, ctx, mode)
             .map(Cow::Owned)
             .map_err(|e| e.to_string()),
     }
 }
 
-fn substitute_lenient(v: &Value, ctx: &Scope<'_>, mode: Mode) -> Value {
-    match v {
-        Value::String(s) => substitute_str(s, ctx, mode)
-            .map(Cow::into_owned)
-            .unwrap_or_else(|_| {
-                // Each unresolved variable becomes "" while the resolved ones stay.
-                let parts: Vec<&str> = s.split("{{").collect();
-                if parts.len() == 2 && parts[0].is_empty() && s.trim_end().ends_with("}}") {
-                    return Value::String(String::new());
-                }
-                Value::String(splice_lenient(s, ctx, mode))
-            }),
-        Value::Array(a) => {
-            Value::Array(a.iter().map(|x| substitute_lenient(x, ctx, mode)).collect())
-        }
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, x)| (k.clone(), substitute_lenient(x, ctx, mode)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-fn splice_lenient(s: &str, ctx: &Scope<'_>, mode: Mode) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let var = &rest[start..start + end + 2];
-        if let Ok(v) = substitute_str(var, ctx, mode) {
-            out.push_str(&super::functions::to_string(&v));
-        }
-        rest = &rest[start + end + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn conditions(c: &Conditions, ctx: &Scope<'_>, mode: Mode, lenient: bool) -> Result<bool, String> {
+fn conditions(c: &Conditions, ctx: &Scope<'_>, mode: Mode) -> Result<bool, String> {
     // Kyverno substitutes every condition before evaluating any of them, so one unresolved
     // variable is an error even when another condition already decides.
     let resolve =
@@ -970,8 +918,8 @@ fn conditions(c: &Conditions, ctx: &Scope<'_>, mode: Mode, lenient: bool) -> Res
             let Some(list) = list else { return Ok(None) };
             let mut out = Vec::with_capacity(list.len());
             for cond in list {
-                let key = side(&cond.key, ctx, mode, lenient)?;
-                let value = side(&cond.value, ctx, mode, lenient)?;
+                let key = side(&cond.key, ctx, mode)?;
+                let value = side(&cond.value, ctx, mode)?;
                 out.push(condition(cond.operator, &key, &value));
             }
             Ok(Some(out))
