@@ -369,3 +369,59 @@ fn an_unresolved_variable_in_preconditions_is_an_error() {
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o).lines().last(), Some("2 passed, 0 failed"));
 }
+
+#[test]
+fn policy_exceptions_waive_the_rules_they_name_in_test_and_check() {
+    // The rule requires a `team` label; neither Pod has one. The exception names the rule,
+    // matches Pods in `tools`, and holds when the Pod is named `b`. Worked:
+    // - apps/a: not in tools: the rule judges it: fail;
+    // - tools/b: matched and the condition holds: skip ("skipped due to policy exception");
+    // - tools/c: matched but named c: the condition fails, so no waiver: fail.
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-team\nspec:\n  validationFailureAction: Enforce\n  rules:\n    - name: check-team\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      validate:\n        message: a team label is required\n        pattern:\n          metadata:\n            labels:\n              team: \"?*\"\n";
+    let exception = "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata:\n  name: tools-b\n  namespace: tools\nspec:\n  exceptions:\n    - policyName: require-team\n      ruleNames: [check-*]\n  match:\n    any:\n      - resources:\n          kinds: [Pod]\n          namespaces: [tools]\n  conditions:\n    any:\n      - key: \"{{ request.object.metadata.name }}\"\n        operator: Equals\n        value: b\n";
+    let pod = |ns: &str, name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n")
+    };
+    let pods = [pod("apps", "a"), pod("tools", "b"), pod("tools", "c")].join("---\n");
+    let result = |name: &str, r: &str| {
+        format!("  - policy: require-team\n    rule: check-team\n    resources: [{name}]\n    kind: Pod\n    result: {r}\n")
+    };
+    let test = format!(
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [pods.yaml]\nexceptions: [exception.yaml]\nresults:\n{}{}{}",
+        result("apps/a", "fail"),
+        result("tools/b", "skip"),
+        result("tools/c", "fail"),
+    );
+    let dir = scratch(&[
+        ("policy.yaml", policy),
+        ("exception.yaml", exception),
+        ("pods.yaml", &pods),
+        ("kyverno-test.yaml", &test),
+    ]);
+    let o = run(tollgate().arg("test").arg(dir.path()));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).lines().last(), Some("3 passed, 0 failed"));
+    // `check` with the exception among the policies reports a and c, not b.
+    let o = run(tollgate()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--policy",
+            "policy.yaml",
+            "--policy",
+            "exception.yaml",
+            "pods.yaml",
+        ])
+        .current_dir(dir.path()));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut names: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["resource"]["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["a", "c"], "{v:#}");
+}

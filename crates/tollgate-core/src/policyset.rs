@@ -95,6 +95,7 @@ impl PolicySet {
             let holds = !rego::policy_files(std::slice::from_ref(path), false).is_empty()
                 || kyverno.policies.iter().any(|p| under(&p.file))
                 || kyverno.other.iter().any(|(f, _, _)| under(f))
+                || kyverno.exceptions.iter().any(|e| under(&e.file))
                 || kyverno.errors.iter().any(|e| under(&e.file));
             if !holds {
                 errors.push(LoadError {

@@ -7,9 +7,10 @@
     reason = "foreach and path offsets come from the lists they index; panics contained per resource"
 )]
 
+use super::exception::Exception;
 use super::images;
 use super::jmes::{JmesError, Listed, Scope};
-use super::matching::{applies, Target};
+use super::matching::{applies, matches_block, Target};
 use super::ops::condition;
 use super::pattern::{self, Outcome};
 use super::policy::{Body, Conditions, ContextEntry, Foreach, Policy, Rule, Templated};
@@ -109,6 +110,8 @@ pub struct Subject<'a> {
     req: Request<'a>,
     /// Wall-clock budget of each rule on this resource.
     limit: Option<std::time::Duration>,
+    /// PolicyExceptions that may waive rules for it.
+    exceptions: &'a [Exception],
 }
 
 impl<'a> Subject<'a> {
@@ -163,6 +166,7 @@ impl<'a> Subject<'a> {
             ctx: Value::Object(ctx),
             req,
             limit: None,
+            exceptions: &[],
         }
     }
 
@@ -171,6 +175,13 @@ impl<'a> Subject<'a> {
     #[must_use]
     pub fn with_limit(mut self, limit: Option<std::time::Duration>) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// The PolicyExceptions that apply where this resource is judged.
+    #[must_use]
+    pub fn with_exceptions(mut self, exceptions: &'a [Exception]) -> Self {
+        self.exceptions = exceptions;
         self
     }
 
@@ -247,8 +258,21 @@ pub fn evaluate_rules(
         subject.object
     };
     let mut out = Vec::new();
+    let key = (!subject.exceptions.is_empty()).then(|| policy.key());
     for rule in policy.rules.iter().filter(|r| keep(r)) {
         if !applies(rule, &subject.target, &subject.req) {
+            continue;
+        }
+        if let Some(ex) = key
+            .as_deref()
+            .and_then(|k| waiver(subject, k, rule, &ctx, mode))
+        {
+            out.push(respond(
+                rule,
+                Status::Skip,
+                format!("rule is skipped due to policy exception {}", ex.key),
+                None,
+            ));
             continue;
         }
         let rule_values = values
@@ -294,6 +318,25 @@ pub fn evaluate_rules(
         out.push(resp);
     }
     out
+}
+
+/// The PolicyException that waives `rule` of the policy `key` for the subject, if one does:
+/// it names both, its `match` selects the resource, and its conditions hold (one that cannot
+/// be evaluated waives nothing).
+fn waiver<'s>(
+    subject: &Subject<'s>,
+    key: &str,
+    rule: &Rule,
+    ctx: &Scope<'_>,
+    mode: Mode,
+) -> Option<&'s Exception> {
+    subject.exceptions.iter().find(|e| {
+        e.covers(key, &rule.name)
+            && matches_block(&e.matches, &subject.target, &subject.req)
+            && e.conditions
+                .as_ref()
+                .is_none_or(|c| conditions(c, ctx, mode).unwrap_or(false))
+    })
 }
 
 /// One rule on the subject, with Kyverno's re-check of the old object on UPDATE.

@@ -178,6 +178,11 @@ fn block_matches(b: &MatchBlock, t: &Target<'_>, req: &Request<'_>, in_exclude: 
     any_ok && all_ok && !(b.any.is_empty() && b.all.is_empty())
 }
 
+/// Whether a `match` block (of a PolicyException) selects the resource.
+pub fn matches_block(b: &MatchBlock, t: &Target<'_>, req: &Request<'_>) -> bool {
+    block_matches(b, t, req, false)
+}
+
 /// Whether a rule applies to the target under this request.
 pub fn applies(rule: &Rule, t: &Target<'_>, req: &Request<'_>) -> bool {
     if !block_matches(&rule.matches, t, req, false) {

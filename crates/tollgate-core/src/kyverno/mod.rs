@@ -7,6 +7,7 @@
 
 pub mod autogen;
 pub mod engine;
+pub mod exception;
 mod functions;
 pub mod images;
 pub mod jmes;
@@ -36,6 +37,8 @@ pub struct PolicySet {
     pub other: Vec<(String, String, String)>,
     /// Policies that did not load.
     pub errors: Vec<PolicyError>,
+    /// PolicyExceptions found beside the policies.
+    pub exceptions: Vec<exception::Exception>,
 }
 
 impl PolicySet {
@@ -47,6 +50,11 @@ impl PolicySet {
                 match policy::parse(d) {
                     Ok(p) => set.policies.push(p),
                     Err(e) => set.errors.extend(e),
+                }
+            } else if exception::is_exception(d) {
+                match exception::parse(d) {
+                    Ok(e) => set.exceptions.push(e),
+                    Err(e) => set.errors.push(e),
                 }
             } else if policy::is_other_kyverno(d) {
                 set.other.push((
@@ -179,7 +187,9 @@ fn judge(
 ) -> Vec<rayon::iter::Either<Finding, crate::engine::EvalError>> {
     use rayon::iter::Either;
     let values = Values::default();
-    let subject = Subject::new(&res.object, *req).with_limit(limit);
+    let subject = Subject::new(&res.object, *req)
+        .with_limit(limit)
+        .with_exceptions(&set.exceptions);
     let mut out = Vec::new();
     let error = |message: String| {
         Either::Right(crate::engine::EvalError {

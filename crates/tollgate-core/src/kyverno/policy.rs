@@ -401,6 +401,27 @@ fn string(v: Option<&Value>) -> Option<String> {
     v.and_then(Value::as_str).map(str::to_owned)
 }
 
+/// Reads a `match` block and optional `any`/`all` conditions of another Kyverno document
+/// (a PolicyException), with errors located as a policy's are.
+pub(super) fn parse_match_and_conditions(
+    res: &Resource,
+    name: &str,
+    matches: &Value,
+    conditions: Option<&Value>,
+) -> Result<(MatchBlock, Option<Conditions>), PolicyError> {
+    let ctx = Ctx {
+        res,
+        policy: name,
+        rule: None,
+        base: "spec".into(),
+    };
+    let m = parse_match(&ctx, matches, "match")?;
+    let c = conditions
+        .map(|c| parse_conditions(&ctx, c, "conditions"))
+        .transpose()?;
+    Ok((m, c))
+}
+
 /// Reads one policy document.
 pub fn parse(res: &Resource) -> Result<Policy, Vec<PolicyError>> {
     let obj = &res.object;

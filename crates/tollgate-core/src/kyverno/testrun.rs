@@ -306,6 +306,8 @@ struct Suite {
     invalid: HashMap<String, Vec<PolicyError>>,
     /// Kyverno documents of kinds not evaluated, by name: their kind.
     other: HashMap<String, String>,
+    /// PolicyExceptions of the test's `exceptions` files.
+    exceptions: Vec<super::exception::Exception>,
     /// Resources, with Kyverno's CLI defaults, a later duplicate replacing an earlier one.
     resources: Vec<Resource>,
     values: ValuesFile,
@@ -335,7 +337,11 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     // A file the test names that does not exist fails the test in both modes: evaluating
     // without it would judge nothing, or the wrong thing.
-    for (what, key) in [("policy", "policies"), ("resource", "resources")] {
+    for (what, key) in [
+        ("policy", "policies"),
+        ("resource", "resources"),
+        ("exception", "exceptions"),
+    ] {
         if let Some(missing) = strs(doc.get(key)).iter().find(|f| !dir.join(f).exists()) {
             return Err(format!("{what} file {missing} does not exist"));
         }
@@ -362,6 +368,16 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
             }
         } else if policy::is_other_kyverno(d) {
             other.insert(d.name.clone().unwrap_or_default(), d.kind.clone());
+        }
+    }
+
+    let mut exceptions = Vec::new();
+    for d in load_resources(dir, &strs(doc.get("exceptions")), &mut load_errors) {
+        if super::exception::is_exception(&d) {
+            match super::exception::parse(&d) {
+                Ok(e) => exceptions.push(e),
+                Err(e) => load_errors.push(format!("{}: {e}", d.origin.file)),
+            }
         }
     }
 
@@ -400,6 +416,7 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
         policies,
         invalid,
         other,
+        exceptions,
         resources,
         values,
         user,
@@ -590,6 +607,7 @@ fn judge(suite: &Suite, exp: &Expectation, cache: &mut Cache, opts: Options) -> 
                 &suite.values,
                 suite.user.as_ref(),
                 exp.operation.as_deref(),
+                &suite.exceptions,
                 opts.timeout,
             )
         });
@@ -629,6 +647,7 @@ fn evaluate_one(
     values: &ValuesFile,
     user: Option<&UserInfo>,
     result_operation: Option<&str>,
+    exceptions: &[super::exception::Exception],
     timeout: Option<std::time::Duration>,
 ) -> Vec<RuleResponse> {
     let name = res.name.as_deref().unwrap_or("");
@@ -694,7 +713,9 @@ fn evaluate_one(
         user,
         namespaces: Some(&values.namespaces),
     };
-    let mut subject = Subject::new(&res.object, req).with_limit(timeout);
+    let mut subject = Subject::new(&res.object, req)
+        .with_limit(timeout)
+        .with_exceptions(exceptions);
     if let Some([group, version, kind, sub]) = values.subresources.get(&res.kind) {
         subject = subject.as_subresource(group, version, kind, sub);
     }
