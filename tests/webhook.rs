@@ -684,3 +684,51 @@ fn the_demo_deployment_is_denied_at_admission_for_what_check_reports() {
         json!(["DEMO003: image ghcr.io/stefanprodan/podinfo:6.7.1 is not pinned by digest"])
     );
 }
+
+#[test]
+fn kubectl_exec_is_judged_as_the_pods_exec_subresource() {
+    // The API server sends `kubectl exec` as a CONNECT of PodExecOptions for the resource
+    // `pods`, subresource `exec`. Worked: `no-exec` matches `Pod/exec` and denies every
+    // CONNECT: denied; `pods-only` matches `Pod` (the resource, not its subresources): it
+    // does not apply. The same policies allow a plain Pod CREATE (no-exec does not match
+    // a Pod; pods-only passes a Pod with the label it wants).
+    let dir = tempfile::tempdir().unwrap();
+    let rule = |name: &str, kind: &str| {
+        format!("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: {name}\nspec:\n  validationFailureAction: Enforce\n  rules:\n    - name: r\n      match:\n        any:\n          - resources:\n              kinds: [{kind}]\n      validate:\n        message: {name} denied it\n        deny:\n          conditions:\n            any:\n              - key: \"{{{{ request.operation }}}}\"\n                operator: Equals\n                value: CONNECT\n")
+    };
+    std::fs::write(
+        dir.path().join("policies.yaml"),
+        [rule("no-exec", "Pod/exec"), rule("pods-only", "Pod")].join("---\n"),
+    )
+    .unwrap();
+    let exec = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "exec-1",
+        "kind": {"group": "", "version": "v1", "kind": "PodExecOptions"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "subResource": "exec",
+        "namespace": "prod", "name": "web", "operation": "CONNECT",
+        "userInfo": {"username": "dev", "groups": ["system:authenticated"]},
+        "object": {"apiVersion": "v1", "kind": "PodExecOptions", "stdin": true, "tty": true,
+                   "container": "web", "command": ["sh"]}}});
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "prod"},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}});
+    let review = |name: &str, v: &Value| {
+        let f = dir.path().join(name);
+        std::fs::write(&f, v.to_string()).unwrap();
+        let o = run(tollgate()
+            .args(["webhook", "review"])
+            .arg(&f)
+            .args(["--policy", "policies.yaml"])
+            .current_dir(dir.path()));
+        let out: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        (code(&o), out)
+    };
+    let (c, out) = review("exec.json", &exec);
+    assert_eq!(c, 1, "{out:#}");
+    let message = out["response"]["status"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("no-exec/r"), "{message}");
+    assert!(!message.contains("pods-only"), "{message}");
+    let (c, out) = review("pod.json", &review_of("pod-1", "CREATE", &pod, None));
+    assert_eq!(c, 0, "{out:#}");
+}

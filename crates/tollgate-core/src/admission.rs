@@ -36,6 +36,10 @@ pub struct AdmissionRequest {
     pub old_object: Option<Value>,
     /// `request.dryRun`: evaluated the same way.
     pub dry_run: bool,
+    /// `request.resource` (group, version, plural), for subresource requests.
+    pub resource: [String; 3],
+    /// `request.subResource` (`exec`, `scale`, `status`); empty for the resource itself.
+    pub sub_resource: String,
 }
 
 impl AdmissionRequest {
@@ -105,7 +109,46 @@ impl AdmissionRequest {
             object,
             old_object,
             dry_run: req.get("dryRun").and_then(Value::as_bool).unwrap_or(false),
+            resource: ["group", "version", "resource"].map(|k| {
+                req.get("resource")
+                    .and_then(|r| r.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            }),
+            sub_resource: text("subResource").unwrap_or_default(),
         })
+    }
+
+    /// For a subresource request (`pods/exec`), the parent's group, version and kind and the
+    /// subresource, as Kyverno matches it (`Pod/exec`). The parent kind comes from the
+    /// resource's plural for the built-in kinds Kyverno policies name; other plurals are not
+    /// known without the API server's discovery, and match as the request's own kind.
+    pub(crate) fn subresource(&self) -> Option<[&str; 4]> {
+        if self.sub_resource.is_empty() {
+            return None;
+        }
+        let [group, version, plural] = &self.resource;
+        let kind = match plural.as_str() {
+            "pods" => "Pod",
+            "deployments" => "Deployment",
+            "replicasets" => "ReplicaSet",
+            "statefulsets" => "StatefulSet",
+            "daemonsets" => "DaemonSet",
+            "replicationcontrollers" => "ReplicationController",
+            "jobs" => "Job",
+            "cronjobs" => "CronJob",
+            "services" => "Service",
+            "nodes" => "Node",
+            "namespaces" => "Namespace",
+            "serviceaccounts" => "ServiceAccount",
+            "persistentvolumeclaims" => "PersistentVolumeClaim",
+            "persistentvolumes" => "PersistentVolume",
+            "horizontalpodautoscalers" => "HorizontalPodAutoscaler",
+            "certificatesigningrequests" => "CertificateSigningRequest",
+            _ => return None,
+        };
+        Some([group, version, kind, &self.sub_resource])
     }
 
     /// The object under review as a resource: the new object, or the deleted one on DELETE,

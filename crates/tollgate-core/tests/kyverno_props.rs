@@ -67,7 +67,7 @@ proptest! {
         let set = fixture_policies();
         for kind in ["Pod", "Deployment", "CronJob"] {
             let object = json!({"apiVersion": "v1", "kind": kind, "metadata": meta, "spec": spec});
-            let req = Request { operation: op, old_object: Some(&object), user: None, namespaces: None };
+            let req = Request { operation: op, old_object: Some(&object), user: None, namespaces: None, subresource: None };
             let subject = Subject::new(&object, req);
             for p in &set.policies {
                 let _ = evaluate(p, &subject, &Values::default());

@@ -83,6 +83,10 @@ pub struct Request<'a> {
     pub user: Option<&'a UserInfo>,
     /// Namespace labels for `namespaceSelector`.
     pub namespaces: Option<&'a HashMap<String, Map<String, Value>>>,
+    /// When the request is for a subresource: the parent's group, version and kind and the
+    /// subresource (`""`, `v1`, `Pod`, `exec` for a `kubectl exec`), which `match` reads as
+    /// `Pod/exec`.
+    pub subresource: Option<[&'a str; 4]>,
 }
 
 impl Request<'_> {
@@ -93,6 +97,7 @@ impl Request<'_> {
             old_object: None,
             user: None,
             namespaces: None,
+            subresource: None,
         }
     }
 
@@ -120,7 +125,13 @@ impl<'a> Subject<'a> {
         let delete = req.operation == "DELETE";
         let mut request = Map::new();
         request.insert("operation".into(), Value::String(req.operation.to_owned()));
-        let target = Target::of(object);
+        let mut target = Target::of(object);
+        if let Some([group, version, kind, sub]) = req.subresource {
+            target.group = group;
+            target.version = version;
+            target.kind = kind;
+            target.subresource = sub;
+        }
         let (obj, old) = if delete {
             (Value::Null, Some(req.old_object.unwrap_or(object).clone()))
         } else {
@@ -182,23 +193,6 @@ impl<'a> Subject<'a> {
     #[must_use]
     pub fn with_exceptions(mut self, exceptions: &'a [Exception]) -> Self {
         self.exceptions = exceptions;
-        self
-    }
-
-    /// Judges the object as the subresource `sub` of a `kind` in `group/version` (a test's
-    /// `Scale` as `Deployment/scale`), for `match`.
-    #[must_use]
-    pub fn as_subresource(
-        mut self,
-        group: &'a str,
-        version: &'a str,
-        kind: &'a str,
-        sub: &'a str,
-    ) -> Self {
-        self.target.group = group;
-        self.target.version = version;
-        self.target.kind = kind;
-        self.target.subresource = sub;
         self
     }
 

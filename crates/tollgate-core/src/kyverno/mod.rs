@@ -305,6 +305,7 @@ impl crate::engine::Engine for KyvernoEngine {
             old_object: request.old_object.as_ref(),
             user: Some(&user),
             namespaces: None,
+            subresource: request.subresource(),
         };
         let (findings, errors) = check_request(&self.set, resource, &req, self.timeout);
         crate::engine::Evaluation {

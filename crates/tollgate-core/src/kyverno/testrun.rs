@@ -712,13 +712,14 @@ fn evaluate_one(
         old_object: matches!(operation.as_str(), "UPDATE" | "DELETE").then_some(&res.object),
         user,
         namespaces: Some(&values.namespaces),
+        subresource: values
+            .subresources
+            .get(&res.kind)
+            .map(|[g, v, k, sub]| [g.as_str(), v.as_str(), k.as_str(), sub.as_str()]),
     };
-    let mut subject = Subject::new(&res.object, req)
+    let subject = Subject::new(&res.object, req)
         .with_limit(timeout)
         .with_exceptions(exceptions);
-    if let Some([group, version, kind, sub]) = values.subresources.get(&res.kind) {
-        subject = subject.as_subresource(group, version, kind, sub);
-    }
     evaluate(policy, &subject, &v)
 }
 
