@@ -401,12 +401,14 @@ fn policy_exceptions_waive_the_rules_they_name_in_test_and_check() {
     let o = run(tollgate().arg("test").arg(dir.path()));
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o).lines().last(), Some("3 passed, 0 failed"));
-    // `check` with the exception among the policies reports a and c, not b.
+    // `check` with the exception among the policies reports a and c, and counts b's failure
+    // as suppressed by the exception.
     let o = run(tollgate()
         .args([
             "check",
             "--format",
             "json",
+            "--show-suppressed",
             "--policy",
             "policy.yaml",
             "--policy",
@@ -424,4 +426,10 @@ fn policy_exceptions_waive_the_rules_they_name_in_test_and_check() {
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["a", "c"], "{v:#}");
+    assert_eq!(v["suppressed"][0]["resource"]["name"], "b", "{v:#}");
+    assert_eq!(
+        v["suppressed"][0]["suppressed_by"],
+        "PolicyException tools/tools-b"
+    );
+    assert_eq!(v["summary"]["suppressed"], 1);
 }

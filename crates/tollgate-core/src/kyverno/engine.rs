@@ -55,6 +55,9 @@ pub struct RuleResponse {
     pub message: String,
     /// For a failed pattern: the field path (`spec.containers[0].image`).
     pub field: Option<String>,
+    /// The PolicyException (`ns/name`) that waives the rule here: Kyverno reports `skip`;
+    /// the verdict is kept so `check` can count a waived failure as suppressed.
+    pub waived_by: Option<String>,
 }
 
 /// Who sends the request, when a test gives user info.
@@ -257,18 +260,10 @@ pub fn evaluate_rules(
         if !applies(rule, &subject.target, &subject.req) {
             continue;
         }
-        if let Some(ex) = key
+        let waived_by = key
             .as_deref()
             .and_then(|k| waiver(subject, k, rule, &ctx, mode))
-        {
-            out.push(respond(
-                rule,
-                Status::Skip,
-                format!("rule is skipped due to policy exception {}", ex.key),
-                None,
-            ));
-            continue;
-        }
+            .map(|ex| ex.key.clone());
         let rule_values = values
             .rules
             .get(rule.name.as_str())
@@ -306,9 +301,10 @@ pub fn evaluate_rules(
         } else {
             resp
         };
-        let Some(resp) = resp else {
+        let Some(mut resp) = resp else {
             continue;
         };
+        resp.waived_by = waived_by;
         out.push(resp);
     }
     out
@@ -380,6 +376,7 @@ fn respond(rule: &Rule, status: Status, message: String, field: Option<String>) 
         status,
         message,
         field,
+        waived_by: None,
     }
 }
 

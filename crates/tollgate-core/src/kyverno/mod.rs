@@ -204,7 +204,14 @@ fn judge(
         match crate::contained(|| engine::evaluate_rules(p, &subject, &values, wanted)) {
             Ok(responses) => {
                 for resp in &responses {
-                    if resp.status == Status::Error {
+                    if let Some(by) = &resp.waived_by {
+                        // Waived: a failure is counted as suppressed, anything else is not
+                        // a verdict here.
+                        if let Some(mut f) = finding(p, res, resp) {
+                            f.suppressed_by = Some(format!("PolicyException {by}"));
+                            out.push(Either::Left(f));
+                        }
+                    } else if resp.status == Status::Error {
                         // Not a verdict on the resource: the rule could not judge it.
                         out.push(error(format!(
                             "Kyverno rule {}/{} could not be evaluated on {}: {}",
@@ -287,11 +294,7 @@ impl crate::engine::Engine for KyvernoEngine {
 
     fn evaluate(&self, resources: &[Resource]) -> crate::engine::Evaluation {
         let (findings, errors) = check(&self.set, resources, self.timeout);
-        crate::engine::Evaluation {
-            findings,
-            suppressed: Vec::new(),
-            errors,
-        }
+        evaluation(findings, errors)
     }
 
     fn review(
@@ -308,10 +311,21 @@ impl crate::engine::Engine for KyvernoEngine {
             subresource: request.subresource(),
         };
         let (findings, errors) = check_request(&self.set, resource, &req, self.timeout);
-        crate::engine::Evaluation {
-            findings,
-            suppressed: Vec::new(),
-            errors,
-        }
+        evaluation(findings, errors)
+    }
+}
+
+/// Findings a PolicyException waived (they carry `suppressed_by`) counted apart.
+fn evaluation(
+    mut findings: Vec<Finding>,
+    errors: Vec<crate::engine::EvalError>,
+) -> crate::engine::Evaluation {
+    let suppressed = findings
+        .extract_if(.., |f| f.suppressed_by.is_some())
+        .collect();
+    crate::engine::Evaluation {
+        findings,
+        suppressed,
+        errors,
     }
 }

@@ -618,7 +618,9 @@ fn judge(suite: &Suite, exp: &Expectation, cache: &mut Cache, opts: Options) -> 
                 || r.rule.strip_prefix("autogen-cronjob-") == Some(rule)
         });
         // An unscored policy's failure is what Kyverno's report calls `warn`.
+        // A rule a PolicyException waives is `skip`, whatever it would have said.
         let got = |r: &RuleResponse| match r.status {
+            _ if r.waived_by.is_some() => "skip",
             Status::Fail if !policy.scored => "warn",
             s => s.as_str(),
         };
