@@ -380,7 +380,8 @@ fn eval<'d, S: Source<'d>>(ast: &Ast, data: S) -> Eval<'d> {
             if truthy(&l) {
                 return Ok(l);
             }
-            eval(rhs, data)
+            // Kyverno's fork swallows `Unknown key` on both sides of `||`.
+            lenient(eval(rhs, data))
         }
         Ast::MultiHash { elements, .. } => {
             if data.plain().is_some_and(Value::is_null) {
@@ -589,6 +590,9 @@ mod tests {
             Err(JmesError::NotFound("foo".into()))
         );
         assert_eq!(run("request.object.spec.foo || 'x'", &d), Ok(json!("x")));
+        // Both sides of `||` swallow it, as in Kyverno's fork: `""` is a quoted field name
+        // (missing at the root), not a string, so this reads null rather than failing.
+        assert_eq!(run(r#"request.object.spec.foo || """#, &d), Ok(json!(null)));
     }
 
     #[test]
