@@ -433,3 +433,22 @@ fn policy_exceptions_waive_the_rules_they_name_in_test_and_check() {
     );
     assert_eq!(v["summary"]["suppressed"], 1);
 }
+
+#[test]
+fn values_set_on_request_object_are_seen_by_match() {
+    // The rule matches only Pods annotated `owner: platform`; the Pod has no annotations,
+    // the values file gives it one. Kyverno's CLI applies such values to the resource, so
+    // the rule matches and its deny (always) fails it; without the value it would not
+    // match at all (nothing produced).
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: platform\nspec:\n  rules:\n    - name: owned\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n              annotations:\n                owner: platform\n      validate:\n        message: platform Pods are not changed here\n        deny: {}\n";
+    let values = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\npolicies:\n  - name: platform\n    resources:\n      - name: bad\n        values:\n          request.object.metadata.annotations.owner: platform\n";
+    let test = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [pod.yaml]\nvariables: values.yaml\nresults:\n  - policy: platform\n    rule: owned\n    resources: [bad]\n    kind: Pod\n    result: fail\n";
+    let dir = scratch(&[
+        ("policy.yaml", policy),
+        ("pod.yaml", POD_WITHOUT_TEAM),
+        ("values.yaml", values),
+        ("kyverno-test.yaml", test),
+    ]);
+    let o = run(tollgate().arg("test").arg(dir.path()));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+}

@@ -708,10 +708,26 @@ fn evaluate_one(
         rules,
         foreach,
     };
+    // Values that set fields of `request.object` change the resource itself, so `match`
+    // (its labels and annotations) sees them too, as in Kyverno's CLI.
+    let injected: Vec<(&str, &Value)> = v
+        .policy
+        .iter()
+        .filter_map(|(k, val)| Some((k.strip_prefix("request.object.")?, *val)))
+        .collect();
+    let object = if injected.is_empty() {
+        std::borrow::Cow::Borrowed(&res.object)
+    } else {
+        let mut o = res.object.clone();
+        for (path, val) in injected {
+            super::vars::insert_dotted(&mut o, path, val.clone());
+        }
+        std::borrow::Cow::Owned(o)
+    };
     let req = Request {
         operation: &operation,
         // The CLI has one version of each resource: an update compares it with itself.
-        old_object: matches!(operation.as_str(), "UPDATE" | "DELETE").then_some(&res.object),
+        old_object: matches!(operation.as_str(), "UPDATE" | "DELETE").then_some(&*object),
         user,
         namespaces: Some(&values.namespaces),
         subresource: values
@@ -719,7 +735,7 @@ fn evaluate_one(
             .get(&res.kind)
             .map(|[g, v, k, sub]| [g.as_str(), v.as_str(), k.as_str(), sub.as_str()]),
     };
-    let subject = Subject::new(&res.object, req)
+    let subject = Subject::new(&object, req)
         .with_limit(timeout)
         .with_exceptions(exceptions);
     evaluate(policy, &subject, &v)
