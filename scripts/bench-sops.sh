@@ -21,18 +21,25 @@ export SOPS_AGE_KEY_FILE="$key"
 
 . "$root/scripts/measure.sh"
 
+# rows LABEL FILE_STEM KEY_FLAG KEY: the decrypt and encrypt rows for one key type; each tool
+# decrypts the file it encrypted itself ($work/sops.STEM.yaml, $work/tg.STEM.yaml).
+rows() {
+  local label=$1 stem=$2 flag=$3 recipient=$4 op st sm tt tm
+  for op in decrypt encrypt; do
+    if [ "$op" = decrypt ]; then
+      read -r st sm < <(measure "$sops_bin" decrypt "$work/sops.$stem.yaml")
+      read -r tt tm < <(measure "$tg" sops decrypt "$work/tg.$stem.yaml")
+    else
+      read -r st sm < <(measure "$sops_bin" encrypt "$flag" "$recipient" "$work/plain.yaml")
+      read -r tt tm < <(measure "$tg" sops encrypt "$flag" "$recipient" "$work/plain.yaml")
+    fi
+    awk -v op="$op$label" -v st="$st" -v tt="$tt" -v sm="$sm" -v tm="$tm" \
+      'BEGIN { printf "| %s | %.2f | %.3f | %.1fx | %.0f | %.0f |\n", op, st, tt, (tt > 0 ? st / tt : 0), sm / 1024, tm / 1024 }'
+  done
+}
+
 printf '| operation | sops s | tollgate s | speed-up | sops peak RSS MiB | tollgate peak RSS MiB |\n|---|---|---|---|---|---|\n'
-for op in decrypt encrypt; do
-  if [ "$op" = decrypt ]; then
-    read -r st sm < <(measure "$sops_bin" decrypt "$work/sops.enc.yaml")
-    read -r tt tm < <(measure "$tg" sops decrypt "$work/tg.enc.yaml")
-  else
-    read -r st sm < <(measure "$sops_bin" encrypt --age "$r1" "$work/plain.yaml")
-    read -r tt tm < <(measure "$tg" sops encrypt --age "$r1" "$work/plain.yaml")
-  fi
-  awk -v op="$op" -v st="$st" -v tt="$tt" -v sm="$sm" -v tm="$tm" \
-    'BEGIN { printf "| %s | %.2f | %.3f | %.1fx | %.0f | %.0f |\n", op, st, tt, (tt > 0 ? st / tt : 0), sm / 1024, tm / 1024 }'
-done
+rows "" enc --age "$r1"
 
 # PGP: a key without passphrase in a private home; each tool decrypts its own file.
 export GNUPGHOME="$work/gnupg"
@@ -46,14 +53,4 @@ for f in sops tg; do
   cmp -s <("$sops_bin" decrypt "$work/$f.pgp.yaml") <("$tg" sops decrypt "$work/$f.pgp.yaml") \
     || { echo "bench-sops: the tools disagree on $f.pgp.yaml" >&2; exit 1; }
 done
-for op in decrypt encrypt; do
-  if [ "$op" = decrypt ]; then
-    read -r st sm < <(measure "$sops_bin" decrypt "$work/sops.pgp.yaml")
-    read -r tt tm < <(measure "$tg" sops decrypt "$work/tg.pgp.yaml")
-  else
-    read -r st sm < <(measure "$sops_bin" encrypt --pgp "$fp" "$work/plain.yaml")
-    read -r tt tm < <(measure "$tg" sops encrypt --pgp "$fp" "$work/plain.yaml")
-  fi
-  awk -v op="$op (pgp)" -v st="$st" -v tt="$tt" -v sm="$sm" -v tm="$tm" \
-    'BEGIN { printf "| %s | %.2f | %.3f | %.1fx | %.0f | %.0f |\n", op, st, tt, (tt > 0 ? st / tt : 0), sm / 1024, tm / 1024 }'
-done
+rows " (pgp)" pgp --pgp "$fp"

@@ -200,6 +200,8 @@ pub(crate) fn exec_file(a: ExecFileArgs) -> Result<u8> {
         .prefix(".sops")
         .tempdir()
         .map_err(|e| io("temporary directory", e))?;
+    // A signal that ends tollgate while the command runs must not leave the plaintext behind.
+    tollgate_sops::fsio::track_temp(dir.path());
     let path = dir.path().join(name);
     if a.no_fifo {
         let mut f = std::fs::OpenOptions::new()
@@ -237,5 +239,8 @@ pub(crate) fn exec_file(a: ExecFileArgs) -> Result<u8> {
     if let Some(u) = &run_as {
         u.apply(&mut cmd);
     }
-    run(cmd, a.common.background)
+    let status = run(cmd, a.common.background);
+    // Dropping `dir` removes it now.
+    tollgate_sops::fsio::untrack_temp(dir.path());
+    status
 }

@@ -133,7 +133,9 @@ pub(crate) fn run(a: LegacyArgs) -> Result<()> {
             input: a.input,
         });
     }
-    let _ = a.show_master_keys;
+    // `-s` adds the metadata to sops's editor buffer; tollgate's editor shows the data only,
+    // so the flag is read and has nothing to change.
+    let _shown_anyway = a.show_master_keys;
     sops_edit::run(EditArgs {
         file,
         ignore_mac: a.ignore_mac,
