@@ -1134,3 +1134,32 @@ fn undefined_functions_fail_at_load_even_in_rules_that_never_run() {
     assert_eq!(c, 0, "{err}");
     assert_eq!(rule_ids(&v), ["main/warn c has data"]);
 }
+
+#[test]
+fn rego_metadata_rule_and_chain_return_the_enclosing_rules_annotations() {
+    // regorus lacks these OPA builtins; tollgate answers them from the METADATA blocks it
+    // reads. Worked: the rule's block has title "No latest" and custom.id IMG900, the
+    // package's has title "Images"; the message spells what the calls returned: the title,
+    // the id, and the chain's length (rule, then package: 2) and its first path.
+    let dir = tempfile::tempdir().unwrap();
+    put(
+        &dir,
+        "p.rego",
+        "# METADATA\n# title: Images\npackage main\nimport rego.v1\n\n# METADATA\n# title: No latest\n# custom:\n#   id: IMG900\ndeny contains msg if {\n  input.kind == \"ConfigMap\"\n  meta := rego.metadata.rule()\n  chain := rego.metadata.chain()\n  msg := sprintf(\"%s %s %d %s\", [meta.title, meta.custom.id, count(chain), concat(\".\", chain[0].path)])\n}\n\nhelper_without_metadata := rego.metadata.rule()\n\nwarn contains msg if {\n  input.kind == \"ConfigMap\"\n  helper_without_metadata == {}\n  msg := \"helpers without METADATA get {}\"\n}\n",
+    );
+    put(
+        &dir,
+        "m.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
+    let (c, v, err) = json_in(dir.path(), &["--policy", "p.rego", "m.yaml"]);
+    assert_eq!(c, 1, "{err}");
+    assert_eq!(
+        rule_ids(&v),
+        [
+            "IMG900 No latest IMG900 2 data.main.deny",
+            "main/warn helpers without METADATA get {}"
+        ],
+        "{v:#}"
+    );
+}

@@ -303,6 +303,7 @@ impl Loaded {
                 }
             };
             let scan = scan(&text);
+            let text = super::rego_source::inline_metadata_calls(&text, &scan).unwrap_or(text);
             for (line, message) in &scan.errors {
                 errors.push(PolicyError {
                     file: format!("{name}:{line}"),

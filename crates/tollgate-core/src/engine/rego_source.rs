@@ -36,6 +36,8 @@ pub struct Annotation {
     /// `custom.sensitive: true`: the rule points at secret values, so source excerpts of its
     /// findings are masked.
     pub sensitive: bool,
+    /// The whole block as JSON, for `rego.metadata.rule()` and `chain()`.
+    pub raw: Option<serde_json::Value>,
 }
 
 /// The package and conftest rules of one file.
@@ -51,6 +53,8 @@ pub struct Scanned {
     pub has_exception: bool,
     /// `test_` rules (for `tollgate verify`), with their line.
     pub tests: Vec<(String, usize)>,
+    /// Every rule head (conftest rules, helpers, tests): name, line, METADATA as JSON.
+    pub heads: Vec<(String, usize, Option<serde_json::Value>)>,
     /// METADATA blocks that are not valid YAML, and conftest rules written `deny if` (a
     /// boolean, which conftest refuses): `(line, message)`.
     pub errors: Vec<(usize, String)>,
@@ -76,6 +80,7 @@ fn annotation_of(docs: Vec<tollgate_yaml::read::Document>) -> Annotation {
     let Some(root) = docs.into_iter().next().map(|d| d.root) else {
         return Annotation::default();
     };
+    let raw = Some(crate::manifest::node_to_json(&root)).filter(serde_json::Value::is_object);
     let text = |n: Option<&Node>| n.and_then(Node::as_str).map(str::to_owned);
     let custom = root.get("custom");
     Annotation {
@@ -87,6 +92,7 @@ fn annotation_of(docs: Vec<tollgate_yaml::read::Document>) -> Annotation {
         sensitive: custom
             .and_then(|c| c.get("sensitive"))
             .is_some_and(|v| matches!(v, Node::Scalar(tollgate_yaml::tree::Scalar::Bool(true)))),
+        raw,
     }
 }
 
@@ -114,6 +120,49 @@ fn is_bare_if(rest: &str) -> bool {
     rest.trim_start()
         .strip_prefix("if")
         .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t', '{']))
+}
+
+/// `rego.metadata.rule()` and `rego.metadata.chain()` (OPA builtins regorus lacks) replaced
+/// by what they return for the rule they are in: its METADATA block as an object (`{}`
+/// without one), and the chain from the rule to its package. Each call becomes a literal on
+/// the same line, so line numbers stay true.
+pub fn inline_metadata_calls(text: &str, scan: &Scanned) -> Option<String> {
+    const RULE: &str = "rego.metadata.rule()";
+    const CHAIN: &str = "rego.metadata.chain()";
+    if !text.contains(RULE) && !text.contains(CHAIN) {
+        return None;
+    }
+    let package: Vec<serde_json::Value> = std::iter::once("data")
+        .chain(scan.package.split('.'))
+        .map(|p| serde_json::Value::String(p.to_owned()))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let here = i + 1;
+        let head = scan.heads.iter().rev().find(|(_, l, _)| *l <= here);
+        let rule_meta = head
+            .and_then(|(_, _, m)| m.clone())
+            .unwrap_or_else(|| serde_json::json!({}));
+        let mut chain = Vec::new();
+        if let Some((name, _, meta)) = head {
+            let mut path = package.clone();
+            path.push(serde_json::Value::String(name.clone()));
+            let mut entry = serde_json::json!({ "path": path });
+            if let Some(m) = meta {
+                entry["annotations"] = m.clone();
+            }
+            chain.push(entry);
+        }
+        if let Some(m) = &scan.package_meta.raw {
+            chain.push(serde_json::json!({ "path": package, "annotations": m }));
+        }
+        out.push_str(
+            &line
+                .replace(RULE, &rule_meta.to_string())
+                .replace(CHAIN, &serde_json::Value::Array(chain).to_string()),
+        );
+    }
+    Some(out)
 }
 
 /// Scans a policy's source.
@@ -151,6 +200,7 @@ pub fn scan(text: &str) -> Scanned {
             }
         } else if let Some(name) = head_name(line) {
             let meta = pending.take().unwrap_or_default();
+            out.heads.push((name.to_owned(), i + 1, meta.raw.clone()));
             if name == "exception" {
                 out.has_exception = true;
             } else if name.starts_with("test_") {
