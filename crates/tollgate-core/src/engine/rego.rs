@@ -763,6 +763,26 @@ mod tests {
         ));
     }
 
+    /// An upstream limitation docs/check.md describes: OPA orders the statements of a
+    /// comprehension body (a `:=` declares the variable for the whole body), regorus 0.14
+    /// evaluates them as written and rejects a use before the assignment. When this test
+    /// fails, regorus has caught up: drop the note.
+    #[test]
+    fn regorus_rejects_a_comprehension_variable_used_before_its_assignment() {
+        let eval = |src: &str| {
+            let mut e = Engine::new();
+            e.add_policy("p.rego".into(), src.into())
+                .and_then(|_| e.eval_rule("data.p.x".into()))
+                .map_err(|e| e.to_string())
+        };
+        let err = eval("package p\nimport rego.v1\nx := [v | [1, 2][_] == v; v := 1]\n")
+            .expect_err("regorus 0.14 rejects it");
+        assert!(err.contains("used before definition"), "{err}");
+        // The same comprehension with the assignment first: what OPA evaluates, [1].
+        let ok = eval("package p\nimport rego.v1\nx := [v | v := 1; [1, 2][_] == v]\n").unwrap();
+        assert_eq!(serde_json::to_value(&ok).unwrap(), serde_json::json!([1]));
+    }
+
     #[test]
     fn inputs_convert_as_regorus_reads_json() {
         // Integers at both ends of their ranges, a decimal that is not exact in binary, and
