@@ -1070,6 +1070,7 @@ fn namespaces_take_globs_and_empty_policy_paths_are_errors() {
         let (c, _, err) = json_in(dir.path(), &["--policy", path, "m.yaml"]);
         assert_eq!(c, 2, "{path}");
         assert!(err.contains(&format!("{path}: no policies found")), "{err}");
+        assert!(err.contains("check the --policy paths"), "{err}");
         let o = run(tollgate().args(["verify", path]).current_dir(dir.path()));
         assert_eq!(code(&o), 2, "verify {path}");
         assert!(

@@ -46,6 +46,13 @@ impl Error {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             Error::Config(_) => Some("fix the line named, or pass another file with --config"),
+            Error::Policies(errors)
+                if errors
+                    .iter()
+                    .all(|e| e.message.starts_with("no policies found")) =>
+            {
+                Some("check the --policy paths (or `policies:` in tollgate.yaml): each must hold a .rego file or a Kyverno policy")
+            }
             Error::Policies(_) => Some(
                 "every error above names the file and line; `tollgate verify` runs the Rego tests",
             ),
