@@ -162,6 +162,13 @@ fn invalid_policies_name_file_rule_and_line() {
 
 const POD_WITHOUT_TEAM: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n";
 
+/// Runs `tollgate test` on `dir`: every expectation must hold, with this closing line.
+fn all_pass(dir: &std::path::Path, closing: &str) {
+    let o = run(tollgate().arg("test").arg(dir));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o).lines().last(), Some(closing));
+}
+
 fn scratch(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
@@ -274,9 +281,7 @@ fn foreach_element_scope_picks_the_pattern_target() {
         ("pod.yaml", pod),
         ("kyverno-test.yaml", &test),
     ]);
-    let o = run(tollgate().arg("test").arg(dir.path()));
-    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-    assert_eq!(stdout(&o).lines().last(), Some("3 passed, 0 failed"));
+    all_pass(dir.path(), "3 passed, 0 failed");
 }
 
 #[test]
@@ -292,9 +297,7 @@ fn a_result_can_name_the_operation_it_is_judged_under() {
         ("pod.yaml", pod),
         ("kyverno-test.yaml", test),
     ]);
-    let o = run(tollgate().arg("test").arg(dir.path()));
-    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-    assert_eq!(stdout(&o).lines().last(), Some("2 passed, 0 failed"));
+    all_pass(dir.path(), "2 passed, 0 failed");
 }
 
 #[test]
@@ -313,9 +316,7 @@ fn values_subresources_make_a_scale_the_deployments_scale_subresource() {
         ("values.yaml", values),
         ("kyverno-test.yaml", test),
     ]);
-    let o = run(tollgate().arg("test").arg(dir.path()));
-    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-    assert_eq!(stdout(&o).lines().last(), Some("2 passed, 0 failed"));
+    all_pass(dir.path(), "2 passed, 0 failed");
 }
 
 #[test]
@@ -365,9 +366,7 @@ fn an_unresolved_variable_in_preconditions_is_an_error() {
         ("pod.yaml", POD_WITHOUT_TEAM),
         ("kyverno-test.yaml", test),
     ]);
-    let o = run(tollgate().arg("test").arg(dir.path()));
-    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-    assert_eq!(stdout(&o).lines().last(), Some("2 passed, 0 failed"));
+    all_pass(dir.path(), "2 passed, 0 failed");
 }
 
 #[test]
@@ -398,9 +397,7 @@ fn policy_exceptions_waive_the_rules_they_name_in_test_and_check() {
         ("pods.yaml", &pods),
         ("kyverno-test.yaml", &test),
     ]);
-    let o = run(tollgate().arg("test").arg(dir.path()));
-    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-    assert_eq!(stdout(&o).lines().last(), Some("3 passed, 0 failed"));
+    all_pass(dir.path(), "3 passed, 0 failed");
     // `check` with the exception among the policies reports a and c, and counts b's failure
     // as suppressed by the exception.
     let o = run(tollgate()
