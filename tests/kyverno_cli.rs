@@ -449,3 +449,38 @@ fn values_set_on_request_object_are_seen_by_match() {
     let o = run(tollgate().arg("test").arg(dir.path()));
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
 }
+
+#[test]
+fn config_map_context_entries_read_the_tests_cluster_resources() {
+    // The rule loads ConfigMap `allowed-<team label>` from namespace `platform` and denies a
+    // Pod whose image registry is not in its `registries` list. The ConfigMaps come from
+    // `clusterResources` (one wrapped in a ClusterResource document, as Kyverno's CLI writes
+    // them; one plain). Worked:
+    // - a (team a, quay.io image): allowed-a lists docker.io only: fail;
+    // - b (team b, quay.io image): allowed-b lists quay.io: pass;
+    // - c (team c): no allowed-c anywhere: the entry cannot load and the deny reads it: error.
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: registries\nspec:\n  rules:\n    - name: allowed\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      context:\n        - name: allowed\n          configMap:\n            name: \"allowed-{{ request.object.metadata.labels.team }}\"\n            namespace: platform\n      validate:\n        message: registry not allowed\n        deny:\n          conditions:\n            any:\n              - key: \"{{ images.containers.*.registry }}\"\n                operator: AnyNotIn\n                value: \"{{ allowed.data.registries }}\"\n";
+    let pod = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n    team: {name}\nspec:\n  containers:\n    - name: c\n      image: quay.io/org/app:1.0\n")
+    };
+    let pods = [pod("a"), pod("b"), pod("c")].join("---\n");
+    let wrapped = "apiVersion: cli.kyverno.io/v1alpha1\nkind: ClusterResource\nmetadata:\n  name: cms\nspec:\n  resources:\n    - apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: allowed-a\n        namespace: platform\n      data:\n        registries: '[\"docker.io\"]'\n";
+    let plain = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: allowed-b\n  namespace: platform\ndata:\n  registries: '[\"quay.io\"]'\n";
+    let result = |name: &str, r: &str| {
+        format!("  - policy: registries\n    rule: allowed\n    resources: [{name}]\n    kind: Pod\n    result: {r}\n")
+    };
+    let test = format!(
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [pods.yaml]\nclusterResources: [wrapped.yaml, plain.yaml]\nresults:\n{}{}{}",
+        result("a", "fail"),
+        result("b", "pass"),
+        result("c", "error"),
+    );
+    let dir = scratch(&[
+        ("policy.yaml", policy),
+        ("pods.yaml", &pods),
+        ("wrapped.yaml", wrapped),
+        ("plain.yaml", plain),
+        ("kyverno-test.yaml", &test),
+    ]);
+    all_pass(dir.path(), "3 passed, 0 failed");
+}

@@ -120,6 +120,9 @@ pub struct Subject<'a> {
     limit: Option<std::time::Duration>,
     /// PolicyExceptions that may waive rules for it.
     exceptions: &'a [Exception],
+    /// Objects a `configMap` context entry may name (a test's resources and
+    /// `clusterResources`).
+    cluster: &'a [crate::manifest::Resource],
 }
 
 impl<'a> Subject<'a> {
@@ -181,6 +184,7 @@ impl<'a> Subject<'a> {
             req,
             limit: None,
             exceptions: &[],
+            cluster: &[],
         }
     }
 
@@ -189,6 +193,13 @@ impl<'a> Subject<'a> {
     #[must_use]
     pub fn with_limit(mut self, limit: Option<std::time::Duration>) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// The objects `configMap` context entries are looked up in.
+    #[must_use]
+    pub fn with_cluster(mut self, cluster: &'a [crate::manifest::Resource]) -> Self {
+        self.cluster = cluster;
         self
     }
 
@@ -222,6 +233,8 @@ pub struct Values<'v> {
 struct RuleInputs<'v> {
     values: &'v [(&'v str, &'v Value)],
     foreach: &'v [(&'v str, &'v [Value])],
+    /// Where `configMap` entries are looked up ([`Subject::with_cluster`]).
+    cluster: &'v [crate::manifest::Resource],
 }
 
 /// Evaluates every rule of a policy that applies to the subject.
@@ -284,6 +297,7 @@ pub fn evaluate_rules(
             foreach: by_rule(&rule.name)
                 .or_else(|| base_name(&rule.name).and_then(by_rule))
                 .unwrap_or(&[]),
+            cluster: subject.cluster,
         };
         let (resp, tripped) = crate::limit::run(subject.limit, || {
             judge_rule(rule, subject, &ctx, inputs, target, mode)
@@ -411,6 +425,7 @@ fn run_rule(
         rule.preconditions.as_ref(),
         ctx,
         mode,
+        inputs.cluster,
     ) {
         Prepared::Ready => {}
         Prepared::Skip => {
@@ -425,6 +440,7 @@ fn run_rule(
     }
     let mut msg = Message::new(rule, ctx, mode);
     msg.foreach = inputs.foreach;
+    msg.cluster = inputs.cluster;
     match &rule.body {
         Body::Foreach(entries) => foreach_all(entries, ctx, target, mode, 0, &msg)
             .map(|(status, message, field)| respond(rule, status, message, field)),
@@ -455,8 +471,9 @@ fn prepare(
     conditions: Option<&Conditions>,
     ctx: &mut Scope<'_>,
     mode: Mode,
+    cluster: &[crate::manifest::Resource],
 ) -> Prepared {
-    let failed = load_context(entries, ctx, mode);
+    let failed = load_context(entries, ctx, mode, cluster);
     let read_in = |text: &str| failed.iter().find(|(name, _)| mentions(text, name));
     if let Some((_, e)) = read_in(&refs.preconditions) {
         return Prepared::Error(format!("failed to load context: {e}"));
@@ -495,6 +512,8 @@ struct Message<'a> {
     text: std::cell::OnceCell<String>,
     /// `foreachValues` of the rule (see [`Values::foreach`]).
     foreach: &'a [(&'a str, &'a [Value])],
+    /// Where each element's `configMap` entries are looked up.
+    cluster: &'a [crate::manifest::Resource],
 }
 
 impl<'a> Message<'a> {
@@ -505,6 +524,7 @@ impl<'a> Message<'a> {
             mode,
             text: std::cell::OnceCell::new(),
             foreach: &[],
+            cluster: &[],
         }
     }
 
@@ -757,6 +777,7 @@ fn foreach_elements(
                 fe.preconditions.as_ref(),
                 &mut scope,
                 mode,
+                msg.cluster,
             ) {
                 Prepared::Ready => {}
                 Prepared::Skip => {
@@ -833,16 +854,56 @@ fn load_context(
     entries: &[ContextEntry],
     ctx: &mut Scope<'_>,
     mode: Mode,
+    cluster: &[crate::manifest::Resource],
 ) -> Vec<(String, String)> {
     let mut failed = Vec::new();
     for entry in entries {
-        if let ContextEntry::Variable { name, .. } = entry {
-            if let Err(e) = load_entry(entry, ctx, mode) {
-                failed.push((name.clone(), e));
+        match entry {
+            ContextEntry::Variable { name, .. } => {
+                if let Err(e) = load_entry(entry, ctx, mode) {
+                    failed.push((name.clone(), e));
+                }
             }
+            // A value the test gives wins; else the ConfigMap among the test's objects.
+            ContextEntry::External {
+                name,
+                config_map: Some((cm, ns)),
+            } if !cluster.is_empty() && ctx.get(name).is_none() => {
+                match config_map(cm, ns, ctx, mode, cluster) {
+                    Ok(v) => ctx.set(name.clone(), v),
+                    Err(e) => failed.push((name.clone(), e)),
+                }
+            }
+            ContextEntry::External { .. } => {}
         }
     }
     failed
+}
+
+/// The ConfigMap a `configMap` context entry names (its name and namespace substituted), as
+/// Kyverno loads it: the whole object, so `{{ entry.data.key }}` reads a value.
+fn config_map(
+    name: &str,
+    namespace: &str,
+    ctx: &Scope<'_>,
+    mode: Mode,
+    cluster: &[crate::manifest::Resource],
+) -> Result<Value, String> {
+    let text = |t: &str| {
+        substitute_str(t, ctx, mode)
+            .map(|v| super::functions::to_string(&v))
+            .map_err(|e| e.to_string())
+    };
+    let (name, namespace) = (text(name)?, text(namespace)?);
+    cluster
+        .iter()
+        .find(|r| {
+            r.kind == "ConfigMap"
+                && r.name.as_deref() == Some(name.as_str())
+                && r.namespace.as_deref().unwrap_or("default") == namespace
+        })
+        .map(|r| r.object.clone())
+        .ok_or_else(|| format!("failed to get configmap {namespace}/{name}: not found"))
 }
 
 fn load_entry(entry: &ContextEntry, ctx: &mut Scope<'_>, mode: Mode) -> Result<(), String> {

@@ -97,7 +97,7 @@ impl ContextRefs {
 
 fn external_names(context: &[ContextEntry], body: &Body, out: &mut Vec<String>) {
     for e in context {
-        if let ContextEntry::External { name } = e {
+        if let ContextEntry::External { name, .. } = e {
             out.push(name.clone());
         }
     }
@@ -201,11 +201,14 @@ pub enum ContextEntry {
         /// `default`.
         default: Option<Value>,
     },
-    /// `configMap`, `apiCall`, `imageRegistry`, `globalReference`: never fetched; a test's
-    /// values file supplies the name.
+    /// `configMap`, `apiCall`, `imageRegistry`, `globalReference`: never fetched from a
+    /// cluster; a test's values file supplies the name, or (configMap) a ConfigMap among the
+    /// test's resources and `clusterResources`.
     External {
         /// Name.
         name: String,
+        /// For `configMap`: its `name` and `namespace` (templates; namespace `default`).
+        config_map: Option<(String, String)>,
     },
 }
 
@@ -841,7 +844,15 @@ fn parse_context(
             .iter()
             .any(|k| e.get(*k).is_some())
         {
-            out.push(ContextEntry::External { name });
+            let config_map = e.get("configMap").map(|cm| {
+                let field = |k: &str| string(cm.get(k)).unwrap_or_default();
+                let ns = field("namespace");
+                (
+                    field("name"),
+                    if ns.is_empty() { "default".into() } else { ns },
+                )
+            });
+            out.push(ContextEntry::External { name, config_map });
         } else {
             return Err(ctx.err(&here, format!("context entry {name} has no variable, configMap, apiCall, imageRegistry or globalReference")));
         }

@@ -308,6 +308,8 @@ struct Suite {
     other: HashMap<String, String>,
     /// PolicyExceptions of the test's `exceptions` files.
     exceptions: Vec<super::exception::Exception>,
+    /// `clusterResources` and the resources, for configMap context entries.
+    cluster: Vec<Resource>,
     /// Resources, with Kyverno's CLI defaults, a later duplicate replacing an earlier one.
     resources: Vec<Resource>,
     values: ValuesFile,
@@ -341,6 +343,7 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
         ("policy", "policies"),
         ("resource", "resources"),
         ("exception", "exceptions"),
+        ("cluster resource", "clusterResources"),
     ] {
         if let Some(missing) = strs(doc.get(key)).iter().find(|f| !dir.join(f).exists()) {
             return Err(format!("{what} file {missing} does not exist"));
@@ -391,6 +394,26 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
             }
         }
     }
+    // What a configMap context entry may name: `clusterResources` and the test's resources.
+    // Objects, or `ClusterResource` documents (cli.kyverno.io) that wrap them in
+    // `spec.resources`.
+    let mut cluster = Vec::new();
+    for f in strs(doc.get("clusterResources")) {
+        let docs =
+            yaml_docs(&dir.join(&f)).map_err(|e| format!("cluster resource file {f}: {e}"))?;
+        for d in docs {
+            let wrapped = (d.get("kind").and_then(Value::as_str) == Some("ClusterResource"))
+                .then(|| {
+                    d.pointer("/spec/resources")
+                        .and_then(Value::as_array)
+                        .cloned()
+                })
+                .flatten();
+            let objects = wrapped.unwrap_or_else(|| vec![d]);
+            cluster.extend(objects.into_iter().map(|o| Resource::from_admission(o, &f)));
+        }
+    }
+    cluster.extend(resources.iter().cloned());
     result.warnings.extend(load_errors);
     let resources = dedup(resources, &mut result.warnings);
 
@@ -417,6 +440,7 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
         invalid,
         other,
         exceptions,
+        cluster,
         resources,
         values,
         user,
@@ -607,7 +631,7 @@ fn judge(suite: &Suite, exp: &Expectation, cache: &mut Cache, opts: Options) -> 
                 &suite.values,
                 suite.user.as_ref(),
                 exp.operation.as_deref(),
-                &suite.exceptions,
+                (&suite.exceptions, &suite.cluster),
                 opts.timeout,
             )
         });
@@ -649,7 +673,7 @@ fn evaluate_one(
     values: &ValuesFile,
     user: Option<&UserInfo>,
     result_operation: Option<&str>,
-    exceptions: &[super::exception::Exception],
+    (exceptions, cluster): (&[super::exception::Exception], &[Resource]),
     timeout: Option<std::time::Duration>,
 ) -> Vec<RuleResponse> {
     let name = res.name.as_deref().unwrap_or("");
@@ -737,7 +761,8 @@ fn evaluate_one(
     };
     let subject = Subject::new(&object, req)
         .with_limit(timeout)
-        .with_exceptions(exceptions);
+        .with_exceptions(exceptions)
+        .with_cluster(cluster);
     evaluate(policy, &subject, &v)
 }
 
