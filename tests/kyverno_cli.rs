@@ -484,3 +484,38 @@ fn config_map_context_entries_read_the_tests_cluster_resources() {
     ]);
     all_pass(dir.path(), "3 passed, 0 failed");
 }
+
+#[test]
+fn api_call_gets_are_answered_from_the_tests_cluster_resources() {
+    // `svcs` lists the Services of the Pod's namespace through the API path, as Kyverno's CLI
+    // answers it from clusterResources; `jmesPath` picks their names. The rule denies a Pod
+    // named like a Service of its namespace. `cls` GETs one object of a CRD
+    // (`/apis/example.com/v1/widgetclasses/{name}`, plural of WidgetClass) and the rule also
+    // denies a Pod whose class is not `allowed: true`. Worked, clusterResources holding
+    // Services apps/web and tools/api and WidgetClasses good (allowed) and bad:
+    // - apps/web (class good): a Service apps/web exists: fail;
+    // - apps/api (class good): the only `api` Service is in tools: pass;
+    // - apps/db (class bad): no Service, but the class is not allowed: fail.
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: lookups\nspec:\n  rules:\n    - name: no-clash\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      context:\n        - name: svcs\n          apiCall:\n            urlPath: \"/api/v1/namespaces/{{ request.namespace }}/services\"\n            jmesPath: \"items[].metadata.name\"\n        - name: cls\n          apiCall:\n            urlPath: \"/apis/example.com/v1/widgetclasses/{{ request.object.metadata.labels.class }}\"\n      validate:\n        message: clash or class\n        deny:\n          conditions:\n            any:\n              - key: \"{{ request.object.metadata.name }}\"\n                operator: AnyIn\n                value: \"{{ svcs }}\"\n              - key: \"{{ cls.spec.allowed }}\"\n                operator: NotEquals\n                value: true\n";
+    let pod = |name: &str, class: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: apps\n  labels:\n    class: {class}\nspec:\n  containers:\n    - name: c\n      image: nginx:1.25\n")
+    };
+    let pods = [pod("web", "good"), pod("api", "good"), pod("db", "bad")].join("---\n");
+    let cluster = "apiVersion: cli.kyverno.io/v1alpha1\nkind: ClusterResource\nmetadata:\n  name: c\nspec:\n  resources:\n    - apiVersion: v1\n      kind: Service\n      metadata: {name: web, namespace: apps}\n    - apiVersion: v1\n      kind: Service\n      metadata: {name: api, namespace: tools}\n    - apiVersion: example.com/v1\n      kind: WidgetClass\n      metadata: {name: good}\n      spec: {allowed: true}\n    - apiVersion: example.com/v1\n      kind: WidgetClass\n      metadata: {name: bad}\n      spec: {allowed: false}\n";
+    let result = |name: &str, r: &str| {
+        format!("  - policy: lookups\n    rule: no-clash\n    resources: [apps/{name}]\n    kind: Pod\n    result: {r}\n")
+    };
+    let test = format!(
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [pods.yaml]\nclusterResources: [cluster.yaml]\nresults:\n{}{}{}",
+        result("web", "fail"),
+        result("api", "pass"),
+        result("db", "fail"),
+    );
+    let dir = scratch(&[
+        ("policy.yaml", policy),
+        ("pods.yaml", &pods),
+        ("cluster.yaml", cluster),
+        ("kyverno-test.yaml", &test),
+    ]);
+    all_pass(dir.path(), "3 passed, 0 failed");
+}

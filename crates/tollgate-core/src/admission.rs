@@ -129,25 +129,7 @@ impl AdmissionRequest {
             return None;
         }
         let [group, version, plural] = &self.resource;
-        let kind = match plural.as_str() {
-            "pods" => "Pod",
-            "deployments" => "Deployment",
-            "replicasets" => "ReplicaSet",
-            "statefulsets" => "StatefulSet",
-            "daemonsets" => "DaemonSet",
-            "replicationcontrollers" => "ReplicationController",
-            "jobs" => "Job",
-            "cronjobs" => "CronJob",
-            "services" => "Service",
-            "nodes" => "Node",
-            "namespaces" => "Namespace",
-            "serviceaccounts" => "ServiceAccount",
-            "persistentvolumeclaims" => "PersistentVolumeClaim",
-            "persistentvolumes" => "PersistentVolume",
-            "horizontalpodautoscalers" => "HorizontalPodAutoscaler",
-            "certificatesigningrequests" => "CertificateSigningRequest",
-            _ => return None,
-        };
+        let kind = crate::manifest::kind_of_plural(plural)?;
         Some([group, version, kind, &self.sub_resource])
     }
 

@@ -13,7 +13,7 @@ use super::jmes::{JmesError, Listed, Scope};
 use super::matching::{applies, matches_block, Target};
 use super::ops::condition;
 use super::pattern::{self, Outcome};
-use super::policy::{Body, Conditions, ContextEntry, Foreach, Policy, Rule, Templated};
+use super::policy::{Body, Conditions, ContextEntry, Foreach, Lookup, Policy, Rule, Templated};
 use super::vars::{self, substitute, substitute_str, Mode};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -864,12 +864,18 @@ fn load_context(
                     failed.push((name.clone(), e));
                 }
             }
-            // A value the test gives wins; else the ConfigMap among the test's objects.
+            // A value the test gives wins; else the test's objects answer it.
             ContextEntry::External {
                 name,
-                config_map: Some((cm, ns)),
+                lookup: Some(lookup),
             } if !cluster.is_empty() && ctx.get(name).is_none() => {
-                match config_map(cm, ns, ctx, mode, cluster) {
+                let answer = match lookup {
+                    Lookup::ConfigMap(cm, ns) => config_map(cm, ns, ctx, mode, cluster),
+                    Lookup::ApiGet(path, jmes) => {
+                        api_get(path, jmes.as_deref(), ctx, mode, cluster)
+                    }
+                };
+                match answer {
                     Ok(v) => ctx.set(name.clone(), v),
                     Err(e) => failed.push((name.clone(), e)),
                 }
@@ -878,6 +884,94 @@ fn load_context(
         }
     }
     failed
+}
+
+/// What a Kubernetes API `GET` on `path` answers from the test's objects, as Kyverno's CLI
+/// answers it from `clusterResources`: one object (`.../{plural}/{name}`) or a list
+/// (`{"items": [...]}`, namespaced or across namespaces), then the entry's `jmesPath`.
+fn api_get(
+    path: &str,
+    jmes: Option<&str>,
+    ctx: &Scope<'_>,
+    mode: Mode,
+    cluster: &[crate::manifest::Resource],
+) -> Result<Value, String> {
+    let path =
+        super::functions::to_string(&*substitute_str(path, ctx, mode).map_err(|e| e.to_string())?);
+    let bare = path.split('?').next().unwrap_or_default();
+    let parts: Vec<&str> = bare.trim_matches('/').split('/').collect();
+    // /api/v1/... or /apis/GROUP/VERSION/...
+    let (group, rest) = match parts.as_slice() {
+        ["api", _, rest @ ..] => ("", rest),
+        ["apis", group, _, rest @ ..] => (*group, rest),
+        _ => return Err(format!("apiCall {path}: not a Kubernetes API path")),
+    };
+    let (namespace, plural, name) = match rest {
+        ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name)),
+        ["namespaces", ns, plural] => (Some(*ns), *plural, None),
+        [plural, name] => (None, *plural, Some(*name)),
+        [plural] => (None, *plural, None),
+        _ => return Err(format!("apiCall {path}: not an object or list path")),
+    };
+    // Built-in kinds by their plural; others (CRDs) by the plural of their kind and group.
+    let known = crate::manifest::kind_of_plural(plural);
+    let is_kind = |r: &crate::manifest::Resource| match known {
+        Some(kind) => r.kind == kind,
+        None => {
+            let in_group = r.api_version.rsplit_once('/').map_or("", |(g, _)| g) == group;
+            in_group && plural_of(&r.kind) == plural
+        }
+    };
+    let selected = cluster.iter().filter(|r| {
+        is_kind(r) && namespace.is_none_or(|ns| r.namespace.as_deref().unwrap_or("default") == ns)
+    });
+    let answer = match name {
+        Some(n) => selected
+            .clone()
+            .find(|r| r.name.as_deref() == Some(n))
+            .map(|r| r.object.clone())
+            .ok_or_else(|| format!("apiCall {path}: {plural} \"{n}\" not found"))?,
+        None => {
+            let items: Vec<&crate::manifest::Resource> = selected.collect();
+            let kind = known
+                .or_else(|| items.first().map(|r| r.kind.as_str()))
+                .unwrap_or(plural);
+            serde_json::json!({
+                "apiVersion": "v1",
+                "kind": format!("{kind}List"),
+                "metadata": {},
+                "items": items.iter().map(|r| r.object.clone()).collect::<Vec<_>>(),
+            })
+        }
+    };
+    match jmes {
+        Some(j) => {
+            let j = super::functions::to_string(
+                &*substitute_str(j, ctx, mode).map_err(|e| e.to_string())?,
+            );
+            let expr = vars::expr_for(j.trim(), mode)?;
+            expr.search(&answer)
+                .map(std::borrow::Cow::into_owned)
+                .map_err(|e| e.to_string())
+        }
+        None => Ok(answer),
+    }
+}
+
+/// The resource name the API server gives a kind by default (`ComputeClass` ->
+/// `computeclasses`, `Policy` -> `policies`), for kinds no table knows.
+fn plural_of(kind: &str) -> String {
+    let k = kind.to_ascii_lowercase();
+    if let Some(stem) = k
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
+    {
+        format!("{stem}ies")
+    } else if k.ends_with('s') || k.ends_with('x') || k.ends_with("ch") || k.ends_with("sh") {
+        format!("{k}es")
+    } else {
+        format!("{k}s")
+    }
 }
 
 /// The ConfigMap a `configMap` context entry names (its name and namespace substituted), as

@@ -207,9 +207,18 @@ pub enum ContextEntry {
     External {
         /// Name.
         name: String,
-        /// For `configMap`: its `name` and `namespace` (templates; namespace `default`).
-        config_map: Option<(String, String)>,
+        /// How a test's objects can answer it, when they can.
+        lookup: Option<Lookup>,
     },
+}
+
+/// A context entry a test's objects can answer (templates, substituted when read).
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// `configMap`: `name` and `namespace` (`default` when unset).
+    ConfigMap(String, String),
+    /// `apiCall` with `GET` on an API path: the path and the `jmesPath` applied to the answer.
+    ApiGet(String, Option<String>),
 }
 
 /// `match` or `exclude`.
@@ -847,12 +856,20 @@ fn parse_context(
             let config_map = e.get("configMap").map(|cm| {
                 let field = |k: &str| string(cm.get(k)).unwrap_or_default();
                 let ns = field("namespace");
-                (
+                Lookup::ConfigMap(
                     field("name"),
                     if ns.is_empty() { "default".into() } else { ns },
                 )
             });
-            out.push(ContextEntry::External { name, config_map });
+            let api_get = e
+                .get("apiCall")
+                .filter(|c| string(c.get("method")).is_none_or(|m| m.eq_ignore_ascii_case("GET")))
+                .and_then(|c| {
+                    let path = string(c.get("urlPath"))?;
+                    Some(Lookup::ApiGet(path, string(c.get("jmesPath"))))
+                });
+            let lookup = config_map.or(api_get);
+            out.push(ContextEntry::External { name, lookup });
         } else {
             return Err(ctx.err(&here, format!("context entry {name} has no variable, configMap, apiCall, imageRegistry or globalReference")));
         }

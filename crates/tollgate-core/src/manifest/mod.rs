@@ -697,6 +697,44 @@ pub(crate) fn is_cluster_scoped(kind: &str) -> bool {
 }
 
 /// Whether a path names a manifest file by its extension.
+/// The kind of a built-in resource's plural name (`pods` -> `Pod`), for the places that see
+/// only the API path (admission subresources, Kyverno `apiCall` URLs) and have no discovery.
+pub fn kind_of_plural(plural: &str) -> Option<&'static str> {
+    Some(match plural {
+        "pods" => "Pod",
+        "deployments" => "Deployment",
+        "replicasets" => "ReplicaSet",
+        "statefulsets" => "StatefulSet",
+        "daemonsets" => "DaemonSet",
+        "replicationcontrollers" => "ReplicationController",
+        "jobs" => "Job",
+        "cronjobs" => "CronJob",
+        "services" => "Service",
+        "endpoints" => "Endpoints",
+        "configmaps" => "ConfigMap",
+        "secrets" => "Secret",
+        "nodes" => "Node",
+        "namespaces" => "Namespace",
+        "serviceaccounts" => "ServiceAccount",
+        "persistentvolumeclaims" => "PersistentVolumeClaim",
+        "persistentvolumes" => "PersistentVolume",
+        "horizontalpodautoscalers" => "HorizontalPodAutoscaler",
+        "poddisruptionbudgets" => "PodDisruptionBudget",
+        "ingresses" => "Ingress",
+        "ingressclasses" => "IngressClass",
+        "networkpolicies" => "NetworkPolicy",
+        "roles" => "Role",
+        "rolebindings" => "RoleBinding",
+        "clusterroles" => "ClusterRole",
+        "clusterrolebindings" => "ClusterRoleBinding",
+        "limitranges" => "LimitRange",
+        "resourcequotas" => "ResourceQuota",
+        "storageclasses" => "StorageClass",
+        "certificatesigningrequests" => "CertificateSigningRequest",
+        _ => return None,
+    })
+}
+
 pub fn is_manifest_path(p: &Path) -> bool {
     matches!(
         p.extension().and_then(|e| e.to_str()),
