@@ -294,6 +294,11 @@ fn metadata_suffixed_rules_and_exceptions() {
         "the api Deployment is waived by `exception`"
     );
     assert_eq!(v["suppressed"][0]["resource"]["name"], "api");
+    let by = v["suppressed"][0]["suppressed_by"].as_str().unwrap_or("");
+    assert!(
+        by.starts_with("exception rule ") && by.ends_with(".exception"),
+        "{by}"
+    );
     assert_eq!(
         json(&[
             "--policy",

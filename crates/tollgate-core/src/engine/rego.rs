@@ -608,16 +608,16 @@ impl Worker {
                     let is_waived = waived
                         .iter()
                         .any(|(p, n)| *p == q.package && (n == suffix || *n == q.rule));
-                    collect(
-                        &value,
-                        resource,
-                        q,
-                        if is_waived {
-                            &mut suppressed
-                        } else {
-                            &mut findings
-                        },
-                    );
+                    if is_waived {
+                        let from = suppressed.len();
+                        collect(&value, resource, q, &mut suppressed);
+                        for f in suppressed.iter_mut().skip(from) {
+                            f.suppressed_by =
+                                Some(format!("exception rule {}.exception", q.package));
+                        }
+                    } else {
+                        collect(&value, resource, q, &mut findings);
+                    }
                 }
                 Err(e) => fail(&format!("{}/{}", q.package, q.rule), &e),
             }
