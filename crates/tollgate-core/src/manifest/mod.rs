@@ -220,8 +220,9 @@ pub fn canonical_path(path: &str) -> String {
     out
 }
 
-/// One Kubernetes object.
-#[derive(Debug, Clone)]
+/// One Kubernetes object. Its `Debug` names it and where it came from, never its contents
+/// (a Secret's values, a SOPS block).
+#[derive(Clone)]
 pub struct Resource {
     /// `apiVersion`.
     pub api_version: String,
@@ -239,6 +240,19 @@ pub struct Resource {
     /// opaque strings in `object`). Kept apart: the cluster receives the object without it
     /// (Kyverno and the built-in rules judge that), conftest policies see it (Rego does).
     pub sops: Option<Arc<serde_json::Value>>,
+}
+
+impl std::fmt::Debug for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource")
+            .field("api_version", &self.api_version)
+            .field("kind", &self.kind)
+            .field("namespace", &self.namespace)
+            .field("name", &self.name)
+            .field("file", &&*self.origin.file)
+            .field("line", &self.origin.line)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A file that could not be loaded; the other files still are.
@@ -745,6 +759,19 @@ pub fn is_manifest_path(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::canonical_path;
+
+    #[test]
+    fn debug_names_a_resource_without_its_contents() {
+        let r = super::Resource::from_admission(
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "db", "namespace": "prod"},
+                "stringData": {"password": "hunter2-not-for-logs"}}),
+            "admission:1",
+        );
+        let shown = format!("{r:?}");
+        assert!(shown.contains("Secret") && shown.contains("db"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
 
     #[test]
     fn paths_in_either_spelling_name_the_same_field() {
