@@ -15,8 +15,9 @@ pub const MAX_WARNING_CHARS: usize = 256;
 /// Room for `status.message`: kubectl prints it in full, so it lists the failing rules only.
 const MAX_MESSAGE_CHARS: usize = 1024;
 
-/// What the API server asks about one object.
-#[derive(Debug, Clone, PartialEq)]
+/// What the API server asks about one object. Its `Debug` leaves out the objects and the
+/// user's extra fields: they may hold secret values.
+#[derive(Clone, PartialEq)]
 pub struct AdmissionRequest {
     /// `request.uid`, echoed in the response.
     pub uid: String,
@@ -40,6 +41,20 @@ pub struct AdmissionRequest {
     pub resource: [String; 3],
     /// `request.subResource` (`exec`, `scale`, `status`); empty for the resource itself.
     pub sub_resource: String,
+}
+
+impl std::fmt::Debug for AdmissionRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdmissionRequest")
+            .field("uid", &self.uid)
+            .field("kind", &self.kind)
+            .field("namespace", &self.namespace)
+            .field("name", &self.name)
+            .field("operation", &self.operation)
+            .field("sub_resource", &self.sub_resource)
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AdmissionRequest {
@@ -309,6 +324,19 @@ mod tests {
 
     fn review(request: Value) -> Value {
         json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
+    }
+
+    #[test]
+    fn debug_leaves_the_objects_out() {
+        let req = AdmissionRequest::from_review(&review(json!({
+            "uid": "u1", "operation": "CREATE",
+            "kind": {"group": "", "version": "v1", "kind": "Secret"},
+            "object": {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                       "stringData": {"token": "do-not-log-me"}}})))
+        .unwrap();
+        let shown = format!("{req:?}");
+        assert!(shown.contains("u1") && shown.contains("Secret"), "{shown}");
+        assert!(!shown.contains("do-not-log-me"), "{shown}");
     }
 
     #[test]
