@@ -338,7 +338,7 @@ pub(crate) fn emit(
 }
 
 /// sops rejects contradictory output flags before touching any key.
-fn check_output_flags(in_place: bool, output: Option<&Path>) -> Result<()> {
+pub(crate) fn check_output_flags(in_place: bool, output: Option<&Path>) -> Result<()> {
     if in_place && output.is_some() {
         return Err(Error::new(
             ErrorKind::ConflictingParameters,

@@ -64,12 +64,7 @@ pub(crate) fn run(a: LegacyArgs) -> Result<()> {
             "give one of --encrypt, --decrypt, --rotate and --set",
         ));
     }
-    if a.in_place && a.output.is_some() {
-        return Err(Error::new(
-            ErrorKind::ConflictingParameters,
-            "cannot operate on both --output and --in-place",
-        ));
-    }
+    super::sops::check_output_flags(a.in_place, a.output.as_deref())?;
     let changes_keys = a.changes.any();
     if !file.exists() {
         if changes_keys {

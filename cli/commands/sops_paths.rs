@@ -64,41 +64,47 @@ fn set_codes(e: Error) -> Error {
     }
 }
 
-pub(crate) fn set(a: SetArgs) -> Result<()> {
-    // sops counts the positional arguments first (exit 100), before reading anything.
-    match (&a.value, a.value_stdin) {
-        (None, false) => Err(Error::new(
-            ErrorKind::NoFileSpecified,
-            "the value is missing: set FILE PATH VALUE",
-        )
-        .with_hint("or read it with --value-stdin, or from a file with --value-file")),
-        (Some(_), true) => Err(Error::new(
-            ErrorKind::NoFileSpecified,
-            "with --value-stdin, give only FILE and PATH",
-        )),
-        _ => set_value(a).map_err(set_codes),
-    }
+/// Where `set` takes its JSON value from.
+enum ValueSource {
+    /// The VALUE argument.
+    Arg(String),
+    /// The file VALUE names (`--value-file`).
+    File(String),
+    /// Standard input (`--value-stdin`).
+    Stdin,
 }
 
-fn set_value(a: SetArgs) -> Result<()> {
-    let path = treepath::parse(&a.path)?;
-    let raw = match (&a.value, a.value_file, a.value_stdin) {
-        (Some(v), false, false) => zeroize::Zeroizing::new(v.clone()),
-        (Some(f), true, false) => {
-            zeroize::Zeroizing::new(std::fs::read_to_string(f).map_err(|e| {
-                Error::new(ErrorKind::Generic, format!("{f}: {e}"))
-            })?)
-        }
-        (None, false, true) => {
-            zeroize::Zeroizing::new(String::from_utf8_lossy(&read_input(None)?).into_owned())
-        }
-        _ => {
+pub(crate) fn set(mut a: SetArgs) -> Result<()> {
+    // sops counts the positional arguments first (exit 100), before reading anything.
+    let source = match (a.value.take(), a.value_stdin) {
+        (None, false) => {
             return Err(Error::new(
-                ErrorKind::InvalidSetFormat,
-                "give the value once: as VALUE, from the file VALUE names (--value-file), or on stdin (--value-stdin)",
+                ErrorKind::NoFileSpecified,
+                "the value is missing: set FILE PATH VALUE",
+            )
+            .with_hint("or read it with --value-stdin, or from a file with --value-file"))
+        }
+        (Some(_), true) => {
+            return Err(Error::new(
+                ErrorKind::NoFileSpecified,
+                "with --value-stdin, give only FILE and PATH",
             ))
         }
+        (Some(f), false) if a.value_file => ValueSource::File(f),
+        (Some(v), false) => ValueSource::Arg(v),
+        (None, true) => ValueSource::Stdin,
     };
+    set_value(a, source).map_err(set_codes)
+}
+
+fn set_value(a: SetArgs, source: ValueSource) -> Result<()> {
+    let path = treepath::parse(&a.path)?;
+    let raw = zeroize::Zeroizing::new(match source {
+        ValueSource::Arg(v) => v,
+        ValueSource::File(f) => std::fs::read_to_string(&f)
+            .map_err(|e| Error::new(ErrorKind::Generic, format!("{f}: {e}")))?,
+        ValueSource::Stdin => String::from_utf8_lossy(&read_input(None)?).into_owned(),
+    });
     let value: serde_json::Value = serde_json::from_str(&raw).map_err(|e| {
         Error::new(
             ErrorKind::InvalidSetFormat,

@@ -73,7 +73,8 @@ impl PolicySet {
     /// line), so one run shows everything that is wrong.
     pub fn load(sources: &Sources, config: &Config) -> Result<PolicySet, Vec<LoadError>> {
         let mut errors = Vec::new();
-        let rego = match rego::Policies::compile(&sources.paths, &sources.rego) {
+        let rego_files = rego::policy_files(&sources.paths, false);
+        let rego = match rego::Policies::compile_files(&rego_files, &sources.rego) {
             Ok(p) => Some(p),
             Err(e) => {
                 errors.extend(e.into_iter().map(|e| LoadError {
@@ -92,7 +93,7 @@ impl PolicySet {
         // directory), not a clean run: conftest says "no policies found" too.
         for path in &sources.paths {
             let under = |file: &str| std::path::Path::new(file).starts_with(path);
-            let holds = !rego::policy_files(std::slice::from_ref(path), false).is_empty()
+            let holds = rego_files.iter().any(|f| f.starts_with(path))
                 || kyverno.policies.iter().any(|p| under(&p.file))
                 || kyverno.other.iter().any(|(f, _, _)| under(f))
                 || kyverno.exceptions.iter().any(|e| under(&e.file))

@@ -130,6 +130,20 @@ pub fn policy_files(paths: &[PathBuf], include_tests: bool) -> Vec<PathBuf> {
     files
 }
 
+/// Each policy file's display name and text (or why it could not be read), as
+/// [`Loaded::from_sources`] takes them.
+pub(super) fn read_sources(files: &[PathBuf]) -> Vec<(String, Result<String, String>)> {
+    files
+        .iter()
+        .map(|f| {
+            (
+                display(f),
+                std::fs::read_to_string(f).map_err(|e| format!("cannot read: {e}")),
+            )
+        })
+        .collect()
+}
+
 pub(super) fn display(p: &Path) -> String {
     p.strip_prefix(".").unwrap_or(p).display().to_string()
 }
@@ -176,15 +190,21 @@ pub(super) fn unknown_function_errors(engine: &Engine) -> Vec<PolicyError> {
     };
     // regorus does not list its builtins; calling a name with no arguments in an empty engine
     // tells a builtin (it evaluates, or complains about its arguments) from a name it has
-    // never heard of.
-    let mut known: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    // never heard of. The answers hold for the process: both engines, every reload.
+    static KNOWN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, bool>>> =
+        std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
     let mut is_builtin = |name: &str| {
-        *known.entry(name.to_owned()).or_insert_with(|| {
-            let mut probe = Engine::new();
-            probe
+        let cached = known.lock().ok().and_then(|k| k.get(name).copied());
+        cached.unwrap_or_else(|| {
+            let answer = Engine::new()
                 .eval_query(format!("{name}()"), false)
                 .err()
-                .is_none_or(|e| !e.to_string().contains("could not find function"))
+                .is_none_or(|e| !e.to_string().contains("could not find function"));
+            if let Ok(mut k) = known.lock() {
+                k.insert(name.to_owned(), answer);
+            }
+            answer
         })
     };
     super::rego_recursion::unknown_functions(&ast, &mut is_builtin)
@@ -368,15 +388,12 @@ impl Loaded {
 impl Policies {
     /// Parses and compiles the policies and data once.
     pub fn compile(policy_paths: &[PathBuf], opts: &Options) -> Result<Self, Vec<PolicyError>> {
-        let mut sources: Vec<(String, Result<String, String>)> = policy_files(policy_paths, false)
-            .into_iter()
-            .map(|f| {
-                (
-                    display(&f),
-                    std::fs::read_to_string(&f).map_err(|e| format!("cannot read: {e}")),
-                )
-            })
-            .collect();
+        Self::compile_files(&policy_files(policy_paths, false), opts)
+    }
+
+    /// [`Policies::compile`] for the files [`policy_files`] already listed.
+    pub fn compile_files(files: &[PathBuf], opts: &Options) -> Result<Self, Vec<PolicyError>> {
+        let mut sources = read_sources(files);
         let reads_review = sources
             .iter()
             .any(|(_, text)| text.as_ref().is_ok_and(|t| may_read_review(t)));

@@ -138,6 +138,10 @@ pub fn inline_metadata_calls(text: &str, scan: &Scanned) -> Option<String> {
         .collect();
     let mut out = String::with_capacity(text.len());
     for (i, line) in text.split_inclusive('\n').enumerate() {
+        if !line.contains(RULE) && !line.contains(CHAIN) {
+            out.push_str(line);
+            continue;
+        }
         let here = i + 1;
         let head = scan.heads.iter().rev().find(|(_, l, _)| *l <= here);
         let rule_meta = head

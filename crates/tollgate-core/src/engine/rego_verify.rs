@@ -1,7 +1,6 @@
 //! `tollgate verify`: runs the `test_` rules of Rego policies (as `conftest verify` and
 //! `opa test` do) and measures which policy lines the tests exercised.
 
-use super::rego::display;
 use regorus::Value;
 use std::path::PathBuf;
 
@@ -57,19 +56,11 @@ pub fn verify(
     coverage: bool,
     timeout: Option<std::time::Duration>,
 ) -> Result<Verification, Vec<super::rego::PolicyError>> {
-    let sources = super::rego::policy_files(paths, true)
-        .into_iter()
-        .map(|f| {
-            (
-                display(&f),
-                std::fs::read_to_string(&f).map_err(|e| format!("cannot read: {e}")),
-            )
-        })
-        .collect();
+    let files = super::rego::policy_files(paths, true);
     // A path without a .rego file tests nothing: an error, as conftest's "no policies found".
     let empty: Vec<super::rego::PolicyError> = paths
         .iter()
-        .filter(|p| super::rego::policy_files(std::slice::from_ref(*p), true).is_empty())
+        .filter(|p| !files.iter().any(|f| f.starts_with(p)))
         .map(|p| super::rego::PolicyError {
             file: p.display().to_string(),
             message: super::no_policies_message(p),
@@ -78,7 +69,8 @@ pub fn verify(
     if !empty.is_empty() {
         return Err(empty);
     }
-    let loaded = super::rego::Loaded::from_sources(sources, data, timeout);
+    let loaded =
+        super::rego::Loaded::from_sources(super::rego::read_sources(&files), data, timeout);
     if !loaded.errors.is_empty() {
         return Err(loaded.errors);
     }

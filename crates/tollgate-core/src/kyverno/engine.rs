@@ -228,8 +228,9 @@ pub struct Values<'v> {
     pub foreach: HashMap<&'v str, Vec<(&'v str, &'v [Value])>>,
 }
 
-/// What a test gives one rule: values, and per-element values for its foreach.
-#[derive(Clone, Copy)]
+/// What a test gives one rule: values, per-element values for its foreach, and the objects
+/// its lookups read.
+#[derive(Clone, Copy, Default)]
 struct RuleInputs<'v> {
     values: &'v [(&'v str, &'v Value)],
     foreach: &'v [(&'v str, &'v [Value])],
@@ -438,9 +439,7 @@ fn run_rule(
         }
         Prepared::Error(e) => return Some(respond(rule, Status::Error, e, None)),
     }
-    let mut msg = Message::new(rule, ctx, mode);
-    msg.foreach = inputs.foreach;
-    msg.cluster = inputs.cluster;
+    let msg = Message::new(rule, ctx, mode, inputs);
     match &rule.body {
         Body::Foreach(entries) => foreach_all(entries, ctx, target, mode, 0, &msg)
             .map(|(status, message, field)| respond(rule, status, message, field)),
@@ -510,21 +509,18 @@ struct Message<'a> {
     ctx: &'a Scope<'a>,
     mode: Mode,
     text: std::cell::OnceCell<String>,
-    /// `foreachValues` of the rule (see [`Values::foreach`]).
-    foreach: &'a [(&'a str, &'a [Value])],
-    /// Where each element's `configMap` entries are looked up.
-    cluster: &'a [crate::manifest::Resource],
+    /// What the test gives the rule, for each foreach element.
+    inputs: RuleInputs<'a>,
 }
 
 impl<'a> Message<'a> {
-    fn new(rule: &'a Rule, ctx: &'a Scope<'a>, mode: Mode) -> Self {
+    fn new(rule: &'a Rule, ctx: &'a Scope<'a>, mode: Mode, inputs: RuleInputs<'a>) -> Self {
         Message {
             rule,
             ctx,
             mode,
             text: std::cell::OnceCell::new(),
-            foreach: &[],
-            cluster: &[],
+            inputs,
         }
     }
 
@@ -551,7 +547,7 @@ fn check_rule(rule: &Rule, ctx: &Scope<'_>, target: &Value, mode: Mode) -> RuleR
         Ok(false) => return respond(rule, Status::Skip, "preconditions not met".into(), None),
         Ok(true) => {}
     }
-    let msg = Message::new(rule, ctx, mode);
+    let msg = Message::new(rule, ctx, mode, RuleInputs::default());
     let (status, message, field) = check_body(&rule.body, ctx, target, mode, &msg);
     respond(rule, status, message, field)
 }
@@ -748,7 +744,7 @@ fn foreach_elements(
         scope.set_ref(level_name(&ELEMENT_N, "element", nesting), element);
         scope.set("elementIndex", idx.clone());
         scope.set(level_name(&INDEX_N, "elementIndex", nesting), idx);
-        for (k, list) in msg.foreach {
+        for (k, list) in msg.inputs.foreach {
             if let Some(v) = list.get(index) {
                 scope.set_dotted(k, v.clone());
             }
@@ -777,7 +773,7 @@ fn foreach_elements(
                 fe.preconditions.as_ref(),
                 &mut scope,
                 mode,
-                msg.cluster,
+                msg.inputs.cluster,
             ) {
                 Prepared::Ready => {}
                 Prepared::Skip => {

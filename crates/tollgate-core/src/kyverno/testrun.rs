@@ -413,7 +413,14 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
             cluster.extend(objects.into_iter().map(|o| Resource::from_admission(o, &f)));
         }
     }
-    cluster.extend(resources.iter().cloned());
+    // The test's own resources join them only when some rule has an entry to look up: most
+    // tests have none, and the copy is per test file.
+    let looks_up = policies
+        .values()
+        .any(|p| p.rules.iter().any(|r| !r.external.is_empty()));
+    if looks_up {
+        cluster.extend(resources.iter().cloned());
+    }
     result.warnings.extend(load_errors);
     let resources = dedup(resources, &mut result.warnings);
 
@@ -625,15 +632,7 @@ fn judge(suite: &Suite, exp: &Expectation, cache: &mut Cache, opts: Options) -> 
         }
         let key = (policy.key(), idx, exp.operation.clone());
         let responses = cache.entry(key).or_insert_with(|| {
-            evaluate_one(
-                policy,
-                res,
-                &suite.values,
-                suite.user.as_ref(),
-                exp.operation.as_deref(),
-                (&suite.exceptions, &suite.cluster),
-                opts.timeout,
-            )
+            evaluate_one(policy, res, suite, exp.operation.as_deref(), opts.timeout)
         });
         let rule = exp.rule.as_str();
         let resp = responses.iter().find(|r| {
@@ -670,12 +669,11 @@ fn judge(suite: &Suite, exp: &Expectation, cache: &mut Cache, opts: Options) -> 
 fn evaluate_one(
     policy: &Policy,
     res: &Resource,
-    values: &ValuesFile,
-    user: Option<&UserInfo>,
+    suite: &Suite,
     result_operation: Option<&str>,
-    (exceptions, cluster): (&[super::exception::Exception], &[Resource]),
     timeout: Option<std::time::Duration>,
 ) -> Vec<RuleResponse> {
+    let values = &suite.values;
     let name = res.name.as_deref().unwrap_or("");
     let mut policy_values: Vec<(&str, &Value)> =
         values.global.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -752,7 +750,7 @@ fn evaluate_one(
         operation: &operation,
         // The CLI has one version of each resource: an update compares it with itself.
         old_object: matches!(operation.as_str(), "UPDATE" | "DELETE").then_some(&*object),
-        user,
+        user: suite.user.as_ref(),
         namespaces: Some(&values.namespaces),
         subresource: values
             .subresources
@@ -761,8 +759,8 @@ fn evaluate_one(
     };
     let subject = Subject::new(&object, req)
         .with_limit(timeout)
-        .with_exceptions(exceptions)
-        .with_cluster(cluster);
+        .with_exceptions(&suite.exceptions)
+        .with_cluster(&suite.cluster);
     evaluate(policy, &subject, &v)
 }
 
