@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod cel;
 pub mod change;
 pub mod checks;
 pub mod config;

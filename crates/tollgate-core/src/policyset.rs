@@ -84,11 +84,17 @@ impl PolicySet {
                 None
             }
         };
-        let kyverno = kyverno::load_policy_paths(&sources.paths);
-        errors.extend(kyverno.errors.iter().map(|e| LoadError {
-            file: e.file.clone(),
-            message: e.to_string(),
-        }));
+        let mut kyverno = kyverno::load_policy_paths(&sources.paths);
+        errors.extend(
+            kyverno
+                .errors
+                .iter()
+                .chain(&kyverno.cel.errors)
+                .map(|e| LoadError {
+                    file: e.file.clone(),
+                    message: e.to_string(),
+                }),
+        );
         // A --policy path that gives no engine anything is a mistake (a typo, the wrong
         // directory), not a clean run: conftest says "no policies found" too.
         for path in &sources.paths {
@@ -97,7 +103,8 @@ impl PolicySet {
                 || kyverno.policies.iter().any(|p| under(&p.file))
                 || kyverno.other.iter().any(|(f, _, _)| under(f))
                 || kyverno.exceptions.iter().any(|e| under(&e.file))
-                || kyverno.errors.iter().any(|e| under(&e.file));
+                || kyverno.errors.iter().any(|e| under(&e.file))
+                || kyverno.cel.files.iter().any(|f| under(f));
             if !holds {
                 errors.push(LoadError {
                     file: path.display().to_string(),
@@ -108,7 +115,9 @@ impl PolicySet {
         let (Some(rego), true) = (rego, errors.is_empty()) else {
             return Err(errors);
         };
-        let notes = kyverno_notes(&kyverno);
+        let mut notes = kyverno_notes(&kyverno);
+        notes.extend(kyverno.cel.notes());
+        let cel = std::mem::take(&mut kyverno.cel);
         let families: Vec<checks::Family> =
             sources.rego.packs.iter().filter_map(|p| p.family).collect();
         let engines: Vec<Box<dyn Engine>> = vec![
@@ -117,6 +126,7 @@ impl PolicySet {
                 set: kyverno,
                 timeout: sources.rego.timeout,
             }),
+            Box::new(crate::cel::policies::CelEngine { set: cel }),
             Box::new(checks::Builtin {
                 rules: checks::rules_of(&families),
                 settings: checks::Settings::from_config(config),
@@ -325,7 +335,7 @@ fn kyverno_notes(kyverno: &kyverno::PolicySet) -> Vec<String> {
     let mut notes = Vec::new();
     for (file, kind, name) in &kyverno.other {
         notes.push(format!(
-            "{file}: {kind} {name} is not evaluated (only ClusterPolicy and Policy validate rules are)"
+            "{file}: {kind} {name} is not evaluated (ClusterPolicy and Policy validate rules and ValidatingPolicy are)"
         ));
     }
     for p in &kyverno.policies {

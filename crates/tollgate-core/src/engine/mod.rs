@@ -251,7 +251,8 @@ pub fn run(policies: &rego::Policies, resources: &[Resource]) -> Evaluation {
 /// Why a policy path gave nothing to evaluate, for the "no policies found" error.
 pub(crate) fn no_policies_message(path: &std::path::Path) -> String {
     if path.exists() {
-        "no policies found: no .rego file and no Kyverno policy".into()
+        "no policies found: no .rego file, no Kyverno policy and no ValidatingAdmissionPolicy"
+            .into()
     } else {
         "no policies found: the path does not exist".into()
     }

@@ -160,25 +160,22 @@ fn generate(rule: &Value, name_prefix: &str, kinds: &[&str], cronjob: bool) -> O
         "spec.template"
     };
     // Kyverno rewrites the rule's JSON text: every `request.object.spec`/`metadata` reference
-    // moves into the pod template.
-    let text = serde_json::to_string(rule).ok()?;
-    let text = text
-        .replace(
-            "request.object.spec",
-            &format!("request.object.{target}.spec"),
-        )
-        .replace(
-            "request.oldObject.spec",
-            &format!("request.oldObject.{target}.spec"),
-        )
-        .replace(
-            "request.object.metadata",
-            &format!("request.object.{target}.metadata"),
-        )
-        .replace(
-            "request.oldObject.metadata",
-            &format!("request.oldObject.{target}.metadata"),
-        );
+    // moves into the pod template (`object.spec`/`metadata` in CEL rules, which name `object`
+    // and `oldObject` directly).
+    let roots: [&str; 2] = if rule.pointer("/validate/cel").is_some() {
+        ["object", "oldObject"]
+    } else {
+        ["request.object", "request.oldObject"]
+    };
+    let mut text = serde_json::to_string(rule).ok()?;
+    for field in ["spec", "metadata"] {
+        for root in roots {
+            text = text.replace(
+                &format!("{root}.{field}"),
+                &format!("{root}.{target}.{field}"),
+            );
+        }
+    }
     let mut r: Value = serde_json::from_str(&text).ok()?;
     let name = r
         .get("name")

@@ -353,6 +353,9 @@ fn judge_rule(
     target: &Value,
     mode: Mode,
 ) -> Option<RuleResponse> {
+    if let Body::Cel(cel) = &rule.body {
+        return Some(cel_rule(rule, cel, subject, ctx, inputs, mode));
+    }
     let mut resp = run_rule(rule, ctx, inputs, target, mode)?;
     if resp.status == Status::Fail
         && subject.req.operation == "UPDATE"
@@ -377,6 +380,91 @@ fn judge_rule(
         }
     }
     Some(resp)
+}
+
+/// A `validate.cel` rule, as Kyverno runs it: its JMESPath preconditions, then Kubernetes'
+/// validator over the CEL body (errors deny, as under `failurePolicy: Fail`), once per param
+/// when the rule has `paramKind`.
+fn cel_rule(
+    rule: &Rule,
+    cel: &super::policy::CelRule,
+    subject: &Subject<'_>,
+    ctx: &Scope<'_>,
+    inputs: RuleInputs<'_>,
+    mode: Mode,
+) -> RuleResponse {
+    use crate::cel::engine::{request_scope, Dialect, Identity, Input, OnError, Outcome};
+    match preconditions(rule.preconditions.as_ref(), ctx, mode) {
+        Err(e) => return respond(rule, Status::Error, e, None),
+        Ok(false) => return respond(rule, Status::Skip, "preconditions not met".into(), None),
+        Ok(true) => {}
+    }
+    let old = if mode.delete {
+        Some(subject.req.old_object.unwrap_or(subject.object))
+    } else {
+        subject.req.old_object
+    };
+    let input = Input {
+        object: (!mode.delete).then_some(subject.object),
+        old_object: old,
+        operation: subject.req.operation,
+        user_info: subject.req.user.map(|u| &u.raw),
+        namespace_labels: subject.req.namespace_labels(subject.target.namespace),
+        namespace_object: None,
+        subresource: subject.target.subresource,
+        dry_run: false,
+    };
+    let id = Identity::of(old.filter(|_| mode.delete).unwrap_or(subject.object));
+    let scope = request_scope(&input, &id);
+    let run = |scope: &crate::cel::Scope<'_>| {
+        cel.body
+            .evaluate(scope, Dialect::Kubernetes, OnError::Fail, OnError::Fail)
+    };
+    let outcome = match (&cel.param_kind, &cel.param_ref) {
+        (None, _) => run(&scope),
+        (Some(kind), pref) => {
+            let all: Vec<&Value> = inputs.cluster.iter().map(|r| &r.object).collect();
+            let found = pref
+                .as_ref()
+                .map(|p| crate::cel::vap::find_params(kind, p, &id.namespace, &all))
+                .unwrap_or_default();
+            if found.is_empty() {
+                return respond(
+                    rule,
+                    Status::Error,
+                    format!(
+                        "error in parameterized resource: no {} {} found",
+                        kind.1,
+                        pref.as_ref()
+                            .and_then(|p| p.name.as_deref())
+                            .unwrap_or("by selector")
+                    ),
+                    None,
+                );
+            }
+            let mut last = Outcome::Pass;
+            for p in found {
+                let mut with = scope.child();
+                with.set_json("params", p);
+                last = run(&with);
+                if matches!(last, Outcome::Fail(_)) {
+                    break;
+                }
+            }
+            last
+        }
+    };
+    match outcome {
+        Outcome::Pass => respond(
+            rule,
+            Status::Pass,
+            format!("Validation rule '{}' passed.", rule.name),
+            None,
+        ),
+        Outcome::Fail(m) => respond(rule, Status::Fail, m, None),
+        Outcome::Skip(_) => respond(rule, Status::Skip, "cel preconditions not met".into(), None),
+        Outcome::Error(m) => respond(rule, Status::Error, m, None),
+    }
 }
 
 /// The source rule of an autogen rule.
@@ -562,6 +650,13 @@ fn check_body(
     msg: &Message<'_>,
 ) -> Verdict {
     match body {
+        // Judged before the JMESPath checks are reached (see cel_rule); a CEL rule is never
+        // a foreach element.
+        Body::Cel(_) => (
+            Status::Error,
+            "a CEL body reached the JMESPath checks (a tollgate bug)".into(),
+            None,
+        ),
         Body::Deny(conds) => {
             let Some(conds) = conds else {
                 return (Status::Fail, msg.get().to_owned(), None);
@@ -956,7 +1051,7 @@ fn api_get(
 
 /// The resource name the API server gives a kind by default (`ComputeClass` ->
 /// `computeclasses`, `Policy` -> `policies`), for kinds no table knows.
-fn plural_of(kind: &str) -> String {
+pub(crate) fn plural_of(kind: &str) -> String {
     let k = kind.to_ascii_lowercase();
     if let Some(stem) = k
         .strip_suffix('y')

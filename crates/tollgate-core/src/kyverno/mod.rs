@@ -39,12 +39,18 @@ pub struct PolicySet {
     pub errors: Vec<PolicyError>,
     /// PolicyExceptions found beside the policies.
     pub exceptions: Vec<exception::Exception>,
+    /// The CEL policies among the same documents (ValidatingPolicy,
+    /// ValidatingAdmissionPolicy and bindings), for the CEL engine.
+    pub cel: crate::cel::policies::CelSet,
 }
 
 impl PolicySet {
     /// Reads every Kyverno policy among the documents; other documents are ignored.
     pub fn from_resources(docs: &[Resource]) -> Self {
-        let mut set = PolicySet::default();
+        let mut set = PolicySet {
+            cel: crate::cel::policies::CelSet::from_resources(docs),
+            ..PolicySet::default()
+        };
         for d in docs {
             if policy::is_policy(d) {
                 match policy::parse(d) {

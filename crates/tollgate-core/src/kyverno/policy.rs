@@ -142,6 +142,20 @@ pub enum Body {
     Deny(Option<Conditions>),
     /// `validate.foreach`.
     Foreach(Vec<Foreach>),
+    /// `validate.cel`, with the rule's `celPreconditions`.
+    Cel(Box<CelRule>),
+}
+
+/// A `validate.cel` rule: a CEL body evaluated as Kubernetes' validator does, with params
+/// from `paramKind`/`paramRef`.
+#[derive(Debug, Clone)]
+pub struct CelRule {
+    /// The expressions, variables and `celPreconditions`.
+    pub body: crate::cel::engine::Body,
+    /// `paramKind`: (apiVersion, kind).
+    pub param_kind: Option<(String, String)>,
+    /// `paramRef`.
+    pub param_ref: Option<crate::cel::vap::ParamRef>,
 }
 
 /// One `foreach` entry.
@@ -354,6 +368,7 @@ pub fn is_policy(r: &Resource) -> bool {
 pub fn is_other_kyverno(r: &Resource) -> bool {
     (r.api_version.starts_with("policies.kyverno.io/") || r.api_version.starts_with("kyverno.io/"))
         && !is_policy(r)
+        && !crate::cel::vpol::is_vpol(r)
 }
 
 struct Ctx<'a> {
@@ -528,9 +543,6 @@ fn unsupported_kind(raw: &Value) -> Option<&'static str> {
         return Some("mutate");
     }
     let v = raw.get("validate")?;
-    if v.get("cel").is_some() {
-        return Some("validate.cel");
-    }
     if v.get("podSecurity").is_some() {
         return Some("validate.podSecurity");
     }
@@ -567,9 +579,17 @@ fn parse_rule(ctx: &Ctx<'_>, raw: &Value, name: &str, enforce: bool) -> Result<R
     if let Some(m) = &message {
         vars::check(m).map_err(|e| ctx.err("validate.message", e))?;
     }
-    let body = parse_body(ctx, validate, "validate")?;
+    let body = match validate.get("cel") {
+        Some(c) => parse_cel(ctx, c, raw.get("celPreconditions"), message.as_deref())?,
+        None => parse_body(ctx, validate, "validate")?,
+    };
     let mut external = Vec::new();
     external_names(&context, &body, &mut external);
+    if let Body::Cel(c) = &body {
+        if let Some(call) = c.body.external {
+            external.push(call.to_owned());
+        }
+    }
     let rule_action = string(validate.get("failureAction"));
     Ok(Rule {
         name: name.to_owned(),
@@ -587,6 +607,52 @@ fn parse_rule(ctx: &Ctx<'_>, raw: &Value, name: &str, enforce: bool) -> Result<R
         external,
         refs: ContextRefs::of(raw.get("preconditions"), &[raw.get("validate")]),
     })
+}
+
+/// Reads `validate.cel`: every expression compiled, the first error located at its field.
+fn parse_cel(
+    ctx: &Ctx<'_>,
+    cel: &Value,
+    preconditions: Option<&Value>,
+    message: Option<&str>,
+) -> Result<Body, PolicyError> {
+    let body = crate::cel::engine::Body::compile(&crate::cel::engine::Sources {
+        match_conditions: preconditions,
+        variables: cel.get("variables"),
+        validations: cel.get("expressions"),
+        audit_annotations: cel.get("auditAnnotations"),
+        default_message: message,
+        paths: [
+            "celPreconditions",
+            "validate.cel.variables",
+            "validate.cel.expressions",
+            "validate.cel.auditAnnotations",
+        ],
+    })
+    .map_err(|errors| {
+        let first = errors.first().map(|e| e.path.clone()).unwrap_or_default();
+        let all = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        ctx.err(&first, all)
+    })?;
+    let param_kind = cel.get("paramKind").map(|p| {
+        let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        (s("apiVersion"), s("kind"))
+    });
+    let param_ref = match cel.get("paramRef") {
+        Some(p) => Some(
+            crate::cel::vap::parse_param_ref(p).map_err(|e| ctx.err("validate.cel.paramRef", e))?,
+        ),
+        None => None,
+    };
+    Ok(Body::Cel(Box::new(CelRule {
+        body,
+        param_kind,
+        param_ref,
+    })))
 }
 
 fn parse_body(ctx: &Ctx<'_>, v: &Map<String, Value>, at: &str) -> Result<Body, PolicyError> {

@@ -316,6 +316,11 @@ struct Suite {
     user: Option<UserInfo>,
     /// The `results` entries.
     entries: Vec<Value>,
+    /// CEL policies (ValidatingPolicy, ValidatingAdmissionPolicy and bindings) and the
+    /// `paramResources`.
+    cel: crate::cel::policies::CelSet,
+    /// What the `context:` file answers for `resource.*` and `image.GetMetadata`.
+    lookups: Option<std::sync::Arc<crate::cel::libs::Lookups>>,
 }
 
 /// Reads a test file and what it names. Warnings (deprecated schema, unreadable or duplicate
@@ -344,6 +349,7 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
         ("resource", "resources"),
         ("exception", "exceptions"),
         ("cluster resource", "clusterResources"),
+        ("param resource", "paramResources"),
     ] {
         if let Some(missing) = strs(doc.get(key)).iter().find(|f| !dir.join(f).exists()) {
             return Err(format!("{what} file {missing} does not exist"));
@@ -373,6 +379,28 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
             other.insert(d.name.clone().unwrap_or_default(), d.kind.clone());
         }
     }
+
+    let mut cel = crate::cel::policies::CelSet::from_resources(&policy_docs);
+    for e in std::mem::take(&mut cel.errors) {
+        invalid.entry(e.policy.clone()).or_default().push(e);
+    }
+    // Params of ValidatingAdmissionPolicies come from `paramResources` only.
+    cel.params = load_resources(dir, &strs(doc.get("paramResources")), &mut load_errors)
+        .into_iter()
+        .map(|r| r.object)
+        .collect();
+    let lookups = match doc.get("context").and_then(Value::as_str) {
+        Some(f) => {
+            if !dir.join(f).exists() {
+                return Err(format!("context file {f} does not exist"));
+            }
+            let d = yaml_docs(&dir.join(f)).map_err(|e| format!("context file {f}: {e}"))?;
+            Some(std::sync::Arc::new(read_context(
+                d.first().unwrap_or(&Value::Null),
+            )))
+        }
+        None => None,
+    };
 
     let mut exceptions = Vec::new();
     for d in load_resources(dir, &strs(doc.get("exceptions")), &mut load_errors) {
@@ -452,7 +480,27 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
         values,
         user,
         entries,
+        cel,
+        lookups,
     })
+}
+
+/// A `cli.kyverno.io/v1alpha1` Context: `spec.resources` for `resource.Get`/`List`,
+/// `spec.images` (each with its `image` reference) for `image.GetMetadata`.
+fn read_context(v: &Value) -> crate::cel::libs::Lookups {
+    let list = |k: &str| {
+        v.pointer(&format!("/spec/{k}"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    crate::cel::libs::Lookups {
+        resources: list("resources"),
+        images: list("images")
+            .into_iter()
+            .filter_map(|i| Some((i.get("image")?.as_str()?.to_owned(), i)))
+            .collect(),
+    }
 }
 
 /// A later resource with the same identity replaces the earlier one, as in Kyverno's CLI.
@@ -597,6 +645,25 @@ fn judge(suite: &Suite, exp: &Expectation, cache: &mut Cache, opts: Options) -> 
     for &idx in &exp.targets {
         let res = &suite.resources[idx];
         let shown = display(res);
+        if let Some(got) = cel_result(suite, exp, res) {
+            rows.push(match got {
+                Some((got, _)) if got == exp.expected => {
+                    row(shown, got, Outcome::Pass, String::new())
+                }
+                Some((got, message)) => row(shown, got, Outcome::Fail, message),
+                None if exp.expected == "skip" && !opts.lenient => {
+                    row(shown, "none", Outcome::Pass, String::new())
+                }
+                None => row(
+                    shown,
+                    "none",
+                    not_judged,
+                    "the policy produced no result (its constraints did not select the resource)"
+                        .to_owned(),
+                ),
+            });
+            continue;
+        }
         let Some(policy) = suite.policies.get(&exp.policy) else {
             let reason = if let Some(errs) = suite.invalid.get(&exp.policy) {
                 format!(
@@ -664,6 +731,86 @@ fn judge(suite: &Suite, exp: &Expectation, cache: &mut Cache, opts: Options) -> 
         });
     }
     rows
+}
+
+/// The verdict of the CEL policy an expectation names, if it names one: `Some(None)` when
+/// its constraints do not select the resource, else the result and the message.
+fn cel_result(
+    suite: &Suite,
+    exp: &Expectation,
+    res: &Resource,
+) -> Option<Option<(&'static str, String)>> {
+    use crate::cel::engine::{request_scope, Identity, Input, Outcome};
+    let vpol = suite.cel.vpols.iter().find(|p| p.name == exp.policy);
+    let vap = suite.cel.vaps.iter().find(|p| p.name == exp.policy);
+    if vpol.is_none() && vap.is_none() {
+        return None;
+    }
+    let name = res.name.as_deref().unwrap_or("");
+    let values = &suite.values;
+    let operation = exp
+        .operation
+        .clone()
+        .or_else(|| {
+            values
+                .global
+                .iter()
+                .chain(
+                    values
+                        .resources
+                        .get(&exp.policy)
+                        .and_then(|m| m.get(name))
+                        .into_iter()
+                        .flatten(),
+                )
+                .rev()
+                .find(|(k, _)| k == "request.operation")
+                .and_then(|(_, v)| v.as_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| "CREATE".to_owned());
+    let delete = operation == "DELETE";
+    let input = Input {
+        object: (!delete).then_some(&res.object),
+        // The CLI has one version of each resource: an update compares it with itself.
+        old_object: matches!(operation.as_str(), "UPDATE" | "DELETE").then_some(&res.object),
+        operation: &operation,
+        user_info: suite.user.as_ref().map(|u| &u.raw),
+        namespace_labels: res
+            .namespace
+            .as_deref()
+            .and_then(|ns| values.namespaces.get(ns)),
+        // Kyverno's CLI takes the Namespace from the test's resources when it has it.
+        namespace_object: res.namespace.as_deref().and_then(|ns| {
+            suite
+                .resources
+                .iter()
+                .find(|r| r.kind == "Namespace" && r.name.as_deref() == Some(ns))
+                .map(|r| &r.object)
+        }),
+        subresource: "",
+        dry_run: false,
+    };
+    let id = Identity::of(&res.object);
+    let attrs = id.attributes(&input);
+    let outcome = crate::cel::libs::with_lookups(suite.lookups.clone(), || {
+        let scope = request_scope(&input, &id);
+        match (vpol, vap) {
+            (Some(p), _) => p.evaluate(&attrs, &scope),
+            (None, Some(p)) => {
+                let binding = suite.cel.bindings.iter().find(|b| b.policy == p.name);
+                let params: Vec<&Value> = suite.cel.params.iter().collect();
+                p.evaluate(binding, &attrs, &scope, &params)
+                    .map(|d| d.outcome)
+            }
+            (None, None) => None,
+        }
+    });
+    Some(outcome.map(|o| match o {
+        Outcome::Pass => ("pass", String::new()),
+        Outcome::Fail(m) => ("fail", m),
+        Outcome::Skip(m) => ("skip", m),
+        Outcome::Error(m) => ("error", m),
+    }))
 }
 
 fn evaluate_one(
