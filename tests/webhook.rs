@@ -19,13 +19,17 @@ fn repo() -> PathBuf {
 }
 
 /// The policies of every engine: Rego (fixtures/check/policies), Kyverno
-/// (fixtures/kyverno/policies), the bundled pack and the built-in checks.
+/// (fixtures/kyverno/policies), CEL (fixtures/cel/policies: a ValidatingPolicy and a
+/// ValidatingAdmissionPolicy with binding and params), the bundled pack and the built-in
+/// checks.
 fn policy_flags() -> Vec<String> {
     [
         "--policy",
         "fixtures/check/policies",
         "--policy",
         "fixtures/kyverno/policies",
+        "--policy",
+        "fixtures/cel/policies",
         "--pack",
         "k8s",
         "--pack",
@@ -254,6 +258,7 @@ fn fixture_objects() -> Vec<(String, Value)> {
         &[
             repo().join("fixtures/check/manifests"),
             repo().join("fixtures/kyverno/manifests"),
+            repo().join("fixtures/cel/manifests"),
             repo().join("fixtures/rules"),
         ],
         &[],

@@ -1,0 +1,149 @@
+//! CEL policies through the CLI: Kyverno ValidatingPolicy (with autogen) and a Kubernetes
+//! ValidatingAdmissionPolicy with its binding and params in `tollgate check`; the same in a
+//! kyverno-test.yaml suite with `paramResources` and a `context:` file; compile errors with
+//! file and line; the cost budget stopping a runaway expression.
+
+mod common;
+
+use common::{code, run, stderr, tollgate};
+use serde_json::Value;
+
+fn cel(p: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/cel")
+        .join(p)
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn check_reports_each_cel_policy_on_what_it_selects() {
+    let o = run(tollgate()
+        .arg("check")
+        .arg("--policy")
+        .arg(cel("policies"))
+        .args(["--format", "json"])
+        .arg(cel("manifests")));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut got: Vec<(String, String, String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap().to_owned(),
+                f["resource"]["name"].as_str().unwrap().to_owned(),
+                f["severity"].as_str().unwrap().to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    let s = |a: &str, b: &str, c: &str, d: &str| (a.into(), b.into(), c.into(), d.into());
+    // - disallow-host-network (Deny): the Pod `hostnet`, and through autogen the Deployment
+    //   `hostnet-agent` whose template sets hostNetwork; `web` and `big` set nothing
+    //   (orValue(false)).
+    // - max-replicas through its binding (Deny, params replica-limits: 10): `big` asks for
+    //   12; `web` (3) and `hostnet-agent` (1) are within; the Pod is not a Deployment.
+    assert_eq!(
+        got,
+        vec![
+            s(
+                "disallow-host-network",
+                "hostnet",
+                "error",
+                "Pod pods may not use the host network"
+            ),
+            s(
+                "disallow-host-network",
+                "hostnet-agent",
+                "error",
+                "Deployment pods may not use the host network"
+            ),
+            s(
+                "max-replicas/max-replicas-everywhere",
+                "big",
+                "error",
+                "replicas 12 exceed the limit of 10"
+            ),
+        ]
+    );
+    // Findings are placed on the object's document.
+    let hostnet = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["resource"]["name"] == "hostnet")
+        .unwrap();
+    assert_eq!(hostnet["location"]["line"], 35);
+}
+
+#[test]
+fn a_suite_with_params_and_a_context_file_passes() {
+    let o = run(tollgate().arg("test").arg(cel("suite")));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    // 2 + 2 (disallow-host-network), 1 + 1 (max-replicas), 1 + 2 (hpa-required).
+    assert_eq!(stdout(&o).lines().last(), Some("9 passed, 0 failed"));
+}
+
+#[test]
+fn a_suite_whose_expectation_is_wrong_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["hpa-required.yaml", "limits.yaml", "context.yaml"] {
+        std::fs::copy(cel("suite").join(f), tmp.path().join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string(cel("suite/kyverno-test.yaml"))
+        .unwrap()
+        .replace("../", &format!("{}/", cel("").display()))
+        // The test's own param allows 5: claim web (3 replicas) fails.
+        .replacen(
+            "resources: [web]\n  result: pass",
+            "resources: [web]\n  result: fail",
+            1,
+        );
+    std::fs::write(tmp.path().join("kyverno-test.yaml"), text).unwrap();
+    let o = run(tollgate().arg("test").arg(tmp.path()));
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("expected fail, got pass"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn an_undeclared_name_is_a_load_error_with_file_and_line() {
+    let o = run(tollgate()
+        .arg("check")
+        .arg("--policy")
+        .arg(cel("invalid"))
+        .arg(cel("manifests")));
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "bad-expression.yaml:14: policy bad-expression: undeclared reference to 'objct'"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_runaway_expression_is_stopped_and_reported() {
+    let o = run(tollgate()
+        .arg("check")
+        .arg("--policy")
+        .arg(cel("runaway"))
+        .arg(cel("manifests")));
+    // Not a finding: the policy could not judge, so the run exits 2 with why.
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    let err = stderr(&o) + &stdout(&o);
+    assert!(
+        err.contains("ValidatingPolicy runaway could not be evaluated on Pod/shop/hostnet")
+            && err.contains("exceeded its budget of 1000000 comprehension steps"),
+        "{err}"
+    );
+}
