@@ -139,8 +139,8 @@ pub(crate) struct CelEngine {
 
 impl CelEngine {
     /// Every CEL policy on one request; `params` are the objects a paramRef may name.
-    /// `admission` leaves out ValidatingPolicies with admission disabled, a repository check
-    /// those with background disabled.
+    /// `admission` leaves out ValidatingPolicies with admission disabled; a repository check
+    /// leaves out only those with both admission and background disabled.
     fn judge(
         &self,
         res: &Resource,
@@ -163,7 +163,8 @@ impl CelEngine {
             ),
         };
         for p in self.set.vpols_offline() {
-            let enabled = if admission { p.admission } else { p.background };
+            // A repository check stands for admission and the background scan both.
+            let enabled = p.admission || (!admission && p.background);
             if !enabled || !p.selects(&attrs) {
                 continue;
             }

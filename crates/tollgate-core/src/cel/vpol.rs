@@ -29,8 +29,8 @@ pub struct ValidatingPolicy {
     pub variants: Vec<(MatchResources, Body)>,
     /// `spec.evaluation.admission.enabled: false`: not evaluated in admission.
     pub admission: bool,
-    /// `spec.evaluation.background.enabled: false`: not evaluated on repositories (the
-    /// background scan's analogue).
+    /// `spec.evaluation.background.enabled: false`: with admission disabled too, not
+    /// evaluated on repositories either.
     pub background: bool,
 }
 
