@@ -122,6 +122,25 @@ fn text<'v>(v: &'v serde_json::Value, key: &str) -> Option<&'v str> {
     v.get(key).and_then(serde_json::Value::as_str)
 }
 
+impl<'a> Sources<'a> {
+    /// The body of a ValidatingPolicy or ValidatingAdmissionPolicy `spec`.
+    pub fn of_spec(spec: &'a serde_json::Value) -> Self {
+        Sources {
+            match_conditions: spec.get("matchConditions"),
+            variables: spec.get("variables"),
+            validations: spec.get("validations"),
+            audit_annotations: spec.get("auditAnnotations"),
+            default_message: None,
+            paths: [
+                "spec.matchConditions",
+                "spec.variables",
+                "spec.validations",
+                "spec.auditAnnotations",
+            ],
+        }
+    }
+}
+
 impl Body {
     /// Compiles every expression; all errors together.
     pub fn compile(src: &Sources<'_>) -> Result<Body, Vec<BodyError>> {

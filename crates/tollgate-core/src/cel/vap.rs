@@ -100,23 +100,11 @@ pub fn parse_policy(res: &Resource) -> Result<Policy, Vec<PolicyError>> {
             None
         }
     };
-    let body = Body::compile(&Sources {
-        match_conditions: spec.get("matchConditions"),
-        variables: spec.get("variables"),
-        validations: spec.get("validations"),
-        audit_annotations: spec.get("auditAnnotations"),
-        default_message: None,
-        paths: [
-            "spec.matchConditions",
-            "spec.variables",
-            "spec.validations",
-            "spec.auditAnnotations",
-        ],
-    })
-    .map_err(|es: Vec<BodyError>| {
-        errors.extend(es.into_iter().map(|e| error(res, &e.path, e.message)));
-    })
-    .ok();
+    let body = Body::compile(&Sources::of_spec(&spec))
+        .map_err(|es: Vec<BodyError>| {
+            errors.extend(es.into_iter().map(|e| error(res, &e.path, e.message)));
+        })
+        .ok();
     let failure = spec.get("failurePolicy").and_then(Value::as_str);
     if let Some(f) = failure.filter(|f| !matches!(*f, "Fail" | "Ignore")) {
         errors.push(error(

@@ -93,26 +93,14 @@ pub fn parse(res: &Resource) -> Result<ValidatingPolicy, Vec<PolicyError>> {
         }
     };
     let compile = |spec: &Value, errors: &mut Vec<PolicyError>| {
-        Body::compile(&Sources {
-            match_conditions: spec.get("matchConditions"),
-            variables: spec.get("variables"),
-            validations: spec.get("validations"),
-            audit_annotations: spec.get("auditAnnotations"),
-            default_message: None,
-            paths: [
-                "spec.matchConditions",
-                "spec.variables",
-                "spec.validations",
-                "spec.auditAnnotations",
-            ],
-        })
-        .map_err(|es: Vec<BodyError>| {
-            errors.extend(
-                es.into_iter()
-                    .map(|e| error(res, &name, &e.path, e.message)),
-            );
-        })
-        .ok()
+        Body::compile(&Sources::of_spec(spec))
+            .map_err(|es: Vec<BodyError>| {
+                errors.extend(
+                    es.into_iter()
+                        .map(|e| error(res, &name, &e.path, e.message)),
+                );
+            })
+            .ok()
     };
     let body = compile(&spec, &mut errors);
     let (Some(base), Some(body), true) = (base, body, errors.is_empty()) else {
