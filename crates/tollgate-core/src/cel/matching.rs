@@ -2,7 +2,7 @@
 //! ValidatingPolicy write them: resource rules by API group, version, resource (plural, with
 //! `/subresource`), operation, name and scope; exclusions; namespace and object selectors.
 
-use crate::kyverno::policy::LabelSelector;
+use crate::checks::selector::{self, Selector};
 use serde_json::{Map, Value};
 
 /// One `resourceRules` entry.
@@ -30,9 +30,9 @@ pub struct MatchResources {
     /// `excludeResourceRules`.
     pub exclude: Vec<ResourceRule>,
     /// `namespaceSelector`.
-    pub namespace_selector: Option<LabelSelector>,
+    pub namespace_selector: Option<Selector>,
     /// `objectSelector`.
-    pub object_selector: Option<LabelSelector>,
+    pub object_selector: Option<Selector>,
     /// `matchPolicy: Exact` (the default, `Equivalent`, also matches other versions of the
     /// same group and resource).
     pub exact: bool,
@@ -88,39 +88,17 @@ fn parse_rule(v: &Value) -> ResourceRule {
     }
 }
 
-/// A label selector; `Err` names what is wrong with it.
-pub fn parse_selector(v: Option<&Value>) -> Result<Option<LabelSelector>, String> {
-    let Some(Value::Object(m)) = v else {
-        return Ok(None);
-    };
-    let mut sel = LabelSelector::default();
-    if let Some(Value::Object(labels)) = m.get("matchLabels") {
-        for (k, v) in labels {
-            sel.match_labels.push((
-                k.clone(),
-                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-            ));
-        }
+/// A label selector, when present; `Err` names what is wrong with it.
+pub fn parse_selector(v: Option<&Value>) -> Result<Option<Selector>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => Selector::parse(v).map(Some),
     }
-    if let Some(Value::Array(exprs)) = m.get("matchExpressions") {
-        for e in exprs {
-            let op = e.get("operator").and_then(Value::as_str).unwrap_or("");
-            if !matches!(op, "In" | "NotIn" | "Exists" | "DoesNotExist") {
-                return Err(format!(
-                    "unknown selector operator `{op}`; use In, NotIn, Exists or DoesNotExist"
-                ));
-            }
-            sel.match_expressions.push((
-                e.get("key")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-                op.to_owned(),
-                strs(e.get("values")),
-            ));
-        }
-    }
-    Ok(Some(sel))
+}
+
+/// Whether a selector selects an object with `labels` (none: no labels).
+pub fn selects(sel: &Selector, labels: Option<&Map<String, Value>>) -> bool {
+    sel.matches(&labels.map(selector::of_map).unwrap_or_default())
 }
 
 impl MatchResources {
@@ -148,12 +126,12 @@ impl MatchResources {
         if let Some(sel) = &self.namespace_selector {
             // Cluster-scoped objects other than namespaces are never skipped by it.
             let applies = a.is_namespace || !a.namespace.is_empty();
-            if applies && !crate::kyverno::matching::selector_matches(sel, a.namespace_labels) {
+            if applies && !selects(sel, a.namespace_labels) {
                 return false;
             }
         }
         if let Some(sel) = &self.object_selector {
-            if !crate::kyverno::matching::selector_matches(sel, a.labels) {
+            if !selects(sel, a.labels) {
                 return false;
             }
         }

@@ -206,7 +206,7 @@ pub(super) fn register(ctx: &mut cel::Context<'static>) {
     ctx.add_function(
         TICK,
         |_: &cel::FunctionContext| -> Result<bool, cel::ExecutionError> {
-            super::spend(1).map_err(|m| cel::ExecutionError::function_error("budget", m))?;
+            super::spend(1).map_err(|m| cel::ExecutionError::function_error(BUDGET, m))?;
             Ok(true)
         },
     );
@@ -223,9 +223,24 @@ pub(super) fn register(ctx: &mut cel::Context<'static>) {
     );
 }
 
-/// An accumulator holding an error.
+/// The function name budget errors carry.
+const BUDGET: &str = "budget";
+/// The function name a held error is raised under at the end of its comprehension.
+const HELD_BY: &str = "comprehension";
+
+/// Whether an error is the budget running out.
+fn is_budget(e: &cel::ExecutionError) -> bool {
+    matches!(e, cel::ExecutionError::FunctionError { function, .. } if function == BUDGET)
+}
+
+/// An accumulator holding an error (a held error from an inner comprehension keeps its words).
 fn hold(e: &cel::ExecutionError) -> cel::Value {
-    let message = super::describe(e);
+    let message = match e {
+        cel::ExecutionError::FunctionError { function, message } if function == HELD_BY => {
+            message.clone()
+        }
+        e => super::describe(e),
+    };
     cel::Value::Map(cel::objects::Map {
         map: std::sync::Arc::new(
             [(
@@ -242,10 +257,9 @@ fn hold(e: &cel::ExecutionError) -> cel::Value {
 fn held(v: &cel::Value) -> Option<cel::ExecutionError> {
     let cel::Value::Map(m) = v else { return None };
     match m.map.get(&cel::objects::Key::from(HELD)) {
-        Some(cel::Value::String(s)) => Some(cel::ExecutionError::function_error(
-            "comprehension",
-            s.as_str(),
-        )),
+        Some(cel::Value::String(s)) => {
+            Some(cel::ExecutionError::function_error(HELD_BY, s.as_str()))
+        }
         _ => None,
     }
 }
@@ -263,7 +277,7 @@ fn step(ftx: &cel::FunctionContext, decides: bool) -> Result<cel::Value, cel::Ex
     match cel::Value::resolve(element, ftx.ptx) {
         Ok(cel::Value::Bool(b)) if b == decides => Ok(cel::Value::Bool(b)),
         // Budget errors are never absorbed.
-        Err(e) if super::describe(&e).starts_with("budget:") => Err(e),
+        Err(e) if is_budget(&e) => Err(e),
         Ok(cel::Value::Bool(_)) => Ok(accu),
         Ok(_) if held(&accu).is_some() => Ok(accu),
         Ok(_) => Ok(hold(&cel::ExecutionError::NoSuchOverload)),

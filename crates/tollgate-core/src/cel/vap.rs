@@ -7,7 +7,6 @@
 use super::engine::{Body, BodyError, Dialect, OnError, Outcome, Sources};
 use super::matching::{Attributes, MatchResources};
 use super::Scope;
-use crate::kyverno::policy::LabelSelector;
 use crate::kyverno::PolicyError;
 use crate::manifest::Resource;
 use serde_json::Value;
@@ -39,7 +38,7 @@ pub struct ParamRef {
     /// `namespace`.
     pub namespace: Option<String>,
     /// `selector`.
-    pub selector: Option<LabelSelector>,
+    pub selector: Option<crate::checks::selector::Selector>,
     /// `parameterNotFoundAction: Allow` (the default is Deny).
     pub allow_missing: bool,
 }
@@ -116,10 +115,7 @@ pub fn parse_policy(res: &Resource) -> Result<Policy, Vec<PolicyError>> {
     let (Some(constraints), Some(body), true) = (constraints, body, errors.is_empty()) else {
         return Err(errors);
     };
-    let param_kind = spec.get("paramKind").map(|p| {
-        let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        (s("apiVersion"), s("kind"))
-    });
+    let param_kind = spec.get("paramKind").map(parse_param_kind);
     Ok(Policy {
         name: res.name.clone().unwrap_or_default(),
         file: res.origin.file.to_string(),
@@ -203,6 +199,12 @@ pub fn parse_binding(res: &Resource) -> Result<Binding, Vec<PolicyError>> {
         constraints,
         actions,
     })
+}
+
+/// Reads a `paramKind`: (apiVersion, kind).
+pub fn parse_param_kind(p: &Value) -> (String, String) {
+    let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    (s("apiVersion"), s("kind"))
 }
 
 /// Reads a `paramRef` (a binding's, or a Kyverno `validate.cel` rule's).
@@ -328,7 +330,7 @@ pub fn find_params<'v>(
                 && (ns.is_empty() || ns == namespace)
                 && match (&pref.name, &pref.selector) {
                     (Some(n), _) => s("/metadata/name") == n,
-                    (None, Some(sel)) => crate::kyverno::matching::selector_matches(
+                    (None, Some(sel)) => super::matching::selects(
                         sel,
                         p.pointer("/metadata/labels").and_then(Value::as_object),
                     ),

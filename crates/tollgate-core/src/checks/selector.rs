@@ -13,12 +13,15 @@ pub type Labels = BTreeMap<String, String>;
 pub fn labels(value: Option<&Value>) -> Labels {
     value
         .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
+        .map(of_map)
         .unwrap_or_default()
+}
+
+/// The labels of a `labels` map already in hand.
+pub fn of_map(m: &serde_json::Map<String, Value>) -> Labels {
+    m.iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect()
 }
 
 /// One `matchExpressions` operator.

@@ -638,10 +638,7 @@ fn parse_cel(
             .join("; ");
         ctx.err(&first, all)
     })?;
-    let param_kind = cel.get("paramKind").map(|p| {
-        let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        (s("apiVersion"), s("kind"))
-    });
+    let param_kind = cel.get("paramKind").map(crate::cel::vap::parse_param_kind);
     let param_ref = match cel.get("paramRef") {
         Some(p) => Some(
             crate::cel::vap::parse_param_ref(p).map_err(|e| ctx.err("validate.cel.paramRef", e))?,
