@@ -746,28 +746,11 @@ fn cel_result(
     if vpol.is_none() && vap.is_none() {
         return None;
     }
-    let name = res.name.as_deref().unwrap_or("");
     let values = &suite.values;
-    let operation = exp
-        .operation
-        .clone()
-        .or_else(|| {
-            values
-                .global
-                .iter()
-                .chain(
-                    values
-                        .resources
-                        .get(&exp.policy)
-                        .and_then(|m| m.get(name))
-                        .into_iter()
-                        .flatten(),
-                )
-                .rev()
-                .find(|(k, _)| k == "request.operation")
-                .and_then(|(_, v)| v.as_str().map(str::to_owned))
-        })
-        .unwrap_or_else(|| "CREATE".to_owned());
+    let operation = operation_of(
+        exp.operation.as_deref(),
+        &policy_values(values, &exp.policy, res),
+    );
     let delete = operation == "DELETE";
     let input = Input {
         object: (!delete).then_some(&res.object),
@@ -813,6 +796,35 @@ fn cel_result(
     }))
 }
 
+/// The values a policy gets on a resource: the global ones, then the resource's own.
+fn policy_values<'v>(
+    values: &'v ValuesFile,
+    policy: &str,
+    res: &Resource,
+) -> Vec<(&'v str, &'v Value)> {
+    let name = res.name.as_deref().unwrap_or("");
+    let mut out: Vec<(&str, &Value)> = values.global.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    if let Some(r) = values.resources.get(policy).and_then(|m| m.get(name)) {
+        out.extend(r.iter().map(|(k, v)| (k.as_str(), v)));
+    }
+    out
+}
+
+/// The operation evaluated: a result's own `operation` wins over the values'
+/// `request.operation` (the last one given); CREATE by default.
+fn operation_of(result: Option<&str>, values: &[(&str, &Value)]) -> String {
+    result
+        .or_else(|| {
+            values
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == "request.operation")
+                .and_then(|(_, v)| v.as_str())
+        })
+        .unwrap_or("CREATE")
+        .to_owned()
+}
+
 fn evaluate_one(
     policy: &Policy,
     res: &Resource,
@@ -821,23 +833,8 @@ fn evaluate_one(
     timeout: Option<std::time::Duration>,
 ) -> Vec<RuleResponse> {
     let values = &suite.values;
-    let name = res.name.as_deref().unwrap_or("");
-    let mut policy_values: Vec<(&str, &Value)> =
-        values.global.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    if let Some(r) = values.resources.get(&policy.name).and_then(|m| m.get(name)) {
-        policy_values.extend(r.iter().map(|(k, v)| (k.as_str(), v)));
-    }
-    // A result's own `operation` wins over the values' `request.operation`.
-    let operation = result_operation
-        .or_else(|| {
-            policy_values
-                .iter()
-                .rev()
-                .find(|(k, _)| *k == "request.operation")
-                .and_then(|(_, v)| v.as_str())
-        })
-        .unwrap_or("CREATE")
-        .to_owned();
+    let mut policy_values = policy_values(values, &policy.name, res);
+    let operation = operation_of(result_operation, &policy_values);
     if result_operation.is_some() {
         policy_values.retain(|(k, _)| *k != "request.operation");
     }
