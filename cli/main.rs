@@ -3,6 +3,7 @@
 
 mod commands;
 mod output;
+mod registry;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ enum Command {
     Netpol(commands::netpol::NetpolArgs),
     /// The admission webhook: answer AdmissionReviews offline or over HTTPS.
     Webhook(commands::webhook::WebhookArgs),
+    /// Container images: verify their cosign signatures.
+    Images(commands::images::ImagesArgs),
 }
 
 /// The stack of every thread that evaluates policies: the main work thread and rayon's
@@ -94,6 +97,7 @@ fn run() -> ExitCode {
         Command::Rbac(args) => policy_exit(commands::rbac::run(&args)),
         Command::Netpol(args) => policy_exit(commands::netpol::run(&args)),
         Command::Webhook(args) => policy_exit(commands::webhook::run(args)),
+        Command::Images(args) => policy_exit(commands::images::run(&args)),
         Command::Sops(args) => {
             output::remove_temp_files_on_signals();
             match commands::sops::run(*args) {

@@ -50,6 +50,14 @@ pub(crate) struct PolicyArgs {
     /// reported as an error and the run goes on.
     #[arg(long, value_name = "SECONDS", default_value_t = EVAL_TIMEOUT_SECONDS)]
     eval_timeout: f64,
+    /// Registry host (with its port) to reach over plain HTTP when checking image signatures
+    /// (repeatable; also `images.insecure_registries`). Everything else is HTTPS.
+    #[arg(long, value_name = "HOST")]
+    allow_insecure_registry: Vec<String>,
+    /// Check image signatures from the cache only: nothing is asked of a registry, and what
+    /// the cache cannot answer is reported as not verified offline (IMG008).
+    #[arg(long)]
+    offline: bool,
 }
 
 impl PolicyArgs {
@@ -94,6 +102,7 @@ impl PolicyArgs {
             paths,
             rego: opts,
             combine,
+            images: crate::registry::access(self.offline, &self.allow_insecure_registry),
         })
     }
 }
@@ -485,6 +494,7 @@ pub(crate) fn audit(a: &AuditArgs, m: &ArgMatches) -> Result<u8, Error> {
             ..rego::Options::default()
         },
         combine: false,
+        images: Default::default(),
     };
     execute(
         Job {

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod check;
+pub(crate) mod images;
 pub(crate) mod init;
 pub(crate) mod netpol;
 mod query;

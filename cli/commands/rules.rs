@@ -59,6 +59,7 @@ fn rules(s: &Source) -> Result<Vec<RuleMeta>, Error> {
             ..rego::Options::default()
         },
         combine: false,
+        images: Default::default(),
     };
     let set = PolicySet::load(&sources, &config).map_err(Error::Policies)?;
     Ok(set.rules())

@@ -86,6 +86,50 @@ pub struct Images {
     /// `allowed_registries`: wildcards (`*` any run of characters) over an image's
     /// `registry/repository` (`ghcr.io/acme/*`) or its registry alone (`registry.acme.io`).
     pub allowed_registries: Vec<String>,
+    /// `signatures`: the images that must carry a cosign signature, and by whom.
+    pub signatures: Vec<SignatureRule>,
+    /// `insecure_registries`: hosts spoken to over plain HTTP (as
+    /// `--allow-insecure-registry`).
+    pub insecure_registries: Vec<String>,
+}
+
+/// One entry of `images.signatures`.
+#[derive(Debug, Clone)]
+pub struct SignatureRule {
+    /// `match`: wildcards over image references (`ghcr.io/acme/*`); see
+    /// [`SignatureRule::applies_to`].
+    pub matches: Vec<String>,
+    /// `keys`: the public keys, read when the configuration is (any one's signature will do).
+    pub keys: Vec<crate::signature::PublicKey>,
+    /// `annotations`: what the signed payload's `optional` section must hold.
+    pub annotations: Vec<(String, String)>,
+    /// `repository`: where the signatures are stored, if not beside the image.
+    pub repository: Option<String>,
+    /// Its line in tollgate.yaml, for findings.
+    pub line: u32,
+}
+
+impl SignatureRule {
+    /// Whether the rule covers `image`: a pattern matches the reference as written, or
+    /// normalized (`docker.io/library/nginx:1.25`), or its repository alone
+    /// (`docker.io/library/nginx`).
+    pub fn applies_to(&self, written: &str, image: &crate::image::ImageRef) -> bool {
+        let name = image.name();
+        let mut full = name.clone();
+        if let Some(t) = &image.tag {
+            full.push(':');
+            full.push_str(t);
+        }
+        if let Some(d) = &image.digest {
+            full.push('@');
+            full.push_str(d);
+        }
+        self.matches.iter().any(|p| {
+            crate::wildcard::matches(p, written)
+                || crate::wildcard::matches(p, &full)
+                || crate::wildcard::matches(p, &name)
+        })
+    }
 }
 
 /// `secrets:`: what the secrets rules take for a reference or a secret.
@@ -209,6 +253,70 @@ fn pairs(node: &Node) -> impl Iterator<Item = (&String, &Node)> {
     })
 }
 
+/// One `images.signatures` entry; its keys are read now, so a missing or wrong key file is
+/// an error at its line, before anything is checked.
+fn signature_rule(
+    cx: &Ctx<'_>,
+    node: &Node,
+    path: &str,
+    base: &Path,
+) -> Result<SignatureRule, ConfigError> {
+    if !matches!(node, Node::Map(_)) {
+        return Err(cx.err(path, "expected a mapping with `match` and `keys`"));
+    }
+    let mut rule = SignatureRule {
+        matches: Vec::new(),
+        keys: Vec::new(),
+        annotations: Vec::new(),
+        repository: None,
+        line: cx.line(path),
+    };
+    for (k, v) in pairs(node) {
+        let p = format!("{path}.{k}");
+        match k.as_str() {
+            "match" => rule.matches = cx.strings(v, &p)?,
+            "keys" => {
+                for (i, file) in cx.strings(v, &p)?.into_iter().enumerate() {
+                    let at = format!("{p}[{i}]");
+                    let full = base.join(&file);
+                    let text = std::fs::read_to_string(&full).map_err(|e| {
+                        cx.err(&at, format!("cannot read key {}: {e}", full.display()))
+                    })?;
+                    let key = crate::signature::PublicKey::from_pem(&text, &file)
+                        .map_err(|e| cx.err(&at, e))?;
+                    rule.keys.push(key);
+                }
+            }
+            "annotations" => {
+                for (ak, av) in pairs(v) {
+                    let text = cx.string(av, &format!("{p}.{ak}"))?;
+                    rule.annotations.push((ak.clone(), text));
+                }
+            }
+            "repository" => rule.repository = Some(cx.string(v, &p)?),
+            other => {
+                return Err(cx.err(
+                    &p,
+                    format!("unknown key `{other}` (match, keys, annotations, repository)"),
+                ))
+            }
+        }
+    }
+    if rule.matches.is_empty() {
+        return Err(cx.err(
+            path,
+            "a signature rule needs `match`: the image references it covers",
+        ));
+    }
+    if rule.keys.is_empty() {
+        return Err(cx.err(
+            path,
+            "a signature rule needs `keys`: the public keys (cosign.pub) that may sign",
+        ));
+    }
+    Ok(rule)
+}
+
 fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 10
@@ -329,6 +437,23 @@ impl Config {
                         match k.as_str() {
                             "allowed_registries" => {
                                 c.images.allowed_registries = cx.strings(v, &p)?
+                            }
+                            "insecure_registries" => {
+                                c.images.insecure_registries = cx.strings(v, &p)?
+                            }
+                            "signatures" => {
+                                let Node::List(items) = v else {
+                                    return Err(cx.err(&p, "expected a list of signature rules"));
+                                };
+                                for (i, item) in items
+                                    .iter()
+                                    .filter(|n| !matches!(n, Node::Comment(_)))
+                                    .enumerate()
+                                {
+                                    let rule =
+                                        signature_rule(&cx, item, &format!("{p}[{i}]"), &base)?;
+                                    c.images.signatures.push(rule);
+                                }
                             }
                             other => {
                                 return Err(cx.err(&p, format!("unknown key `images.{other}`")))

@@ -22,6 +22,7 @@ pub mod policyset;
 pub mod render;
 pub mod report;
 pub mod scaffold;
+pub mod signature;
 pub mod suppress;
 pub mod wildcard;
 

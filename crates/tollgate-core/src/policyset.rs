@@ -25,6 +25,9 @@ pub struct Sources {
     pub rego: rego::Options,
     /// `--combine`: user Rego rules see every input at once (bundled packs stay per resource).
     pub combine: bool,
+    /// How image signatures are checked: the registry transport (none offline), insecure
+    /// registries (the configuration's are added), the cache.
+    pub images: crate::signature::Access,
 }
 
 pub use crate::engine::RuleMeta;
@@ -120,6 +123,16 @@ impl PolicySet {
         let cel = std::mem::take(&mut kyverno.cel);
         let families: Vec<checks::Family> =
             sources.rego.packs.iter().filter_map(|p| p.family).collect();
+        let mut settings = checks::Settings::from_config(config);
+        if !settings.signatures.is_empty() {
+            let mut access = sources.images.clone();
+            access
+                .insecure
+                .extend(config.images.insecure_registries.iter().cloned());
+            settings.verifier = Some(std::sync::Arc::new(crate::signature::Verifier::new(
+                &access,
+            )));
+        }
         let engines: Vec<Box<dyn Engine>> = vec![
             Box::new(RegoEngine::new(rego, sources.combine)),
             Box::new(kyverno::KyvernoEngine {
@@ -129,7 +142,7 @@ impl PolicySet {
             Box::new(crate::cel::policies::CelEngine { set: cel }),
             Box::new(checks::Builtin {
                 rules: checks::rules_of(&families),
-                settings: checks::Settings::from_config(config),
+                settings,
             }),
         ];
         Ok(PolicySet {

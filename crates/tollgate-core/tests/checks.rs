@@ -3,6 +3,8 @@
 //! it) and where it must not (`# ok`); the file is evaluated as one set of manifests, as
 //! `tollgate check` would see that directory.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use tollgate_core::checks::{self, RULES};
@@ -30,13 +32,16 @@ fn expected(text: &str, id: &str) -> (usize, BTreeSet<(usize, String)>) {
 
 #[test]
 fn every_builtin_rule_fires_exactly_where_its_fixture_says() {
-    // IMG003 judges against an allow list; SOPS007 verifies MACs with the fixtures' key.
+    // IMG003 judges against an allow list; SOPS007 verifies MACs with the fixtures' key;
+    // IMG007 and IMG008 verify against the in-memory registry.
     let settings = checks::Settings {
         allowed_registries: vec!["ghcr.io/acme/*".into(), "registry.example.com".into()],
         secrets: checks::secrets::Settings {
             verify_mac: true,
             ..Default::default()
         },
+        signatures: vec![signature_rule(&["fake.test/acme/*", "down.test/*"])],
+        verifier: Some(std::sync::Arc::new(fixture_registry())),
     };
     // Each test runs in its own process (nextest): the key is this test's alone.
     std::env::set_var(
@@ -88,6 +93,39 @@ fn every_builtin_rule_fires_exactly_where_its_fixture_says() {
             .collect();
         assert_eq!(got, want, "{} on {}", rule.id, fixture.display());
     }
+}
+
+/// `images.signatures` entry covering `patterns`, signed by the TEST-ONLY cosign key.
+fn signature_rule(patterns: &[&str]) -> tollgate_core::config::SignatureRule {
+    let pem = std::fs::read_to_string(repo().join("fixtures/images/keys/cosign.pub")).unwrap();
+    tollgate_core::config::SignatureRule {
+        matches: patterns.iter().map(|p| (*p).to_owned()).collect(),
+        keys: vec![tollgate_core::signature::PublicKey::from_pem(&pem, "cosign.pub").unwrap()],
+        annotations: Vec::new(),
+        repository: None,
+        line: 1,
+    }
+}
+
+/// The registry the IMG007 and IMG008 fixtures describe, behind a verifier without a cache.
+fn fixture_registry() -> tollgate_core::signature::Verifier {
+    let fake = support::FakeRegistry::default();
+    let signed = fake.image("acme/signed", "v1", "signed");
+    fake.sign("acme/signed", &signed, "null");
+    fake.image("acme/unsigned", "v1", "unsigned");
+    let copied = fake.image("acme/copied", "v1", "copied");
+    fake.attach(
+        "acme/copied",
+        &copied,
+        &support::payload(&signed, "null"),
+        None,
+    );
+    fake.image("public/unsigned", "v1", "public");
+    tollgate_core::signature::Verifier::new(&tollgate_core::signature::Access {
+        transport: Some(std::sync::Arc::new(fake)),
+        insecure: vec![support::HOST.into(), "down.test".into()],
+        cache_dir: None,
+    })
 }
 
 #[test]

@@ -29,6 +29,7 @@ fn policy_set() -> PolicySet {
             ..rego::Options::default()
         },
         combine: false,
+        images: Default::default(),
     };
     let config = Config {
         annotation_exemptions: true,

@@ -134,6 +134,8 @@ pub static RULES: &[&Rule] = &[
     &images::pull_policy::RULE,
     &images::digest_drift::RULE,
     &images::invalid_reference::RULE,
+    &images::signature::RULE,
+    &images::unchecked_signature::RULE,
     &pss::host_process::RULE,
     &pss::host_namespaces::RULE,
     &pss::privileged::RULE,
@@ -184,6 +186,7 @@ pub struct Model<'a> {
     netpol: OnceLock<netpol::Network<'a>>,
     pods: OnceLock<Vec<pods::Pod<'a>>>,
     images: OnceLock<Vec<images::Use<'a>>>,
+    signed: OnceLock<Vec<images::Signed>>,
     sops: OnceLock<Vec<secrets::SopsFile<'a>>>,
     literals: OnceLock<Vec<secrets::literal::Literal<'a>>>,
 }
@@ -195,6 +198,10 @@ pub struct Settings {
     pub allowed_registries: Vec<String>,
     /// The secrets rules' settings.
     pub secrets: secrets::Settings,
+    /// `images.signatures`.
+    pub signatures: Vec<crate::config::SignatureRule>,
+    /// What checks them (`None` when no rule is configured).
+    pub verifier: Option<std::sync::Arc<crate::signature::Verifier>>,
 }
 
 impl Settings {
@@ -203,6 +210,8 @@ impl Settings {
         Settings {
             allowed_registries: config.images.allowed_registries.clone(),
             secrets: secrets::Settings::from_config(&config.secrets),
+            signatures: config.images.signatures.clone(),
+            verifier: None,
         }
     }
 }
@@ -224,6 +233,7 @@ impl<'a> Model<'a> {
             netpol: OnceLock::new(),
             pods: OnceLock::new(),
             images: OnceLock::new(),
+            signed: OnceLock::new(),
             sops: OnceLock::new(),
             literals: OnceLock::new(),
         }
@@ -260,6 +270,12 @@ impl<'a> Model<'a> {
     /// Every container image reference of the set, parsed.
     pub fn images(&self) -> &[images::Use<'a>] {
         self.images.get_or_init(|| images::uses(self.pods()))
+    }
+
+    /// Every image an `images.signatures` rule covers, verified (once, for IMG007 and
+    /// IMG008).
+    pub fn signed(&self) -> &[images::Signed] {
+        self.signed.get_or_init(|| images::signatures(self))
     }
 
     /// Roles, bindings and subjects, with aggregation resolved.

@@ -9,6 +9,8 @@ pub mod mutable_tag;
 pub mod not_pinned;
 pub mod pull_policy;
 pub mod registry;
+pub mod signature;
+pub mod unchecked_signature;
 
 use super::pods::Pod;
 use crate::image::{ImageRef, RefError};
@@ -63,4 +65,64 @@ pub(crate) fn uses<'a>(pods: &[Pod<'a>]) -> Vec<Use<'a>> {
         }
     }
     out
+}
+
+/// One image judged against one `images.signatures` rule.
+#[derive(Debug)]
+pub struct Signed {
+    /// Index into [`super::Model::images`].
+    pub image: usize,
+    /// Index into `images.signatures`.
+    pub rule: usize,
+    /// The verifier's answer.
+    pub outcome: crate::signature::Outcome,
+}
+
+/// Every image covered by a signature rule, verified; each distinct (reference, rule) once,
+/// the distinct ones in parallel (each is a few registry round trips when the cache is cold).
+pub(crate) fn signatures(model: &super::Model<'_>) -> Vec<Signed> {
+    use rayon::prelude::*;
+    let settings = model.settings();
+    let (rules, Some(verifier)) = (&settings.signatures, settings.verifier.as_deref()) else {
+        return Vec::new();
+    };
+    let mut wanted: Vec<(usize, usize)> = Vec::new();
+    for (i, u) in model.images().iter().enumerate() {
+        let Ok(image) = &u.parsed else { continue };
+        for (r, rule) in rules.iter().enumerate() {
+            if rule.applies_to(u.written, image) {
+                wanted.push((i, r));
+            }
+        }
+    }
+    let mut distinct: Vec<(&ImageRef, usize)> = wanted
+        .iter()
+        .filter_map(|&(i, r)| Some((model.images().get(i)?.parsed.as_ref().ok()?, r)))
+        .collect();
+    distinct.sort();
+    distinct.dedup();
+    let answers: std::collections::HashMap<(&ImageRef, usize), crate::signature::Outcome> =
+        distinct
+            .into_par_iter()
+            .filter_map(|(image, r)| {
+                let rule = rules.get(r)?;
+                let req = crate::signature::Requirement {
+                    keys: &rule.keys,
+                    annotations: &rule.annotations,
+                    repository: rule.repository.as_deref(),
+                };
+                Some(((image, r), verifier.verify(image, req)))
+            })
+            .collect();
+    wanted
+        .into_iter()
+        .filter_map(|(i, r)| {
+            let image = model.images().get(i)?.parsed.as_ref().ok()?;
+            Some(Signed {
+                image: i,
+                rule: r,
+                outcome: answers.get(&(image, r))?.clone(),
+            })
+        })
+        .collect()
 }

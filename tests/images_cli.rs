@@ -1,0 +1,518 @@
+//! `tollgate images verify` and the image-signature rules of `check` against a real registry
+//! (Debian's docker-registry on 127.0.0.1), with signatures made by openssl in cosign's
+//! format: signed, unsigned, another key, a payload naming another digest, a tampered
+//! signature, an index, annotations, ed25519 and RSA keys, a signature repository, an
+//! unreachable registry, a missing image, HTTPS by default, and the cache offline.
+
+mod common;
+
+use common::registry::{keys, payload, signature, Registry};
+use common::tollgate;
+use std::path::Path;
+use std::process::Output;
+
+/// `tollgate images verify` with a cache of its own under `cache`.
+fn verify(cache: &Path, args: &[&str]) -> Output {
+    tollgate()
+        .env("XDG_CACHE_HOME", cache)
+        .args(["images", "verify"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn key(name: &str) -> String {
+    keys().join(format!("{name}.pub")).display().to_string()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn signatures_verify_only_with_the_right_key_over_the_right_digest() {
+    let reg = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let h = &reg.host;
+    let signed = reg.image("acme/signed", "v1", "signed");
+    reg.sign("acme/signed", &signed, "cosign", &[]);
+    reg.image("acme/unsigned", "v1", "unsigned");
+    let other = reg.image("acme/other", "v1", "other");
+    reg.sign("acme/other", &other, "other", &[]);
+    // A valid signature by the right key, but over a payload naming another image: copying
+    // a signature next to an image proves nothing about it.
+    let moved = reg.image("acme/moved", "v1", "moved");
+    let p = payload(&format!("{h}/acme/moved"), &signed, &[]);
+    reg.attach(
+        "acme/moved",
+        &moved,
+        &[(p.clone(), signature("cosign", &p))],
+    );
+    // The right key's signature with one byte of the payload changed after signing.
+    let tampered = reg.image("acme/tampered", "v1", "tampered");
+    let good = payload(&format!("{h}/acme/tampered"), &tampered, &[]);
+    let sig = signature("cosign", &good);
+    let bad = good.replace(
+        "cosign container image signature",
+        "cosign container image signaturE",
+    );
+    reg.attach("acme/tampered", &tampered, &[(bad, sig)]);
+
+    let insecure = ["--allow-insecure-registry", h.as_str()];
+    let run = |image: &str| {
+        let mut args = vec![image, "--key", &*Box::leak(key("cosign").into_boxed_str())];
+        args.extend(insecure);
+        verify(cache.path(), &args)
+    };
+    let o = run(&format!("{h}/acme/signed:v1"));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The tag was resolved to the digest that was signed, and the key is named.
+    assert!(
+        text(&o).contains(&format!("verified ({signed}) with key ")),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("(ecdsa-p256 "), "{}", text(&o));
+    // By digest, the same.
+    assert_eq!(
+        run(&format!("{h}/acme/signed@{signed}")).status.code(),
+        Some(0)
+    );
+
+    let o = run(&format!("{h}/acme/unsigned:v1"));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("not verified") && text(&o).contains("has no cosign signature"),
+        "{}",
+        text(&o)
+    );
+
+    let o = run(&format!("{h}/acme/other:v1"));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("none of its 1 signature(s) verifies with key"),
+        "{}",
+        text(&o)
+    );
+    // With the other key too, any one will do.
+    let o = verify(
+        cache.path(),
+        &[
+            &format!("{h}/acme/other:v1"),
+            "--key",
+            &key("cosign"),
+            "--key",
+            &key("other"),
+            insecure[0],
+            insecure[1],
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("other.pub"), "{}", text(&o));
+
+    let o = run(&format!("{h}/acme/moved:v1"));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("names another image ({signed})")),
+        "{}",
+        text(&o)
+    );
+
+    let o = run(&format!("{h}/acme/tampered:v1"));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("none of its 1 signature(s) verifies"),
+        "{}",
+        text(&o)
+    );
+
+    // Several images at once: the worst answer is the exit code; JSON says each.
+    let o = verify(
+        cache.path(),
+        &[
+            &format!("{h}/acme/signed:v1"),
+            &format!("{h}/acme/unsigned:v1"),
+            "--key",
+            &key("cosign"),
+            "--format",
+            "json",
+            insecure[0],
+            insecure[1],
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows[0]["status"], "verified");
+    assert_eq!(rows[0]["digest"], signed.as_str());
+    assert_eq!(rows[1]["status"], "not verified");
+    assert_eq!(rows[1]["verified"], false);
+}
+
+#[test]
+fn an_index_is_verified_by_its_own_digest() {
+    let reg = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let h = &reg.host;
+    let amd = reg.image("acme/multi", "amd64", "amd");
+    let arm = reg.image("acme/multi", "arm64", "arm");
+    let index = reg.index("acme/multi", "v1", &[&amd, &arm]);
+    // Only a child is signed: cosign signs the index, and so the index is what must be.
+    reg.sign("acme/multi", &amd, "cosign", &[]);
+    let image = format!("{h}/acme/multi:v1");
+    let args = [
+        image.as_str(),
+        "--key",
+        &key("cosign"),
+        "--allow-insecure-registry",
+        h,
+    ];
+    let o = verify(cache.path(), &args);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains(&index), "{}", text(&o));
+    reg.sign("acme/multi", &index, "cosign", &[]);
+    let o = verify(cache.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("verified ({index})")),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn annotations_other_algorithms_and_a_signature_repository() {
+    let reg = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let h = &reg.host;
+    let insecure = ["--allow-insecure-registry", h.as_str()];
+    let app = reg.image("acme/app", "v1", "app");
+    reg.sign("acme/app", &app, "cosign", &[("env", "prod")]);
+    let image = format!("{h}/acme/app:v1");
+    let with = |extra: &[&str]| {
+        let mut args = vec![
+            image.as_str(),
+            "--key",
+            Box::leak(key("cosign").into_boxed_str()),
+        ];
+        args.extend(extra);
+        args.extend(insecure);
+        verify(cache.path(), &args)
+    };
+    assert_eq!(with(&["-a", "env=prod"]).status.code(), Some(0));
+    let o = with(&["-a", "env=dev"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("lack the annotations env=dev"),
+        "{}",
+        text(&o)
+    );
+    // Cached: the annotations are judged from the cache the same way.
+    let o = with(&["-a", "env=dev", "--offline"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    for (repo, k) in [("acme/ed", "ed25519"), ("acme/rsa", "rsa")] {
+        let d = reg.image(repo, "v1", repo);
+        reg.sign(repo, &d, k, &[]);
+        let r = format!("{h}/{repo}:v1");
+        let o = verify(
+            cache.path(),
+            &[&r, "--key", &key(k), insecure[0], insecure[1]],
+        );
+        assert_eq!(o.status.code(), Some(0), "{k}: {}", text(&o));
+        assert!(text(&o).contains(&format!("({k} ")), "{}", text(&o));
+        // And not with the P-256 key.
+        let o = verify(
+            cache.path(),
+            &[&r, "--key", &key("cosign"), insecure[0], insecure[1]],
+        );
+        assert_eq!(o.status.code(), Some(1), "{k}: {}", text(&o));
+    }
+
+    // Signatures kept in another repository (cosign's COSIGN_REPOSITORY).
+    let d = reg.image("acme/elsewhere", "v1", "elsewhere");
+    let p = payload(&format!("{h}/acme/elsewhere"), &d, &[]);
+    reg.attach(
+        "acme/signatures",
+        &d,
+        &[(p.clone(), signature("cosign", &p))],
+    );
+    let r = format!("{h}/acme/elsewhere:v1");
+    let o = verify(
+        cache.path(),
+        &[&r, "--key", &key("cosign"), insecure[0], insecure[1]],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let repo = format!("{h}/acme/signatures");
+    let o = verify(
+        cache.path(),
+        &[
+            &r,
+            "--key",
+            &key("cosign"),
+            "--signature-repository",
+            &repo,
+            insecure[0],
+            insecure[1],
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn a_registry_that_cannot_answer_is_never_a_pass() {
+    let reg = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let h = &reg.host;
+    let d = reg.image("acme/app", "v1", "app");
+    reg.sign("acme/app", &d, "cosign", &[]);
+    let pubkey = key("cosign");
+
+    // A missing image: could not check (2), not "unsigned".
+    let missing = format!("{h}/acme/nothing:v1");
+    let o = verify(
+        cache.path(),
+        &[&missing, "--key", &pubkey, "--allow-insecure-registry", h],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("could not check") && text(&o).contains("does not exist"),
+        "{}",
+        text(&o)
+    );
+
+    // HTTPS unless the registry is listed as insecure: this one speaks plain HTTP.
+    let image = format!("{h}/acme/app:v1");
+    let o = verify(cache.path(), &[&image, "--key", &pubkey]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--allow-insecure-registry"),
+        "{}",
+        text(&o)
+    );
+
+    // Online once fills the cache; then offline answers from it.
+    let online = [
+        image.as_str(),
+        "--key",
+        pubkey.as_str(),
+        "--allow-insecure-registry",
+        h.as_str(),
+    ];
+    assert_eq!(verify(cache.path(), &online).status.code(), Some(0));
+    let host = h.clone();
+    drop(reg);
+    let o = verify(cache.path(), &[&image, "--key", &pubkey, "--offline"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // What the cache does not hold is "not verified offline", not a pass.
+    let other = format!("{host}/acme/app:v2");
+    let o = verify(cache.path(), &[&other, "--key", &pubkey, "--offline"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not verified offline"), "{}", text(&o));
+    // The registry is gone: online, the answer is "could not check", within the time limit.
+    let o = verify(
+        cache.path(),
+        &[&other, "--key", &pubkey, "--allow-insecure-registry", &host],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("could not check") && text(&o).contains("cannot connect"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bad_input_is_an_error_with_what_to_do() {
+    let cache = tempfile::tempdir().unwrap();
+    let o = verify(cache.path(), &["Bad/Name", "--key", &key("cosign")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("not an image reference"), "{}", text(&o));
+    let o = verify(
+        cache.path(),
+        &[
+            "nginx",
+            "--key",
+            &keys().join("cosign.key").display().to_string(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("this is a private key"), "{}", text(&o));
+    let o = verify(
+        cache.path(),
+        &["nginx", "--key", &key("cosign"), "-a", "novalue"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("expected KEY=VALUE"), "{}", text(&o));
+}
+
+/// A repository whose tollgate.yaml requires signatures of the registry's `acme/*` images by
+/// the TEST-ONLY cosign key; `web` runs a signed image and a sidecar that is not, `tools` an
+/// image no rule covers.
+fn repository(host: &str, signed: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("keys")).unwrap();
+    std::fs::copy(
+        keys().join("cosign.pub"),
+        dir.path().join("keys/cosign.pub"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tollgate.yaml"),
+        format!(
+            "packs: [images]\nseverity: {{IMG002: info}}\nimages:\n  insecure_registries: [\"{host}\"]\n  signatures:\n    - match: [\"{host}/acme/*\"]\n      keys: [keys/cosign.pub]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("web.yaml"),
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n        - name: app\n          image: {host}/acme/app@{signed}\n        - name: sidecar\n          image: {host}/acme/sidecar:v1\n        - name: tools\n          image: {host}/other/tools:v1\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn check_json(dir: &Path, cache: &Path, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let o = tollgate()
+        .env("XDG_CACHE_HOME", cache)
+        .current_dir(dir)
+        .args(["check", "--format", "json", "--fail-on", "error"])
+        .args(extra)
+        .arg("web.yaml")
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    (o.status.code(), v)
+}
+
+fn signature_findings(v: &serde_json::Value) -> Vec<(String, u64, String)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| matches!(f["rule_id"].as_str(), Some("IMG007" | "IMG008")))
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap().to_owned(),
+                f["location"]["line"].as_u64().unwrap(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn check_requires_the_configured_signatures_on_the_image_line() {
+    let reg = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let h = reg.host.clone();
+    let signed = reg.image("acme/app", "v1", "app");
+    reg.sign("acme/app", &signed, "cosign", &[]);
+    reg.image("acme/sidecar", "v1", "sidecar");
+    let repo = repository(&h, &signed);
+
+    let (code, v) = check_json(repo.path(), cache.path(), &[]);
+    assert_eq!(code, Some(1), "{v:#}");
+    let found = signature_findings(&v);
+    // Only the unsigned sidecar (line 15): the signed app passes, tools is not covered.
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (rule, line, message) = &found[0];
+    assert_eq!((rule.as_str(), *line), ("IMG007", 15));
+    assert!(message.contains("container sidecar image"), "{message}");
+    assert!(
+        message.contains("images.signatures[0] (tollgate.yaml:6)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("key keys/cosign.pub (ecdsa-p256 "),
+        "{message}"
+    );
+
+    // Offline from the cache the first run filled: the same verdict.
+    let (code, v) = check_json(repo.path(), cache.path(), &["--offline"]);
+    assert_eq!(code, Some(1));
+    let offline = signature_findings(&v);
+    assert_eq!(offline.len(), 1, "{offline:?}");
+    // The sidecar was never verified, so offline it is "not verified offline" (IMG008);
+    // the app's verification came from the cache.
+    assert_eq!((offline[0].0.as_str(), offline[0].1), ("IMG008", 15));
+    assert!(
+        offline[0].2.contains("not verified offline"),
+        "{}",
+        offline[0].2
+    );
+
+    // The registry down, an empty cache: IMG008 for both covered images, never a pass.
+    drop(reg);
+    let fresh = tempfile::tempdir().unwrap();
+    let (code, v) = check_json(repo.path(), fresh.path(), &[]);
+    assert_eq!(code, Some(1), "{v:#}");
+    let down = signature_findings(&v);
+    assert_eq!(
+        down.iter()
+            .map(|(r, l, _)| (r.as_str(), *l))
+            .collect::<Vec<_>>(),
+        vec![("IMG008", 13), ("IMG008", 15)],
+        "{down:?}"
+    );
+    assert!(down[0].2.contains("could not be checked"), "{}", down[0].2);
+}
+
+#[test]
+fn the_webhook_review_gives_the_same_verdict_as_check() {
+    let reg = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let h = reg.host.clone();
+    let signed = reg.image("acme/app", "v1", "app");
+    reg.sign("acme/app", &signed, "cosign", &[]);
+    reg.image("acme/sidecar", "v1", "sidecar");
+    let repo = repository(&h, &signed);
+    let object: serde_json::Value = {
+        // The manifest `check` read, as the API server sends it (JSON).
+        let yaml = std::fs::read_to_string(repo.path().join("web.yaml")).unwrap();
+        let image_of = |name: &str| {
+            yaml.lines()
+                .skip_while(|l| !l.contains(&format!("name: {name}")))
+                .nth(1)
+                .unwrap()
+                .trim()
+                .trim_start_matches("image: ")
+                .to_owned()
+        };
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+              "spec": {"containers": [
+                {"name": "app", "image": image_of("app")},
+                {"name": "sidecar", "image": image_of("sidecar")},
+                {"name": "tools", "image": image_of("tools")}]}}}})
+    };
+    let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "u1", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+          "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+          "namespace": "shop", "operation": "CREATE", "userInfo": {"username": "flux"}, "object": object}});
+    std::fs::write(repo.path().join("review.json"), review.to_string()).unwrap();
+    let o = tollgate()
+        .env("XDG_CACHE_HOME", cache.path())
+        .current_dir(repo.path())
+        .args(["webhook", "review", "review.json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let answer: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(answer["response"]["allowed"], false);
+    let message = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("IMG007") && message.contains("sidecar"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("container app "),
+        "the signed image passes: {message}"
+    );
+}
