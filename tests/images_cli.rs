@@ -516,3 +516,77 @@ fn the_webhook_review_gives_the_same_verdict_as_check() {
         "the signed image passes: {message}"
     );
 }
+
+#[test]
+fn kyverno_verify_images_is_judged_by_the_same_verifier_in_check_and_admission() {
+    let reg = Registry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let h = reg.host.clone();
+    let signed = reg.image("acme/app", "v1", "app");
+    reg.sign("acme/app", &signed, "cosign", &[]);
+    reg.image("acme/sidecar", "v1", "sidecar");
+    let dir = tempfile::tempdir().unwrap();
+    let pem: String = std::fs::read_to_string(keys().join("cosign.pub"))
+        .unwrap()
+        .lines()
+        .map(|l| format!("                      {l}\n"))
+        .collect();
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        format!("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: signed-images\nspec:\n  validationFailureAction: Enforce\n  rules:\n    - name: acme-signed\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      verifyImages:\n        - imageReferences: [\"{h}/acme/*\"]\n          mutateDigest: false\n          verifyDigest: false\n          attestors:\n            - entries:\n                - keys:\n                    publicKeys: |-\n{pem}                    rekor: {{ignoreTlog: true}}\n"),
+    )
+    .unwrap();
+    let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"containers": [{"name": "app", "image": format!("{h}/acme/app:v1")}, {"name": "sidecar", "image": format!("{h}/acme/sidecar:v1")}]}});
+    std::fs::write(dir.path().join("pod.json"), pod.to_string()).unwrap();
+    let o = tollgate()
+        .env("XDG_CACHE_HOME", cache.path())
+        .current_dir(dir.path())
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--policy",
+            "policy.yaml",
+            "--allow-insecure-registry",
+            &h,
+            "pod.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{v:#}");
+    assert_eq!(findings[0]["rule_id"], "signed-images/acme-signed");
+    assert_eq!(findings[0]["field_path"], "spec.containers[1].image");
+    let message = findings[0]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("failed to verify image {h}/acme/sidecar:v1: .attestors[0].entries[0].keys: it has no cosign signature")), "{message}");
+
+    let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "u2", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+          "resource": {"group": "", "version": "v1", "resource": "pods"},
+          "namespace": "shop", "operation": "CREATE", "userInfo": {"username": "flux"}, "object": pod}});
+    std::fs::write(dir.path().join("review.json"), review.to_string()).unwrap();
+    let o = tollgate()
+        .env("XDG_CACHE_HOME", cache.path())
+        .current_dir(dir.path())
+        .args([
+            "webhook",
+            "review",
+            "review.json",
+            "--policy",
+            "policy.yaml",
+            "--allow-insecure-registry",
+            &h,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let answer: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let status = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        status.contains("signed-images/acme-signed") && status.contains("sidecar"),
+        "{status}"
+    );
+}

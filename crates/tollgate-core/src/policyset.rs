@@ -124,14 +124,27 @@ impl PolicySet {
         let families: Vec<checks::Family> =
             sources.rego.packs.iter().filter_map(|p| p.family).collect();
         let mut settings = checks::Settings::from_config(config);
-        if !settings.signatures.is_empty() {
+        // One verifier (one cache, one set of registry tokens) for `images.signatures` and
+        // Kyverno's verifyImages rules.
+        let verify_rules: Vec<&kyverno::verify::VerifyImages> = kyverno
+            .policies
+            .iter()
+            .flat_map(|p| &p.rules)
+            .filter_map(|r| match &r.body {
+                kyverno::policy::Body::VerifyImages(v) => Some(&**v),
+                _ => None,
+            })
+            .collect();
+        if !settings.signatures.is_empty() || !verify_rules.is_empty() {
             let mut access = sources.images.clone();
             access
                 .insecure
                 .extend(config.images.insecure_registries.iter().cloned());
-            settings.verifier = Some(std::sync::Arc::new(crate::signature::Verifier::new(
-                &access,
-            )));
+            let verifier = std::sync::Arc::new(crate::signature::Verifier::new(&access));
+            for v in verify_rules {
+                let _ = v.verifier.set(verifier.clone());
+            }
+            settings.verifier = Some(verifier);
         }
         let engines: Vec<Box<dyn Engine>> = vec![
             Box::new(RegoEngine::new(rego, sources.combine)),
@@ -360,6 +373,26 @@ fn kyverno_notes(kyverno: &kyverno::PolicySet) -> Vec<String> {
                     p.name,
                     r.name,
                     r.external.join(", ")
+                ));
+            }
+        }
+        for r in &p.rules {
+            let kyverno::policy::Body::VerifyImages(v) = &r.body else {
+                continue;
+            };
+            if r.name.starts_with("autogen-") {
+                continue;
+            }
+            if v.entries.iter().any(|e| e.mutate_digest) {
+                notes.push(format!(
+                    "{}: policy {} rule {}: mutateDigest is a mutation and is not applied (images are verified by the digest their tag resolves to)",
+                    p.file, p.name, r.name
+                ));
+            }
+            if v.tlog {
+                notes.push(format!(
+                    "{}: policy {} rule {}: signatures are verified with the keys; the Rekor transparency-log entry Kyverno also looks up is not (set keys.rekor.ignoreTlog: true to say it is not wanted)",
+                    p.file, p.name, r.name
                 ));
             }
         }

@@ -356,6 +356,9 @@ fn judge_rule(
     if let Body::Cel(cel) = &rule.body {
         return Some(cel_rule(rule, cel, subject, ctx, inputs, mode));
     }
+    if let Body::VerifyImages(v) = &rule.body {
+        return Some(verify_rule(rule, v, subject, ctx, mode));
+    }
     let mut resp = run_rule(rule, ctx, inputs, target, mode)?;
     if resp.status == Status::Fail
         && subject.req.operation == "UPDATE"
@@ -380,6 +383,42 @@ fn judge_rule(
         }
     }
     Some(resp)
+}
+
+/// A `verifyImages` rule: its preconditions, then the signatures of the images it selects
+/// (a deleted object's images are not admitted, so not judged).
+fn verify_rule(
+    rule: &Rule,
+    v: &super::verify::VerifyImages,
+    subject: &Subject<'_>,
+    ctx: &Scope<'_>,
+    mode: Mode,
+) -> RuleResponse {
+    use super::verify::Verdict;
+    if mode.delete {
+        return respond(
+            rule,
+            Status::Skip,
+            "a deleted object runs no image".into(),
+            None,
+        );
+    }
+    match preconditions(rule.preconditions.as_ref(), ctx, mode) {
+        Err(e) => return respond(rule, Status::Error, e, None),
+        Ok(false) => return respond(rule, Status::Skip, "preconditions not met".into(), None),
+        Ok(true) => {}
+    }
+    match super::verify::judge(v, subject.object) {
+        Verdict::Pass(m) => respond(rule, Status::Pass, m, None),
+        Verdict::Fail(m, field) => respond(rule, Status::Fail, m, Some(field)),
+        Verdict::Error(m) => respond(rule, Status::Error, m, None),
+        Verdict::Skip => respond(
+            rule,
+            Status::Skip,
+            "no image of the rule's imageReferences".into(),
+            None,
+        ),
+    }
 }
 
 /// A `validate.cel` rule, as Kyverno runs it: its JMESPath preconditions, then Kubernetes'
@@ -652,9 +691,9 @@ fn check_body(
     match body {
         // Judged before the JMESPath checks are reached (see cel_rule); a CEL rule is never
         // a foreach element.
-        Body::Cel(_) => (
+        Body::Cel(_) | Body::VerifyImages(_) => (
             Status::Error,
-            "a CEL body reached the JMESPath checks (a tollgate bug)".into(),
+            "a CEL or verifyImages body reached the JMESPath checks (a tollgate bug)".into(),
             None,
         ),
         Body::Deny(conds) => {

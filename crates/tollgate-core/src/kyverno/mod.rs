@@ -20,6 +20,7 @@ pub mod testrun;
 mod timefmt;
 pub mod units;
 pub mod vars;
+pub mod verify;
 mod x509;
 
 pub use engine::{evaluate, Request, RuleResponse, Status, Subject, Values};

@@ -144,6 +144,8 @@ pub enum Body {
     Foreach(Vec<Foreach>),
     /// `validate.cel`, with the rule's `celPreconditions`.
     Cel(Box<CelRule>),
+    /// `verifyImages` with key attestors.
+    VerifyImages(Box<super::verify::VerifyImages>),
 }
 
 /// A `validate.cel` rule: a CEL body evaluated as Kubernetes' validator does, with params
@@ -513,7 +515,7 @@ pub fn parse(res: &Resource) -> Result<Policy, Vec<PolicyError>> {
             continue;
         }
         if let Some(kind) = unsupported_kind(raw) {
-            policy.unsupported.push((rule_name, kind.to_owned()));
+            policy.unsupported.push((rule_name, kind));
             continue;
         }
         match parse_rule(&ctx, raw, &rule_name, enforce) {
@@ -532,32 +534,38 @@ pub fn parse(res: &Resource) -> Result<Policy, Vec<PolicyError>> {
 }
 
 /// What kind of rule this is when it is not one we evaluate.
-fn unsupported_kind(raw: &Value) -> Option<&'static str> {
+fn unsupported_kind(raw: &Value) -> Option<String> {
     if raw.get("verifyImages").is_some() {
-        return Some("verifyImages");
+        return super::verify::unsupported(raw);
     }
     if raw.get("generate").is_some() {
-        return Some("generate");
+        return Some("generate".into());
     }
     if raw.get("mutate").is_some() {
-        return Some("mutate");
+        return Some("mutate".into());
     }
     let v = raw.get("validate")?;
     if v.get("podSecurity").is_some() {
-        return Some("validate.podSecurity");
+        return Some("validate.podSecurity".into());
     }
     if v.get("manifests").is_some() {
-        return Some("validate.manifests");
+        return Some("validate.manifests".into());
     }
     None
 }
 
 fn parse_rule(ctx: &Ctx<'_>, raw: &Value, name: &str, enforce: bool) -> Result<Rule, PolicyError> {
-    let Some(validate) = raw.get("validate").and_then(Value::as_object) else {
-        return Err(ctx.err(
-            "",
-            "the rule has no validate, mutate, generate or verifyImages block",
-        ));
+    let empty = Map::new();
+    let verify = raw.get("verifyImages").is_some();
+    let validate = match raw.get("validate").and_then(Value::as_object) {
+        Some(v) => v,
+        None if verify => &empty,
+        None => {
+            return Err(ctx.err(
+                "",
+                "the rule has no validate, mutate, generate or verifyImages block",
+            ))
+        }
     };
     let matches = match raw.get("match") {
         Some(m) => parse_match(ctx, m, "match")?,
@@ -580,6 +588,9 @@ fn parse_rule(ctx: &Ctx<'_>, raw: &Value, name: &str, enforce: bool) -> Result<R
         vars::check(m).map_err(|e| ctx.err("validate.message", e))?;
     }
     let body = match validate.get("cel") {
+        _ if verify => Body::VerifyImages(Box::new(
+            super::verify::parse(raw).map_err(|(field, message)| ctx.err(&field, message))?,
+        )),
         Some(c) => parse_cel(ctx, c, raw.get("celPreconditions"), message.as_deref())?,
         None => parse_body(ctx, validate, "validate")?,
     };
@@ -590,7 +601,8 @@ fn parse_rule(ctx: &Ctx<'_>, raw: &Value, name: &str, enforce: bool) -> Result<R
             external.push(call.to_owned());
         }
     }
-    let rule_action = string(validate.get("failureAction"));
+    let rule_action = string(validate.get("failureAction"))
+        .or_else(|| string(raw.pointer("/verifyImages/0/failureAction")));
     Ok(Rule {
         name: name.to_owned(),
         matches,
