@@ -3,11 +3,14 @@
 # policies (the 128 the corpus's kyverno-test.yaml files name) plus the bundled pack loaded,
 # driven by h2load (Debian nghttp2-client, installed here if missing) over HTTP/2 with
 # keep-alive: p50/p99 latency at 500 requests/s, the highest throughput, and the server's peak
-# RSS. The review is a CREATE of a Deployment that several rules deny.
-# Usage: scripts/bench-webhook.sh [REQUESTS]   (default 10000 at 500 req/s)
+# RSS. The review is a CREATE of a Deployment that several rules deny. With `signed`, its image
+# comes from a local docker-registry, signed in cosign's format, and an images.signatures rule
+# covers it: after the warm-up every request verifies it from the shared cache.
+# Usage: scripts/bench-webhook.sh [REQUESTS [signed]]   (default 10000 at 500 req/s)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 requests=${1:-10000}
+signed=${2:-}
 corpus="$root/../shared/corpus/kyverno-policies"
 [ -d "$corpus" ] || { echo "no corpus at $corpus" >&2; exit 2; }
 command -v h2load > /dev/null || { apt-get install -y --no-install-recommends nghttp2-client > /dev/null || sudo apt-get install -y --no-install-recommends nghttp2-client > /dev/null; }
@@ -15,17 +18,30 @@ cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 tg="${CARGO_TARGET_DIR:-$root/target}/release/tollgate"
 work=$(mktemp -d)
 server=
-cleanup() { [ -n "$server" ] && kill "$server" 2> /dev/null; rm -rf "$work"; }
+. "$root/scripts/registry.sh"
+cleanup() { [ -n "$server" ] && kill "$server" 2> /dev/null; stop_registry; rm -rf "$work"; }
 trap cleanup EXIT
 python3 "$root/scripts/corpus-policies.py" "$corpus" "$work/policies"
+image=nginx:latest
+config=()
+if [ "$signed" = signed ]; then
+  start_registry "$work/registry"
+  python3 "$root/scripts/oci-push.py" --registry "$REGISTRY" --sign "$root/fixtures/images/keys/cosign.key" shop/web:v1 > /dev/null
+  image="$REGISTRY/shop/web:v1"
+  cp "$root/fixtures/images/keys/cosign.pub" "$work/"
+  printf 'images:\n  insecure_registries: ["%s"]\n  signatures:\n    - match: ["%s/*"]\n      keys: [cosign.pub]\n' "$REGISTRY" "$REGISTRY" > "$work/tollgate.yaml"
+  config=(--config "$work/tollgate.yaml" --pack images)
+  export XDG_CACHE_HOME="$work/cache"
+fi
+export BENCH_IMAGE=$image
 "$tg" webhook certs --service tollgate --namespace bench --ip 127.0.0.1 --out "$work/certs" > /dev/null
 python3 - > "$work/review.json" <<'PY'
-import json
+import json, os
 deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
   "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
   "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
     "template": {"metadata": {"labels": {"app": "web"}},
-      "spec": {"containers": [{"name": "web", "image": "nginx:latest",
+      "spec": {"containers": [{"name": "web", "image": os.environ["BENCH_IMAGE"],
         "ports": [{"containerPort": 8080}], "resources": {"requests": {"cpu": "100m"}}}]}}}}
 print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
   "uid": "bench", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
@@ -33,7 +49,7 @@ print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"
   "userInfo": {"username": "ci", "groups": ["system:authenticated"]}, "object": deployment}}))
 PY
 "$tg" webhook serve --listen 127.0.0.1:18443 --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
-  --policy "$work/policies" --pack k8s > /dev/null 2> "$work/server.log" &
+  --policy "$work/policies" --pack k8s "${config[@]}" > /dev/null 2> "$work/server.log" &
 server=$!
 for _ in $(seq 100); do grep -q listening "$work/server.log" && break; sleep 0.1; done
 url="https://127.0.0.1:18443/validate?timeout=10s"

@@ -154,7 +154,7 @@ impl PolicySet {
             }),
             Box::new(crate::cel::policies::CelEngine { set: cel }),
             Box::new(checks::Builtin {
-                rules: checks::rules_of(&families),
+                rules: builtin_rules(&families, &settings),
                 settings,
             }),
         ];
@@ -354,6 +354,26 @@ impl PolicySet {
         );
         Verdict::from_evaluation(req, evaluation, deny_at)
     }
+}
+
+/// The built-in rules of the enabled families, and the signature rules whenever
+/// `images.signatures` is configured: a configured requirement is enforced, whatever packs run.
+fn builtin_rules(
+    families: &[checks::Family],
+    settings: &checks::Settings,
+) -> Vec<&'static checks::Rule> {
+    let mut rules = checks::rules_of(families);
+    if !settings.signatures.is_empty() {
+        for rule in [
+            &checks::images::signature::RULE,
+            &checks::images::unchecked_signature::RULE,
+        ] {
+            if !rules.iter().any(|r| r.id == rule.id) {
+                rules.push(rule);
+            }
+        }
+    }
+    rules
 }
 
 /// Kyverno policies and rules that were read but are not evaluated, one line each.

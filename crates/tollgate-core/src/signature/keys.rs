@@ -104,10 +104,10 @@ impl PublicKey {
         use ::signature::Verifier;
         match &self.key {
             Algorithm::P256(k) => {
-                let sig = p256::ecdsa::DerSignature::from_bytes(signature)
-                    .ok()
-                    .and_then(|d| p256::ecdsa::Signature::from_der(d.as_bytes()).ok())
-                    .or_else(|| p256::ecdsa::Signature::from_slice(signature).ok());
+                // cosign writes ASN.1 DER; the fixed 64-byte form is accepted too.
+                let sig = p256::ecdsa::Signature::from_der(signature)
+                    .or_else(|_| p256::ecdsa::Signature::from_slice(signature))
+                    .ok();
                 sig.is_some_and(|s| k.verify(payload, &s).is_ok())
             }
             Algorithm::Ed25519(k) => ed25519_dalek::Signature::from_slice(signature)
@@ -143,7 +143,7 @@ mod tests {
     use super::*;
 
     // TEST-ONLY keys, made with `openssl genpkey` for these tests.
-    pub(crate) const P256_PUB: &str = include_str!("../../../../fixtures/images/keys/cosign.pub");
+    const P256_PUB: &str = include_str!("../../../../fixtures/images/keys/cosign.pub");
     const ED25519_PUB: &str = include_str!("../../../../fixtures/images/keys/ed25519.pub");
     const RSA_PUB: &str = include_str!("../../../../fixtures/images/keys/rsa.pub");
 

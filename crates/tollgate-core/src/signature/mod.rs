@@ -8,7 +8,7 @@
 //!
 //! Key-based signatures only. Keyless ones (Fulcio certificates, Rekor inclusion) need the
 //! Sigstore trust root and the network; they would be another kind of [`Requirement`] key,
-//! checked where [`Verifier::check_layers`] checks a key. Sigstore bundles attached as OCI
+//! checked where `Verifier::check_layers` checks a key. Sigstore bundles attached as OCI
 //! referrers are not read yet (docs/images.md).
 
 // Reads registry answers: no indexing or unchecked arithmetic.
@@ -30,6 +30,9 @@ use std::sync::Arc;
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// The layer annotation that holds the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// The most signature layers of one manifest that are fetched and tried: a registry (or
+/// whoever can push to it) must not make one check fetch without end.
+pub const MAX_SIGNATURE_LAYERS: usize = 32;
 
 /// How the verifier reaches registries, decided by the binary.
 #[derive(Clone, Default)]
@@ -234,10 +237,11 @@ impl Verifier {
         let mut verified: Vec<cache::Signed> = vec![Vec::new(); req.keys.len()];
         let mut problems: Vec<String> = Vec::new();
         let mut signed_layers = 0usize;
-        for layer in layers {
+        for layer in layers.iter().take(MAX_SIGNATURE_LAYERS) {
             let media = layer.get("mediaType").and_then(serde_json::Value::as_str);
             let sig = layer
-                .pointer("/annotations/dev.cosignproject.cosign~1signature")
+                .get("annotations")
+                .and_then(|a| a.get(SIGNATURE_ANNOTATION))
                 .and_then(serde_json::Value::as_str);
             let (Some(SIMPLE_SIGNING), Some(sig), Some(blob)) = (
                 media,
