@@ -17,10 +17,10 @@ start_registry "$work/registry"
 refs=$(for i in $(seq 0 99); do echo "bench/app-$i:v1"; done)
 # shellcheck disable=SC2086
 python3 "$root/scripts/oci-push.py" --registry "$REGISTRY" --sign "$root/fixtures/images/keys/cosign.key" $refs > /dev/null
-mkdir -p "$work/repo/manifests" "$work/plain"
+mkdir -p "$work/repo/manifests"
 cp "$root/fixtures/images/keys/cosign.pub" "$work/repo/"
 printf 'packs: [images]\nimages:\n  insecure_registries: ["%s"]\n  signatures:\n    - match: ["%s/bench/*"]\n      keys: [cosign.pub]\n' "$REGISTRY" "$REGISTRY" > "$work/repo/tollgate.yaml"
-printf 'packs: [images]\n' > "$work/plain/tollgate.yaml"
+printf 'packs: [images]\n' > "$work/plain.yaml"
 python3 - "$REGISTRY" "$work/repo/manifests" <<'PY'
 import sys
 host, out = sys.argv[1], sys.argv[2]
@@ -39,7 +39,6 @@ spec:
           image: {host}/bench/app-{i % 100}:v1
 """)
 PY
-ln -s "$work/repo/manifests" "$work/plain/manifests"
 cd "$work/repo"
 export XDG_CACHE_HOME="$work/cache"
 . "$root/scripts/measure.sh"
@@ -54,4 +53,4 @@ row() {
 row "check, 1,000 Deployments, 100 signed images, cold cache" bash -c "rm -rf '$work/cache'; exec '$tg' check --format json manifests"
 "$tg" check --format json manifests > /dev/null || true
 row "check, same, warm cache" "$tg" check --format json manifests
-row "check, same, no signature rule" bash -c "cd '$work/plain' && exec '$tg' check --format json manifests"
+row "check, same, no signature rule" "$tg" check --config "$work/plain.yaml" --format json manifests
