@@ -546,3 +546,76 @@ fn kyverno_verify_images_is_judged_by_the_same_verifier_in_check_and_admission()
         "{status}"
     );
 }
+
+#[test]
+fn a_registry_that_accepts_and_never_answers_is_cut_off() {
+    // A server that takes the connection and sends nothing: the call's own time limit (10 s)
+    // ends it, and the answer is "could not check", not a hang and not a pass.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().take(4) {
+            open.push(stream);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(15));
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let image = format!("{host}/acme/app:v1");
+    let o = verify(
+        cache.path(),
+        &[
+            &image,
+            "--key",
+            &key("cosign"),
+            "--allow-insecure-registry",
+            &host,
+        ],
+    );
+    says(&o, 2, "could not check");
+    says(&o, 2, "no answer within 10 seconds");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(14),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(held);
+}
+
+#[test]
+fn an_oversized_answer_is_refused_not_read() {
+    // A "registry" that answers every request with a 5 MiB manifest: over the 4 MiB limit, the
+    // read stops there and the image could not be checked.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming().take(4) {
+            let Ok(mut s) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = s.read(&mut request);
+            let body = vec![b' '; 5 << 20];
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(&body);
+        }
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let image = format!("{host}/acme/app:v1");
+    let o = verify(
+        cache.path(),
+        &[
+            &image,
+            "--key",
+            &key("cosign"),
+            "--allow-insecure-registry",
+            &host,
+        ],
+    );
+    says(&o, 2, "could not check");
+    says(&o, 2, "larger than 4194304 bytes");
+}

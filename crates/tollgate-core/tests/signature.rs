@@ -206,3 +206,35 @@ fn offline_answers_from_the_cache_and_nothing_else() {
         "{o:?}"
     );
 }
+
+#[test]
+fn a_sigstore_bundle_attached_as_a_referrer_is_named_in_the_reason() {
+    // Newer cosign can attach its signature as a Sigstore bundle through the OCI referrers
+    // API instead of the `.sig` tag; it is not verified yet, and the answer says so instead
+    // of a bare "no signature".
+    let fake = Arc::new(FakeRegistry::default());
+    let d = fake.image("acme/bundled", "v1", "bundled");
+    let index = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:00","size":1,"artifactType":"application/vnd.dev.sigstore.bundle.v0.3+json"}]}"#;
+    fake.objects.lock().unwrap().insert(
+        format!("/v2/acme/bundled/referrers/{d}"),
+        index.as_bytes().to_vec(),
+    );
+    fake.image("acme/plain", "v1", "plain");
+    let keys = [key("cosign")];
+    let req = Requirement {
+        keys: &keys,
+        annotations: &[],
+        repository: None,
+    };
+    let v = verifier(&fake, None);
+    match v.verify(&image("acme/bundled:v1"), req) {
+        Outcome::Unverified { reason, .. } => {
+            assert!(reason.contains("a Sigstore bundle is attached to it as an OCI referrer, which is not verified yet"), "{reason}")
+        }
+        o => panic!("{o:?}"),
+    }
+    match v.verify(&image("acme/plain:v1"), req) {
+        Outcome::Unverified { reason, .. } => assert!(!reason.contains("Sigstore"), "{reason}"),
+        o => panic!("{o:?}"),
+    }
+}

@@ -28,6 +28,8 @@ use std::sync::Arc;
 
 /// The media type of a cosign simple-signing layer.
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The artifact type of a Sigstore bundle attached as an OCI referrer (any version).
+pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle";
 /// The layer annotation that holds the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// The most signature layers of one manifest that are fetched and tried: a registry (or
@@ -172,10 +174,19 @@ impl Verifier {
         let manifest = match registry.manifest(&sig_registry, &sig_repository, &tag) {
             Ok((_, m)) => m,
             Err(Failure::NotFound(_)) => {
+                let bundled = registry
+                    .referrer_types(&sig_registry, &sig_repository, &digest)
+                    .iter()
+                    .any(|t| t.starts_with(SIGSTORE_BUNDLE));
+                let mut reason =
+                    format!("it has no cosign signature ({home}:{tag} does not exist)");
+                if bundled {
+                    reason.push_str("; a Sigstore bundle is attached to it as an OCI referrer, which is not verified yet (docs/images.md)");
+                }
                 return Outcome::Unverified {
                     digest: Some(digest),
-                    reason: format!("it has no cosign signature ({home}:{tag} does not exist)"),
-                }
+                    reason,
+                };
             }
             Err(Failure::Unreachable(e)) => return Outcome::Unchecked(e),
         };

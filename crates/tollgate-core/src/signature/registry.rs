@@ -21,6 +21,9 @@ const TOKEN_LIMIT: usize = 1 << 20;
 /// What a manifest request accepts: image manifests and indexes, OCI and Docker.
 const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
+/// What a referrers request accepts.
+const INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+
 /// One HTTP GET.
 pub trait Transport: Send + Sync {
     /// GETs `url` with `headers` and reads at most `limit` bytes of the body (more is an
@@ -153,6 +156,31 @@ impl Registry {
             ))
         })?;
         Ok((r, json))
+    }
+
+    /// The artifact types of what is attached to `digest` as OCI 1.1 referrers: the
+    /// referrers API, else the referrers tag (`sha256-<hex>`) registries without the API
+    /// keep; nothing when neither answers.
+    pub fn referrer_types(&self, registry: &str, repository: &str, digest: &str) -> Vec<String> {
+        let url = format!("{}/v2/{repository}/referrers/{digest}", self.base(registry));
+        let index = match self.get(registry, repository, &url, INDEX_TYPE, MANIFEST_LIMIT) {
+            Ok(r) => serde_json::from_slice(&r.body).ok(),
+            Err(_) => self
+                .manifest(registry, repository, &digest.replacen(':', "-", 1))
+                .ok()
+                .map(|(_, m)| m),
+        };
+        index
+            .as_ref()
+            .and_then(|i: &serde_json::Value| i.get("manifests"))
+            .and_then(serde_json::Value::as_array)
+            .map(|ms| {
+                ms.iter()
+                    .filter_map(|m| m.get("artifactType").and_then(serde_json::Value::as_str))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The blob `digest` of `registry/repository`, checked against its digest.
