@@ -238,3 +238,43 @@ fn a_sigstore_bundle_attached_as_a_referrer_is_named_in_the_reason() {
         o => panic!("{o:?}"),
     }
 }
+
+#[test]
+fn a_private_repository_is_read_with_the_auth_file_credentials() {
+    // The token service wants the user's password (base64 "ci:s3cret" = Y2k6czNjcmV0): with
+    // REGISTRY_AUTH_FILE naming it the pull works; without, the answer is "could not check"
+    // with what to do, never "unsigned". (nextest runs each test in its own process, so the
+    // variable is this test's alone.)
+    let fake = Arc::new(FakeRegistry {
+        token: Some("t0k3n".into()),
+        basic: Some("Y2k6czNjcmV0".into()),
+        ..FakeRegistry::default()
+    });
+    let d = fake.image("acme/private", "v1", "private");
+    fake.sign("acme/private", &d, "null");
+    let keys = [key("cosign")];
+    let req = Requirement {
+        keys: &keys,
+        annotations: &[],
+        repository: None,
+    };
+    std::env::set_var("HOME", "/nonexistent");
+    std::env::remove_var("DOCKER_CONFIG");
+    std::env::remove_var("REGISTRY_AUTH_FILE");
+    match verifier(&fake, None).verify(&image("acme/private:v1"), req) {
+        Outcome::Unchecked(reason) => assert!(reason.contains("the token service"), "{reason}"),
+        o => panic!("{o:?}"),
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let auth = dir.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths":{{"{HOST}":{{"username":"ci","password":"s3cret"}}}}}}"#),
+    )
+    .unwrap();
+    std::env::set_var("REGISTRY_AUTH_FILE", &auth);
+    assert!(matches!(
+        verifier(&fake, None).verify(&image("acme/private:v1"), req),
+        Outcome::Verified { .. }
+    ));
+}

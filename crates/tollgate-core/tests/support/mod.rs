@@ -33,6 +33,9 @@ pub struct FakeRegistry {
     pub token_requests: AtomicUsize,
     /// When set, `/v2/` paths need `Authorization: Bearer TOKEN`.
     pub token: Option<String>,
+    /// When set, the token service needs `Authorization: Basic CREDENTIALS` (a private
+    /// repository).
+    pub basic: Option<String>,
 }
 
 impl FakeRegistry {
@@ -112,18 +115,23 @@ impl Transport for FakeRegistry {
                 body,
             })
         };
+        let authorization = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| *v);
         if let Some(query) = path.strip_prefix("/token?") {
             self.token_requests.fetch_add(1, Ordering::SeqCst);
+            if let Some(b) = &self.basic {
+                if authorization != Some(&format!("Basic {b}")) {
+                    return answer(401, vec![], b"{}".to_vec());
+                }
+            }
             assert!(query.contains("scope=repository%3A"), "{query}");
             let t = self.token.clone().unwrap_or_default();
             return answer(200, vec![], format!(r#"{{"token":"{t}"}}"#).into_bytes());
         }
         if let Some(t) = &self.token {
-            let auth = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
-                .map(|(_, v)| *v);
-            if auth != Some(&format!("Bearer {t}")) {
+            if authorization != Some(&format!("Bearer {t}")) {
                 let challenge = format!(
                     r#"Bearer realm="http://{HOST}/token",service="{HOST}",scope="repository:x:pull""#
                 );
