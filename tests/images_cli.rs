@@ -619,3 +619,43 @@ fn an_oversized_answer_is_refused_not_read() {
     says(&o, 2, "could not check");
     says(&o, 2, "larger than 4194304 bytes");
 }
+
+#[test]
+fn https_registries_are_verified_against_the_system_roots_or_ssl_cert_file() {
+    // A registry served over TLS with a certificate of a private CA (made by `tollgate
+    // webhook certs`): HTTPS is the default, the CA is trusted only when SSL_CERT_FILE names
+    // it, and no --allow-insecure-registry is needed.
+    let certs = tempfile::tempdir().unwrap();
+    let made = tollgate()
+        .args([
+            "webhook",
+            "certs",
+            "--service",
+            "registry",
+            "--namespace",
+            "test",
+            "--ip",
+            "127.0.0.1",
+            "--out",
+        ])
+        .arg(certs.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made));
+    let reg = Registry::start_tls(certs.path());
+    let d = reg.image("acme/app", "v1", "app");
+    reg.sign("acme/app", &d, "cosign", &[]);
+    let cache = tempfile::tempdir().unwrap();
+    let image = format!("{}/acme/app:v1", reg.host);
+    // The private CA is not among the built-in roots: the handshake is refused.
+    let o = verify(cache.path(), &[&image, "--key", &key("cosign")]);
+    says(&o, 2, "could not check");
+    says(&o, 2, "TLS");
+    let o = tollgate()
+        .env("XDG_CACHE_HOME", cache.path())
+        .env("SSL_CERT_FILE", certs.path().join("ca.crt"))
+        .args(["images", "verify", &image, "--key", &key("cosign")])
+        .output()
+        .unwrap();
+    says(&o, 0, &format!("verified ({d})"));
+}

@@ -32,6 +32,7 @@ pub struct Registry {
     _dir: tempfile::TempDir,
     /// `127.0.0.1:PORT`.
     pub host: String,
+    scheme: &'static str,
     agent: ureq::Agent,
 }
 
@@ -53,15 +54,32 @@ pub fn free_port() -> u16 {
 
 impl Registry {
     /// Starts `docker-registry` (installed by scripts/install-test-tools.sh; a missing one
-    /// fails the test) and waits until `/v2/` answers.
+    /// fails the test) over plain HTTP and waits until `/v2/` answers.
     pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// The same over HTTPS with `tls.crt`/`tls.key` of `certs` (as `tollgate webhook certs`
+    /// writes them); the test's own pushes trust its `ca.crt`.
+    pub fn start_tls(certs: &Path) -> Registry {
+        Registry::start_with(Some(certs))
+    }
+
+    fn start_with(certs: Option<&Path>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("config.yml");
+        let tls = certs.map_or_else(String::new, |c| {
+            format!(
+                ", tls: {{certificate: {}, key: {}}}",
+                c.join("tls.crt").display(),
+                c.join("tls.key").display()
+            )
+        });
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}{tls}}}\n",
                 dir.path().join("data").display()
             ),
         )
@@ -75,21 +93,34 @@ impl Registry {
             .expect(
                 "docker-registry (Debian's package; scripts/install-test-tools.sh installs it)",
             );
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let mut config = ureq::Agent::config_builder().http_status_as_error(false);
+        if let Some(c) = certs {
+            let pem = std::fs::read(c.join("ca.crt")).unwrap();
+            let roots: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|i| match i {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.to_owned()),
+                    _ => None,
+                })
+                .collect();
+            config = config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+                    .build(),
+            );
+        }
+        let agent: ureq::Agent = config.build().into();
         let r = Registry {
             child,
             _dir: dir,
             host: format!("127.0.0.1:{port}"),
+            scheme: if certs.is_some() { "https" } else { "http" },
             agent,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let ok = r
                 .agent
-                .get(&format!("http://{}/v2/", r.host))
+                .get(&format!("{}://{}/v2/", r.scheme, r.host))
                 .call()
                 .is_ok_and(|a| a.status() == 200);
             if ok {
@@ -105,7 +136,10 @@ impl Registry {
         let digest = sha256(bytes);
         let started = self
             .agent
-            .post(&format!("http://{}/v2/{repo}/blobs/uploads/", self.host))
+            .post(&format!(
+                "{}://{}/v2/{repo}/blobs/uploads/",
+                self.scheme, self.host
+            ))
             .send_empty()
             .unwrap();
         assert_eq!(started.status(), 202, "blob upload start");
@@ -117,7 +151,7 @@ impl Registry {
             .unwrap()
             .to_owned();
         let url = if location.starts_with('/') {
-            format!("http://{}{location}", self.host)
+            format!("{}://{}{location}", self.scheme, self.host)
         } else {
             location
         };
@@ -137,8 +171,8 @@ impl Registry {
         let put = self
             .agent
             .put(&format!(
-                "http://{}/v2/{repo}/manifests/{reference}",
-                self.host
+                "{}://{}/v2/{repo}/manifests/{reference}",
+                self.scheme, self.host
             ))
             .header("Content-Type", media_type)
             .send(body)
@@ -187,8 +221,8 @@ impl Registry {
         let mut a = self
             .agent
             .get(&format!(
-                "http://{}/v2/{repo}/manifests/{digest}",
-                self.host
+                "{}://{}/v2/{repo}/manifests/{digest}",
+                self.scheme, self.host
             ))
             .header("Accept", OCI_MANIFEST)
             .call()
