@@ -1169,3 +1169,126 @@ fn rego_metadata_rule_and_chain_return_the_enclosing_rules_annotations() {
         "{v:#}"
     );
 }
+
+/// `(rule, file, document, resource kind)` of each finding, sorted as reported.
+fn placed(v: &Value) -> Vec<(String, String, u64, String)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap().to_owned(),
+                f["location"]["file"].as_str().unwrap().to_owned(),
+                f["location"]["document"].as_u64().unwrap(),
+                f["resource"]["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rego_policies_see_every_document_and_the_other_engines_only_kubernetes_objects() {
+    // conftest's convention: a Rego policy judges whatever YAML or JSON it is given (a
+    // compose file, a Terraform plan, plain data); the bundled packs and the built-in
+    // checks are Kubernetes rules and see Kubernetes objects only.
+    let (c, v) = json(&[
+        "--policy",
+        "documents/policy",
+        "--pack",
+        "k8s",
+        "--pack",
+        "images",
+        "documents/inputs",
+    ]);
+    assert_eq!(c, 1, "{v:#}");
+    let got = placed(&v);
+    let of = |file: &str| -> Vec<(String, u64, String)> {
+        got.iter()
+            .filter(|(_, f, _, _)| f == file)
+            .map(|(r, _, d, k)| (r.clone(), *d, k.clone()))
+            .collect()
+    };
+    // The compose file: the privileged service only (the policy's rule), no image rule
+    // although `nginx:latest` is there: it is not a pod template.
+    assert_eq!(
+        of("documents/inputs/compose.yaml"),
+        vec![("main/deny".into(), 0, String::new())]
+    );
+    // The plan: the public bucket, once.
+    assert_eq!(
+        of("documents/inputs/plan.json"),
+        vec![("main/deny".into(), 0, String::new())]
+    );
+    // The mixed file: the Deployment (document 0) gets the Kubernetes rules (the Rego warn,
+    // IMG001 for its tag, the k8s pack's limits rule); the data (document 1) only the owners rule.
+    let mixed = of("documents/inputs/mixed.yaml");
+    assert!(
+        mixed.contains(&("main/deny".into(), 1, String::new())),
+        "{mixed:?}"
+    );
+    assert!(
+        mixed.contains(&("main/warn".into(), 0, "Deployment".into())),
+        "{mixed:?}"
+    );
+    assert!(
+        mixed.contains(&("IMG001".into(), 0, "Deployment".into())),
+        "{mixed:?}"
+    );
+    assert!(
+        mixed.iter().all(|(r, d, _)| *d == 0 || r == "main/deny"),
+        "only the policy's rule judges the data document: {mixed:?}"
+    );
+    let messages: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        messages.contains(&"compose service web is privileged"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"aws_s3_bucket.logs would be public"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"team payments has no on-call rota"),
+        "{messages:?}"
+    );
+    assert_eq!(v["summary"]["resources"], 4, "{v:#}");
+
+    // --kubernetes-only: the other documents are skipped, and say so.
+    let (c, v) = json(&[
+        "--policy",
+        "documents/policy",
+        "--kubernetes-only",
+        "--show-skipped",
+        "documents/inputs",
+    ]);
+    assert_eq!(c, 0, "a warning alone: {v:#}");
+    let got = placed(&v);
+    assert_eq!(
+        got,
+        vec![(
+            "main/warn".into(),
+            "documents/inputs/mixed.yaml".into(),
+            0,
+            "Deployment".into()
+        )],
+        "{v:#}"
+    );
+    assert_eq!(v["summary"]["resources"], 1);
+    assert_eq!(v["summary"]["skipped_documents"], 3);
+    let skipped: Vec<(&str, &str)> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["file"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+        .collect();
+    assert!(
+        skipped.contains(&("documents/inputs/compose.yaml", "not a Kubernetes object")),
+        "{skipped:?}"
+    );
+}

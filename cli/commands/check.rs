@@ -133,6 +133,11 @@ pub(crate) struct InputArgs {
     /// broken `kustomize build | tollgate check -` cannot pass).
     #[arg(long)]
     allow_empty: bool,
+    /// Read Kubernetes objects only: documents without `apiVersion` and `kind` (compose
+    /// files, Terraform plans, plain data) are skipped instead of given to Rego policies
+    /// (which see every document by default, as conftest does).
+    #[arg(long)]
+    kubernetes_only: bool,
 }
 
 /// How to report, shared by `check` and `secrets audit`.
@@ -319,9 +324,16 @@ fn merge_base_tree(
     let renames = changes.renames();
     let stdin = paths.iter().any(|p| p.as_os_str() == "-");
     if !(opts.render || stdin || changes.affect_how_files_are_read()) {
-        let (resources, changed) =
-            change::base_resources(&repo, &base, &changes, head, paths, &opts.exclude)
-                .map_err(git_error)?;
+        let (resources, changed) = change::base_resources(
+            &repo,
+            &base,
+            &changes,
+            head,
+            paths,
+            &opts.exclude,
+            !opts.kubernetes_only,
+        )
+        .map_err(git_error)?;
         return Ok(MergeBase {
             resources,
             renames,
@@ -549,6 +561,7 @@ fn execute(job: Job<'_>, m: &ArgMatches) -> Result<u8, Error> {
         exclude: config.exclude.clone(),
         render: input.render || config.render,
         argocd_repos: config.argocd_repos.clone(),
+        kubernetes_only: input.kubernetes_only,
     };
     let (mut inventory, report_on, staged_tree_dir) = if input.staged {
         let s = staged_tree(&input.paths, &scan_options)?;

@@ -142,7 +142,8 @@ impl Changes {
 /// are the work tree's, already loaded in `head`; the base's versions of the changed ones
 /// (modified, deleted, renamed away) under `paths` and not excluded are read from git.
 /// Returns them with the names (either side's) of every file that differs, which
-/// [`crate::policyset::PolicySet::evaluate_change`] uses to judge only those.
+/// [`crate::policyset::PolicySet::evaluate_change`] uses to judge only those. With
+/// `documents`, the changed files' non-Kubernetes documents are inputs too, as `head`'s are.
 pub fn base_resources(
     repo: &crate::git::Repo,
     commit: &str,
@@ -150,6 +151,7 @@ pub fn base_resources(
     head: &crate::manifest::Inventory,
     paths: &[std::path::PathBuf],
     exclude: &[String],
+    documents: bool,
 ) -> Result<
     (
         Vec<crate::manifest::Resource>,
@@ -196,7 +198,11 @@ pub fn base_resources(
         .filter(|r| !differs.contains(&*r.origin.file))
         .cloned()
         .collect();
-    resources.extend(crate::manifest::load_texts(texts).resources);
+    let mut changed = crate::manifest::load_texts(texts);
+    if documents {
+        changed.include_documents();
+    }
+    resources.extend(changed.resources);
     differs.extend(changes.entries.iter().map(|(_, old, _)| changes.name(old)));
     Ok((resources, differs))
 }

@@ -62,8 +62,12 @@ impl ResourceRef {
         }
     }
 
-    /// `Kind/namespace/name`, for messages.
+    /// `Kind/namespace/name`, for messages; a document that is not a Kubernetes object has
+    /// no identity (its file and document index locate it).
     pub fn display(&self) -> String {
+        if self.kind.is_empty() {
+            return "not a Kubernetes object".into();
+        }
         match (&self.namespace, &self.name) {
             (Some(ns), Some(n)) => format!("{}/{ns}/{n}", self.kind),
             (None, Some(n)) => format!("{}/{n}", self.kind),

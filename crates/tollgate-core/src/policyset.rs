@@ -190,10 +190,11 @@ impl PolicySet {
     /// Findings of every engine on `resources`, as they were read from the repository (each
     /// a CREATE), filtered and sorted.
     pub fn evaluate(&self, resources: &[Resource], filters: Filters<'_>) -> Evaluation {
+        let objects = kubernetes_objects(resources);
         let raw = self.merge(
             self.engines
                 .par_iter()
-                .map(|e| e.evaluate(resources))
+                .map(|e| e.evaluate(input_of(&**e, resources, &objects)))
                 .collect(),
         );
         self.finish(raw, resources, filters)
@@ -215,15 +216,19 @@ impl PolicySet {
         changed: Option<&std::collections::HashSet<String>>,
         filters: Filters<'_>,
     ) -> Evaluation {
-        let head_parts: Vec<engine::Evaluation> =
-            self.engines.par_iter().map(|e| e.evaluate(head)).collect();
+        let (head_objects, base_objects) = (kubernetes_objects(head), kubernetes_objects(base));
+        let head_parts: Vec<engine::Evaluation> = self
+            .engines
+            .par_iter()
+            .map(|e| e.evaluate(input_of(&**e, head, &head_objects)))
+            .collect();
         let base_parts: Vec<engine::Evaluation> = self
             .engines
             .par_iter()
             .zip(&head_parts)
             .map(|(e, now)| match changed {
                 Some(changed) if e.per_resource() => {
-                    let touched: Vec<Resource> = base
+                    let touched: Vec<Resource> = input_of(&**e, base, &base_objects)
                         .iter()
                         .filter(|r| changed.contains(&*r.origin.file))
                         .cloned()
@@ -236,7 +241,7 @@ impl PolicySet {
                         .extend(now.suppressed.iter().filter(unchanged).cloned());
                     part
                 }
-                _ => e.evaluate(base),
+                _ => e.evaluate(input_of(&**e, base, &base_objects)),
             })
             .collect();
         let before = self.finish(
@@ -248,7 +253,7 @@ impl PolicySet {
             },
         );
         let mut parts = head_parts;
-        parts.push(checks::changes(base, head));
+        parts.push(checks::changes(&base_objects, &head_objects));
         let mut now = self.finish(self.merge(parts), head, filters);
         let (added, known) =
             crate::change::subtract(std::mem::take(&mut now.findings), &before.findings, renames);
@@ -353,6 +358,35 @@ impl PolicySet {
             },
         );
         Verdict::from_evaluation(req, evaluation, deny_at)
+    }
+}
+
+/// The Kubernetes objects of `resources`: borrowed when there is nothing else (the usual
+/// case), copied once when non-Kubernetes documents are among them.
+fn kubernetes_objects(resources: &[Resource]) -> std::borrow::Cow<'_, [Resource]> {
+    if resources.iter().all(Resource::is_kubernetes) {
+        std::borrow::Cow::Borrowed(resources)
+    } else {
+        std::borrow::Cow::Owned(
+            resources
+                .iter()
+                .filter(|r| r.is_kubernetes())
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+/// What `engine` is given: every document for Rego, the Kubernetes objects for the others.
+fn input_of<'a>(
+    engine: &dyn Engine,
+    all: &'a [Resource],
+    objects: &'a [Resource],
+) -> &'a [Resource] {
+    if engine.sees_documents() {
+        all
+    } else {
+        objects
     }
 }
 

@@ -70,6 +70,11 @@ pub trait Engine: Send + Sync {
     fn per_resource(&self) -> bool {
         false
     }
+    /// Whether it reads documents that are not Kubernetes objects too (Rego, as conftest
+    /// does); the others are given Kubernetes objects only.
+    fn sees_documents(&self) -> bool {
+        false
+    }
 }
 
 /// The Rego rules (conftest conventions and the bundled packs) as an engine.
@@ -104,6 +109,10 @@ impl Engine for RegoEngine {
     fn per_resource(&self) -> bool {
         // `--combine` rules see every input at once.
         !self.combine
+    }
+
+    fn sees_documents(&self) -> bool {
+        true
     }
 
     fn rules(&self) -> Vec<RuleMeta> {

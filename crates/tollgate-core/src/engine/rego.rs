@@ -588,16 +588,23 @@ impl Worker {
             e.set_input(input.clone());
         }
         let mut errors = Vec::new();
+        let subject = if resource.is_kubernetes() {
+            format!(
+                "{}/{}",
+                resource.kind,
+                resource.name.as_deref().unwrap_or("-")
+            )
+        } else {
+            format!("document {}", resource.origin.document.saturating_add(1))
+        };
         let mut fail = |what: &str, e: &dyn std::fmt::Display| {
             errors.push(EvalError {
                 file: resource.origin.file.to_string(),
-                message: format!(
-                    "{what} failed on {}/{}: {e}",
-                    resource.kind,
-                    resource.name.as_deref().unwrap_or("-")
-                ),
+                message: format!("{what} failed on {subject}: {e}"),
             });
         };
+        // The bundled packs are Kubernetes rules: other documents are the user's policies'.
+        let kubernetes = resource.is_kubernetes();
         let mut waived: Vec<(String, String)> = Vec::new();
         for (i, pkg) in &self.policies.exceptions {
             let Some(engine) = self.policies.engines.get_mut(*i) else {
@@ -615,6 +622,9 @@ impl Worker {
         let mut findings = Vec::new();
         let mut suppressed = Vec::new();
         for q in &self.policies.queries {
+            if q.pack.is_some() && !kubernetes {
+                continue;
+            }
             let Some(engine) = self.policies.engines.get_mut(q.engine) else {
                 continue;
             };

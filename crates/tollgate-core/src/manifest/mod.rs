@@ -278,6 +278,8 @@ pub enum SkipReason {
     SourceIgnore(String),
     /// Matched by an `exclude` glob of tollgate.yaml.
     Excluded,
+    /// tollgate's own `tollgate.yaml`: configuration, not an input.
+    TollgateConfig,
     /// A `kyverno-test.yaml` suite or a resource file it tests.
     KyvernoTest,
     /// Checked through the rendered output of a root (named), not as it is.
@@ -293,6 +295,7 @@ impl SkipReason {
             SkipReason::Patch(_) => "patch",
             SkipReason::SourceIgnore(_) => ".sourceignore",
             SkipReason::Excluded => "excluded",
+            SkipReason::TollgateConfig => "tollgate configuration",
             SkipReason::KyvernoTest => "kyverno test",
             SkipReason::Rendered(_) => "rendered",
         }
@@ -325,8 +328,11 @@ pub struct Skipped {
 /// Everything loaded from the inputs, in input order.
 #[derive(Debug, Default)]
 pub struct Inventory {
-    /// Kubernetes objects.
+    /// Kubernetes objects (and, after [`Inventory::include_documents`], the other documents).
     pub resources: Vec<Resource>,
+    /// Documents that are not Kubernetes objects (no `apiVersion`/`kind`: compose files,
+    /// Terraform plans, plain data), counted in `skipped` until included.
+    pub documents: Vec<Resource>,
     /// What was not checked as a resource, and why, sorted by file.
     pub skipped: Vec<Skipped>,
     /// Files that could not be read or parsed.
@@ -343,6 +349,8 @@ pub struct Inventory {
 /// Resources of one file, and the documents of it that could not be read.
 pub(crate) struct FileResult {
     pub(crate) resources: Vec<Resource>,
+    /// Its documents that are not Kubernetes objects.
+    pub(crate) documents: Vec<Resource>,
     /// Documents that are not objects.
     skipped: usize,
     /// kustomize `Kustomization`/`Component` documents.
@@ -398,6 +406,7 @@ fn collect(results: Vec<(String, Result<FileResult, String>)>) -> Inventory {
             Ok(f) => {
                 inv.skipped.extend(f.skipped(&file));
                 inv.resources.extend(f.resources);
+                inv.documents.extend(f.documents);
                 inv.errors
                     .extend(f.errors.into_iter().map(|message| LoadError {
                         file: file.clone(),
@@ -432,6 +441,7 @@ pub(crate) fn load_text(file: &str, text: &str) -> FileResult {
     let file: Arc<str> = Arc::from(file);
     let mut out = FileResult {
         resources: Vec::new(),
+        documents: Vec::new(),
         skipped: 0,
         kustomize: 0,
         kyverno_tests: 0,
@@ -495,7 +505,7 @@ fn add_documents(file: &Arc<str>, docs: Vec<Document>, first: usize, out: &mut F
             rendered_from: None,
         };
         let object = convert::to_json(&root);
-        match Resource::from_object(object, origin.clone(), sops.clone()) {
+        match Resource::from_object(object, origin.clone(), sops.clone(), out) {
             // kustomize's configuration and Kyverno's test suites are read by tools, never
             // applied to a cluster.
             Some(r)
@@ -508,7 +518,7 @@ fn add_documents(file: &Arc<str>, docs: Vec<Document>, first: usize, out: &mut F
             }
             Some(r) if is_list(&r) => expand_list(r, out),
             Some(r) => out.resources.push(r),
-            None => out.skipped = out.skipped.saturating_add(1),
+            None => {}
         }
     }
 }
@@ -531,9 +541,8 @@ fn expand_list(list: Resource, out: &mut FileResult) {
             origin.line = line;
             origin.column = column;
         }
-        match Resource::from_object(item, origin, list.sops.clone()) {
-            Some(r) => out.resources.push(r),
-            None => out.skipped = out.skipped.saturating_add(1),
+        if let Some(r) = Resource::from_object(item, origin, list.sops.clone(), out) {
+            out.resources.push(r);
         }
     }
 }
@@ -598,21 +607,43 @@ impl Resource {
         }
     }
 
+    /// The object as a resource; a document without `apiVersion`/`kind` goes to the file's
+    /// other documents instead (counted as skipped until they are included).
     fn from_object(
         object: serde_json::Value,
         origin: Origin,
         sops: Option<Arc<serde_json::Value>>,
+        file: &mut FileResult,
     ) -> Option<Self> {
         let (api_version, kind, namespace, name) = identity(&object);
+        let (Some(api_version), Some(kind)) = (api_version, kind) else {
+            file.skipped = file.skipped.saturating_add(1);
+            file.documents.push(Resource {
+                api_version: String::new(),
+                kind: String::new(),
+                namespace: None,
+                name: None,
+                object,
+                origin,
+                sops,
+            });
+            return None;
+        };
         Some(Resource {
-            api_version: api_version?,
-            kind: kind?,
+            api_version,
+            kind,
             namespace,
             name,
             object,
             origin,
             sops,
         })
+    }
+
+    /// Whether it is a Kubernetes object (it has `apiVersion` and `kind`); the other
+    /// documents are for Rego policies alone, as conftest gives them.
+    pub fn is_kubernetes(&self) -> bool {
+        !self.api_version.is_empty() && !self.kind.is_empty()
     }
 
     /// Whether the document was SOPS-encrypted.
@@ -641,6 +672,19 @@ fn identity(object: &serde_json::Value) -> Identity {
         text(meta.and_then(|m| m.get("name")))
             .or_else(|| text(meta.and_then(|m| m.get("generateName")))),
     )
+}
+
+impl Inventory {
+    /// Makes the documents that are not Kubernetes objects inputs too (conftest's behaviour:
+    /// Rego policies see every document), no longer counted as skipped. Findings are sorted
+    /// by file and document later, so they join at the end.
+    pub fn include_documents(&mut self) {
+        if self.documents.is_empty() {
+            return;
+        }
+        self.resources.append(&mut self.documents);
+        self.skipped.retain(|s| s.reason != SkipReason::NotAnObject);
+    }
 }
 
 /// Loads manifests from paths as `tollgate check` takes them (`-` is stdin), leaving out files

@@ -19,6 +19,9 @@ pub struct ScanOptions {
     /// Repository URLs Argo CD Applications may name for this repository, besides its git
     /// remotes (tollgate.yaml `render.argocd_repos`).
     pub argocd_repos: Vec<String>,
+    /// Leave out documents that are not Kubernetes objects (`--kubernetes-only`); by default
+    /// they are inputs for Rego policies, as conftest reads them.
+    pub kubernetes_only: bool,
 }
 
 /// Why a scan could not start.
@@ -197,6 +200,10 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions) -> Result<Inventory, ScanErro
             skip(&mut skipped, &f, SkipReason::SourceIgnore(by));
             continue;
         }
+        if f.file_name().is_some_and(|n| n == crate::config::FILE_NAME) {
+            skip(&mut skipped, &f, SkipReason::TollgateConfig);
+            continue;
+        }
         let kyverno_test = f.file_name().is_some_and(|n| n == "kyverno-test.yaml");
         if !is_kustomization_name(&f) && !kyverno_test {
             kept.push(f);
@@ -278,6 +285,9 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions) -> Result<Inventory, ScanErro
         to_load.push(Input::Stdin);
     }
     let mut inv = load(&to_load);
+    if !opts.kubernetes_only {
+        inv.include_documents();
+    }
     inv.errors.extend(errors);
     inv.skipped.extend(skipped);
 
