@@ -147,3 +147,76 @@ fn a_runaway_expression_is_stopped_and_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn cel_policy_exceptions_waive_or_widen_a_validating_policy() {
+    // fixtures/cel/exceptions/pods.yaml says what each Pod gets and why: legacy-batch waives
+    // shop/legacy-report entirely (counted as suppressed, naming the exception);
+    // tools-busybox lets tools/debug run busybox:1.36 through exceptions.allowedValues; the
+    // same image in shop fails.
+    let o = run(tollgate()
+        .arg("check")
+        .arg("--policy")
+        .arg(cel("exceptions"))
+        .args(["--format", "json", "--show-suppressed"])
+        .arg(cel("exceptions/pods.yaml")));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let who = |list: &str| -> Vec<(String, String, String)> {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["resource"]["namespace"].as_str().unwrap().to_owned(),
+                    f["resource"]["name"].as_str().unwrap().to_owned(),
+                    f["suppressed_by"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        who("findings"),
+        vec![("shop".into(), "debug".into(), String::new())]
+    );
+    assert_eq!(
+        who("suppressed"),
+        vec![(
+            "shop".into(),
+            "legacy-report".into(),
+            "PolicyException platform/legacy-batch".into()
+        )]
+    );
+    assert!(
+        !stderr(&o).contains("not evaluated"),
+        "the exceptions are read, not reported as unsupported: {}",
+        stderr(&o)
+    );
+    // The same in a kyverno-test.yaml suite: the exempted Pod is `skip`.
+    let o = run(tollgate().arg("test").arg(cel("exceptions-suite")));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("4 passed, 0 failed"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_cel_exception_that_does_not_compile_is_a_load_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ex.yaml"),
+        "apiVersion: policies.kyverno.io/v1\nkind: PolicyException\nmetadata: {name: bad, namespace: p}\nspec:\n  policyRefs: [{name: x, kind: ValidatingPolicy}]\n  matchConditions:\n  - name: c\n    expression: object.metadata.name ==\n",
+    )
+    .unwrap();
+    let o = run(tollgate()
+        .arg("check")
+        .arg("--policy")
+        .arg(dir.path())
+        .arg(cel("exceptions/pods.yaml")));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("ex.yaml:8"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("spec.matchConditions[0].expression"),
+        "{}",
+        stderr(&o)
+    );
+}

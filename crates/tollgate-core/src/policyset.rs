@@ -88,16 +88,10 @@ impl PolicySet {
             }
         };
         let mut kyverno = kyverno::load_policy_paths(&sources.paths);
-        errors.extend(
-            kyverno
-                .errors
-                .iter()
-                .chain(&kyverno.cel.errors)
-                .map(|e| LoadError {
-                    file: e.file.clone(),
-                    message: e.to_string(),
-                }),
-        );
+        errors.extend(kyverno.errors.iter().chain(&kyverno.cel.errors).map(|e| {
+            let (file, message) = e.located();
+            LoadError { file, message }
+        }));
         // A --policy path that gives no engine anything is a mistake (a typo, the wrong
         // directory), not a clean run: conftest says "no policies found" too.
         for path in &sources.paths {

@@ -10,6 +10,7 @@
 
 pub mod convert;
 pub mod engine;
+pub mod exception;
 pub mod libs;
 pub mod matching;
 pub mod policies;

@@ -21,6 +21,8 @@ pub struct CelSet {
     pub vaps: Vec<vap::Policy>,
     /// Their bindings.
     pub bindings: Vec<vap::Binding>,
+    /// Kyverno's CEL PolicyExceptions.
+    pub exceptions: Vec<super::exception::CelException>,
     /// The other documents beside the policies: what a binding's paramRef may name.
     pub params: Vec<Value>,
     /// Documents that did not load.
@@ -45,6 +47,12 @@ impl CelSet {
                 set.files.push(file());
                 match vap::parse_policy(d) {
                     Ok(p) => set.vaps.push(p),
+                    Err(e) => set.errors.extend(e),
+                }
+            } else if super::exception::is_exception(d) {
+                set.files.push(file());
+                match super::exception::parse(d) {
+                    Ok(e) => set.exceptions.push(e),
                     Err(e) => set.errors.extend(e),
                 }
             } else if vap::is_binding(d) {
@@ -147,10 +155,11 @@ impl CelEngine {
         input: &Input<'_>,
         admission: bool,
         params: &[&Value],
-    ) -> (Vec<Finding>, Vec<EvalError>) {
+    ) -> Judged {
         let id = Identity::of(input.object.or(input.old_object).unwrap_or(&res.object));
         let attrs = id.attributes(input);
         let mut findings = Vec::new();
+        let mut suppressed = Vec::new();
         let mut errors = Vec::new();
         // Built only when some policy selects the request: most select few kinds.
         let scope: std::cell::OnceCell<Scope<'static>> = std::cell::OnceCell::new();
@@ -168,14 +177,30 @@ impl CelEngine {
             if !enabled || !p.selects(&attrs) {
                 continue;
             }
-            let outcome = crate::contained(|| p.evaluate(&attrs, scope_of()))
-                .unwrap_or_else(|panic| Some(Outcome::Error(format!("internal error: {panic}"))));
+            let outcome =
+                crate::contained(|| p.evaluate_excepted(&attrs, scope_of(), &self.set.exceptions))
+                    .unwrap_or_else(|panic| {
+                        Some((
+                            Outcome::Error(format!("internal error: {panic}")),
+                            Vec::new(),
+                        ))
+                    });
+            let (outcome, waived_by) = match outcome {
+                Some((o, by)) => (Some(o), by),
+                None => (None, Vec::new()),
+            };
             match outcome {
                 Some(Outcome::Fail(m)) => {
                     let mut f = Finding::on(res, p.name.clone(), p.severity, m, "cel", None);
                     f.help = p.title.clone();
-                    findings.push(f);
+                    if waived_by.is_empty() {
+                        findings.push(f);
+                    } else {
+                        f.suppressed_by = Some(format!("PolicyException {}", waived_by.join(", ")));
+                        suppressed.push(f);
+                    }
                 }
+                Some(Outcome::Error(_)) if !waived_by.is_empty() => {}
                 Some(Outcome::Error(m)) => {
                     errors.push(error(format!("ValidatingPolicy {}", p.name), m));
                 }
@@ -212,17 +237,31 @@ impl CelEngine {
                 _ => {}
             }
         }
-        (findings, errors)
+        Judged {
+            findings,
+            suppressed,
+            errors,
+        }
     }
 }
 
-fn evaluation(parts: Vec<(Vec<Finding>, Vec<EvalError>)>) -> Evaluation {
+/// What the CEL policies found on one request.
+struct Judged {
+    findings: Vec<Finding>,
+    /// Failures a PolicyException waives.
+    suppressed: Vec<Finding>,
+    errors: Vec<EvalError>,
+}
+
+fn evaluation(parts: Vec<Judged>) -> Evaluation {
     let mut out = Evaluation::default();
-    for (f, e) in parts {
-        out.findings.extend(f);
-        out.errors.extend(e);
+    for j in parts {
+        out.findings.extend(j.findings);
+        out.suppressed.extend(j.suppressed);
+        out.errors.extend(j.errors);
     }
     finding::sort(&mut out.findings);
+    finding::sort(&mut out.suppressed);
     out
 }
 

@@ -295,6 +295,37 @@ impl ValidatingPolicy {
         Some(body.evaluate(scope, Dialect::Kyverno, on_condition, OnError::Error))
     }
 
+    /// [`ValidatingPolicy::evaluate`] under Kyverno's CEL PolicyExceptions: the
+    /// exceptions naming this policy are asked first; one that holds exempts the request
+    /// (the keys of those that do are returned with the outcome the policy would have had,
+    /// so `check` can count a waived failure as suppressed); partial ones give the policy
+    /// `exceptions.allowedImages` and `exceptions.allowedValues`.
+    pub fn evaluate_excepted(
+        &self,
+        attrs: &Attributes<'_>,
+        scope: &Scope<'_>,
+        exceptions: &[super::exception::CelException],
+    ) -> Option<(Outcome, Vec<String>)> {
+        if !self.selects(attrs) {
+            return None;
+        }
+        match super::exception::exemption(exceptions, "ValidatingPolicy", &self.name, scope) {
+            Err(e) => Some((Outcome::Error(e), Vec::new())),
+            Ok(ex) if !ex.by.is_empty() => Some((self.evaluate(attrs, scope)?, ex.by)),
+            Ok(ex) if ex.allowed.0.is_empty() && ex.allowed.1.is_empty() => {
+                Some((self.evaluate(attrs, scope)?, Vec::new()))
+            }
+            Ok(ex) => {
+                let mut with = scope.child();
+                with.set_json(
+                    "exceptions",
+                    &json!({"allowedImages": ex.allowed.0, "allowedValues": ex.allowed.1}),
+                );
+                Some((self.evaluate(attrs, &with)?, Vec::new()))
+            }
+        }
+    }
+
     /// The first call that needs the cluster, in any variant.
     pub fn external(&self) -> Option<&'static str> {
         self.variants.first().and_then(|(_, b)| b.external)

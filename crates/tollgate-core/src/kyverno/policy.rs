@@ -347,16 +347,25 @@ pub struct PolicyError {
     pub message: String,
 }
 
+impl PolicyError {
+    /// Where it is (`file:line`, or the file when no policy was read) and what, apart: a
+    /// load error prints them as `where: what`, once.
+    pub fn located(&self) -> (String, String) {
+        if self.policy.is_empty() {
+            return (self.file.clone(), self.message.clone());
+        }
+        let what = match &self.rule {
+            Some(r) => format!("policy {}, rule {r}: {}", self.policy, self.message),
+            None => format!("policy {}: {}", self.policy, self.message),
+        };
+        (format!("{}:{}", self.file, self.line), what)
+    }
+}
+
 impl std::fmt::Display for PolicyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.policy.is_empty() {
-            return write!(f, "{}: {}", self.file, self.message);
-        }
-        write!(f, "{}:{}: policy {}", self.file, self.line, self.policy)?;
-        if let Some(r) = &self.rule {
-            write!(f, ", rule {r}")?;
-        }
-        write!(f, ": {}", self.message)
+        let (at, what) = self.located();
+        write!(f, "{at}: {what}")
     }
 }
 
@@ -371,6 +380,7 @@ pub fn is_other_kyverno(r: &Resource) -> bool {
     (r.api_version.starts_with("policies.kyverno.io/") || r.api_version.starts_with("kyverno.io/"))
         && !is_policy(r)
         && !crate::cel::vpol::is_vpol(r)
+        && !crate::cel::exception::is_exception(r)
 }
 
 struct Ctx<'a> {

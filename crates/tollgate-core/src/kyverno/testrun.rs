@@ -409,6 +409,11 @@ fn load(path: &Path, result: &mut TestResult) -> Result<Suite, String> {
                 Ok(e) => exceptions.push(e),
                 Err(e) => load_errors.push(format!("{}: {e}", d.origin.file)),
             }
+        } else if crate::cel::exception::is_exception(&d) {
+            match crate::cel::exception::parse(&d) {
+                Ok(e) => cel.exceptions.push(e),
+                Err(e) => load_errors.extend(e.iter().map(|e| format!("{}: {e}", d.origin.file))),
+            }
         }
     }
 
@@ -778,7 +783,18 @@ fn cel_result(
     let outcome = crate::cel::libs::with_lookups(suite.lookups.clone(), || {
         let scope = request_scope(&input, &id);
         match (vpol, vap) {
-            (Some(p), _) => p.evaluate(&attrs, &scope),
+            (Some(p), _) => p
+                .evaluate_excepted(&attrs, &scope, &suite.cel.exceptions)
+                .map(|(o, by)| {
+                    if by.is_empty() {
+                        o
+                    } else {
+                        Outcome::Skip(format!(
+                            "rule is skipped due to policy exceptions: {}",
+                            by.join(", ")
+                        ))
+                    }
+                }),
             (None, Some(p)) => {
                 let binding = suite.cel.bindings.iter().find(|b| b.policy == p.name);
                 let params: Vec<&Value> = suite.cel.params.iter().collect();
