@@ -220,3 +220,33 @@ fn a_cel_exception_that_does_not_compile_is_a_load_error() {
         stderr(&o)
     );
 }
+
+#[test]
+fn audit_annotations_reach_the_admission_response() {
+    // max-replicas's auditAnnotations: `replicas` gives a value ("asked for 12 of 10": the
+    // Deployment asks for 12, the ConfigMap allows 10, so it is also denied), `unset` gives ""
+    // and is left out, as the API server leaves it out. The key is POLICY.KEY (the API server prefixes the webhook's
+    // name, so the key holds no `/`).
+    let dir = tempfile::tempdir().unwrap();
+    let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "a1", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+          "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+          "namespace": "shop", "operation": "CREATE", "userInfo": {"username": "flux"},
+          "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "big", "namespace": "shop"},
+            "spec": {"replicas": 12, "selector": {"matchLabels": {"app": "big"}},
+              "template": {"metadata": {"labels": {"app": "big"}}, "spec": {"containers": [{"name": "a", "image": "a:1"}]}}}}}});
+    let file = dir.path().join("review.json");
+    std::fs::write(&file, review.to_string()).unwrap();
+    let o = run(tollgate()
+        .args(["webhook", "review"])
+        .arg(&file)
+        .arg("--policy")
+        .arg(cel("policies")));
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["response"]["auditAnnotations"],
+        serde_json::json!({"max-replicas.replicas": "asked for 12 of 10"}),
+        "{v:#}"
+    );
+}

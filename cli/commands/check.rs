@@ -598,6 +598,7 @@ fn execute(job: Job<'_>, m: &ArgMatches) -> Result<u8, Error> {
         mut suppressed,
         errors: mut eval_errors,
         expired,
+        ..
     } = match &input.new_since {
         None => {
             // Rules that read files beside the manifests (`.sops.yaml`) read the staged ones.

@@ -228,6 +228,19 @@ pub struct Verdict {
     pub evaluation: Evaluation,
 }
 
+/// The key of an audit annotation in the webhook's response: the API server prefixes it
+/// with the webhook's name (`tollgate.dev/KEY`), so it must be the name part of a qualified
+/// name, 63 characters at most without `/`: `POLICY/KEY` becomes `POLICY.KEY`, or `KEY` alone
+/// when that is too long.
+fn annotation_key(key: &str) -> String {
+    let dotted = key.replace('/', ".");
+    if dotted.len() <= 63 {
+        return dotted;
+    }
+    let own = key.rsplit('/').next().unwrap_or(key);
+    own.chars().take(63).collect()
+}
+
 /// A text cut to `max` characters, with an ellipsis when cut.
 fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -309,6 +322,15 @@ impl Verdict {
         }
         if !self.warnings.is_empty() {
             response["warnings"] = json!(self.warnings);
+        }
+        if !self.evaluation.audit_annotations.is_empty() {
+            let map: Map<String, Value> = self
+                .evaluation
+                .audit_annotations
+                .iter()
+                .map(|(k, v)| (annotation_key(k), Value::String(v.clone())))
+                .collect();
+            response["auditAnnotations"] = Value::Object(map);
         }
         json!({
             "apiVersion": "admission.k8s.io/v1",

@@ -44,6 +44,8 @@ pub struct Evaluation {
     pub errors: Vec<engine::EvalError>,
     /// Exceptions past their date (they no longer apply).
     pub expired: Vec<String>,
+    /// Audit annotations of the CEL policies that applied (`POLICY/KEY`, value), sorted.
+    pub audit_annotations: Vec<(String, String)>,
 }
 
 /// How findings are filtered after evaluation.
@@ -273,6 +275,7 @@ impl PolicySet {
             }
             out.suppressed.extend(part.suppressed);
             out.errors.extend(part.errors);
+            out.audit_annotations.extend(part.audit_annotations);
         }
         out
     }
@@ -289,6 +292,7 @@ impl PolicySet {
             mut findings,
             suppressed: waived_by_policy,
             mut errors,
+            mut audit_annotations,
         } = raw;
         finding::sort(&mut findings);
         let suppress::Outcome {
@@ -307,11 +311,14 @@ impl PolicySet {
         suppressed.extend(waived);
         finding::sort(&mut suppressed);
         errors.sort_by(|a, b| (&a.file, &a.message).cmp(&(&b.file, &b.message)));
+        audit_annotations.sort();
+        audit_annotations.dedup();
         Evaluation {
             findings,
             suppressed,
             errors,
             expired,
+            audit_annotations,
         }
     }
 

@@ -56,8 +56,8 @@ pub struct Body {
     pub variables: Vec<Named>,
     /// `validations`.
     pub validations: Vec<Validation>,
-    /// `auditAnnotations`: compiled (so mistakes are found at load) but not written anywhere
-    /// yet.
+    /// `auditAnnotations`: `(key, valueExpression)`, compiled at load, written to the
+    /// webhook's response (`auditAnnotations`, keys prefixed with the policy name).
     pub audit_annotations: Vec<(String, Program)>,
     /// The first call that needs the cluster or a registry (`resource.List`, `authorizer`).
     pub external: Option<&'static str>,
@@ -264,6 +264,26 @@ impl Body {
         on_condition_error: OnError,
         on_validation_error: OnError,
     ) -> Outcome {
+        self.evaluate_audited(
+            scope,
+            dialect,
+            on_condition_error,
+            on_validation_error,
+            None,
+        )
+    }
+
+    /// [`Body::evaluate`], and with `audit` the `auditAnnotations` of a request the body
+    /// applies to (its match conditions hold): each `valueExpression` that gives a non-empty
+    /// string, as `(key, value)`; null or empty leaves the key out, as the API server does.
+    pub fn evaluate_audited(
+        &self,
+        scope: &Scope<'_>,
+        dialect: Dialect,
+        on_condition_error: OnError,
+        on_validation_error: OnError,
+        audit: Option<&mut Vec<(String, String)>>,
+    ) -> Outcome {
         super::reset_budget();
         let mut condition_errors = Vec::new();
         for m in &self.match_conditions {
@@ -317,26 +337,41 @@ impl Body {
                 None => e,
             }
         };
-        for (index, v) in self.validations.iter().enumerate() {
-            match eval_bool(&v.program, &scope) {
-                Ok(true) => {}
-                Ok(false) => return Outcome::Fail(message(v, index, &scope, dialect)),
-                Err(e) => {
-                    let e = explain(&v.program, e.0);
-                    match on_validation_error {
-                        OnError::Fail => {
-                            return Outcome::Fail(format!(
-                                "expression '{}' resulted in error: {e}",
-                                v.program.source().trim()
-                            ))
+        let validate = || {
+            for (index, v) in self.validations.iter().enumerate() {
+                match eval_bool(&v.program, &scope) {
+                    Ok(true) => {}
+                    Ok(false) => return Outcome::Fail(message(v, index, &scope, dialect)),
+                    Err(e) => {
+                        let e = explain(&v.program, e.0);
+                        match on_validation_error {
+                            OnError::Fail => {
+                                return Outcome::Fail(format!(
+                                    "expression '{}' resulted in error: {e}",
+                                    v.program.source().trim()
+                                ))
+                            }
+                            OnError::Ignore => {}
+                            OnError::Error => return Outcome::Error(e),
                         }
-                        OnError::Ignore => {}
-                        OnError::Error => return Outcome::Error(e),
+                    }
+                }
+            }
+            Outcome::Pass
+        };
+        let outcome = validate();
+        if let Some(out) = audit {
+            for (key, program) in &self.audit_annotations {
+                // An annotation that fails to evaluate is left out: it must not change the
+                // decision the validations made.
+                if let Ok(Value::String(v)) = eval(program, &scope) {
+                    if !v.is_empty() {
+                        out.push((key.clone(), v.to_string()));
                     }
                 }
             }
         }
-        Outcome::Pass
+        outcome
     }
 }
 

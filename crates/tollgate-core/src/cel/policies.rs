@@ -161,6 +161,7 @@ impl CelEngine {
         let mut findings = Vec::new();
         let mut suppressed = Vec::new();
         let mut errors = Vec::new();
+        let mut annotations = Vec::new();
         // Built only when some policy selects the request: most select few kinds.
         let scope: std::cell::OnceCell<Scope<'static>> = std::cell::OnceCell::new();
         let scope_of = || scope.get_or_init(|| request_scope(input, &id));
@@ -216,12 +217,17 @@ impl CelEngine {
                     Some(vap::Decision {
                         outcome: Outcome::Error(format!("internal error: {panic}")),
                         actions: b.actions.clone(),
+                        annotations: Vec::new(),
                     })
                 });
+            if let Some(d) = &decision {
+                annotations.extend(d.annotations.iter().cloned());
+            }
             match decision {
                 Some(vap::Decision {
                     outcome: Outcome::Fail(m),
                     actions,
+                    ..
                 }) => findings.push(Finding::on(
                     res,
                     binding_id(p, b),
@@ -241,6 +247,7 @@ impl CelEngine {
             findings,
             suppressed,
             errors,
+            annotations,
         }
     }
 }
@@ -251,6 +258,8 @@ struct Judged {
     /// Failures a PolicyException waives.
     suppressed: Vec<Finding>,
     errors: Vec<EvalError>,
+    /// Audit annotations of the policies that applied.
+    annotations: Vec<(String, String)>,
 }
 
 fn evaluation(parts: Vec<Judged>) -> Evaluation {
@@ -259,6 +268,7 @@ fn evaluation(parts: Vec<Judged>) -> Evaluation {
         out.findings.extend(j.findings);
         out.suppressed.extend(j.suppressed);
         out.errors.extend(j.errors);
+        out.audit_annotations.extend(j.annotations);
     }
     finding::sort(&mut out.findings);
     finding::sort(&mut out.suppressed);

@@ -226,6 +226,9 @@ pub struct Decision {
     pub outcome: Outcome,
     /// The binding's actions, for the severity of a failure.
     pub actions: Vec<String>,
+    /// `auditAnnotations` that gave a value, keyed `POLICY/KEY` as the API server writes
+    /// them.
+    pub annotations: Vec<(String, String)>,
 }
 
 impl Policy {
@@ -256,17 +259,29 @@ impl Policy {
         } else {
             OnError::Fail
         };
-        let decide = |outcome| {
+        let mut annotations = Vec::new();
+        let prefixed = |annotations: Vec<(String, String)>| {
+            annotations
+                .into_iter()
+                .map(|(k, v)| (format!("{}/{k}", self.name), v))
+                .collect()
+        };
+        let decide = |outcome, annotations| {
             Some(Decision {
                 outcome,
                 actions: actions.clone(),
+                annotations: prefixed(annotations),
             })
         };
         let Some(kind) = &self.param_kind else {
-            return decide(
-                self.body
-                    .evaluate(scope, Dialect::Kubernetes, on_error, on_error),
+            let outcome = self.body.evaluate_audited(
+                scope,
+                Dialect::Kubernetes,
+                on_error,
+                on_error,
+                Some(&mut annotations),
             );
+            return decide(outcome, annotations);
         };
         let Some(pref) = binding.and_then(|b| b.param_ref.as_ref()) else {
             // The API server treats a paramKind without a paramRef as a misconfiguration.
@@ -274,10 +289,11 @@ impl Policy {
                 "policy {} has paramKind {} but no binding paramRef names its params",
                 self.name, kind.1
             );
-            return decide(match on_error {
+            let outcome = match on_error {
                 OnError::Ignore => Outcome::Skip(message),
                 _ => Outcome::Fail(message),
-            });
+            };
+            return decide(outcome, Vec::new());
         };
         let found = find_params(kind, pref, attrs.namespace, params);
         if found.is_empty() {
@@ -287,26 +303,31 @@ impl Policy {
                 kind.1,
                 pref.name.as_deref().unwrap_or("by selector")
             );
-            return decide(if pref.allow_missing {
+            let outcome = if pref.allow_missing {
                 Outcome::Skip(message)
             } else {
                 Outcome::Fail(format!("{message} with `Deny` parameterNotFoundAction"))
-            });
+            };
+            return decide(outcome, Vec::new());
         }
         // Each param is a separate evaluation; the first that denies decides.
         let mut last = Outcome::Pass;
         for p in found {
             let mut with = scope.child();
             with.set_json("params", p);
-            match self
-                .body
-                .evaluate(&with, Dialect::Kubernetes, on_error, on_error)
-            {
-                Outcome::Fail(m) => return decide(Outcome::Fail(m)),
+            annotations.clear();
+            match self.body.evaluate_audited(
+                &with,
+                Dialect::Kubernetes,
+                on_error,
+                on_error,
+                Some(&mut annotations),
+            ) {
+                Outcome::Fail(m) => return decide(Outcome::Fail(m), annotations),
                 other => last = other,
             }
         }
-        decide(last)
+        decide(last, annotations)
     }
 }
 

@@ -185,6 +185,7 @@ impl Engine for RegoEngine {
             findings,
             suppressed,
             errors,
+            audit_annotations: Vec::new(),
         }
     }
 }
@@ -198,6 +199,9 @@ pub struct Evaluation {
     pub suppressed: Vec<Finding>,
     /// Rules that failed to evaluate on a resource; the run went on.
     pub errors: Vec<EvalError>,
+    /// Audit annotations of the policies that applied (`POLICY/KEY`, value), for the
+    /// admission response; a repository check has no audit log to write them to.
+    pub audit_annotations: Vec<(String, String)>,
 }
 
 /// Evaluates the whole input set at once (`--combine`), for cross-resource rules. Bundled

@@ -334,5 +334,6 @@ fn evaluation(
         findings,
         suppressed,
         errors,
+        audit_annotations: Vec::new(),
     }
 }
