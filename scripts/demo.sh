@@ -19,7 +19,7 @@ export SOPS_AGE_KEY_FILE="$root/fixtures/sops/TEST-ONLY-age-key.txt"
 cd "$root/fixtures/demo"
 rendered=$(mktemp -d)
 . "$root/scripts/registry.sh"
-trap 'stop_registry; rm -rf "$rendered"' EXIT
+trap '{ set +x; } 2> /dev/null; stop_registry; rm -rf "$rendered"' EXIT
 set -x
 tollgate sops updatekeys --recursive --dry-run .
 tollgate sops decrypt --extract '["stringData"]["DB_HOST"]' clusters/staging/secrets/podinfo-db.yaml
@@ -46,7 +46,9 @@ python3 "$root/scripts/oci-push.py" --registry "$REGISTRY" podinfo/podinfo:6.7.2
 set -x
 tollgate images verify --key "$root/fixtures/images/keys/cosign.pub" --allow-insecure-registry "$REGISTRY" \
   "$REGISTRY/podinfo/podinfo:6.7.1" "$REGISTRY/podinfo/podinfo:6.7.2" || echo "tollgate images verify exit code: $?"
+{ set +x; } 2> /dev/null
 stop_registry
+set -x
 # The registry is gone: what the cache verified still verifies; nothing else passes.
 tollgate images verify --offline --key "$root/fixtures/images/keys/cosign.pub" \
   "$REGISTRY/podinfo/podinfo:6.7.1" "$REGISTRY/podinfo/podinfo:6.7.2" || echo "tollgate images verify --offline exit code: $?"
