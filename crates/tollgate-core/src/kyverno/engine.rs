@@ -123,6 +123,9 @@ pub struct Subject<'a> {
     /// Objects a `configMap` context entry may name (a test's resources and
     /// `clusterResources`).
     cluster: &'a [crate::manifest::Resource],
+    /// The CEL scope of `validate.cel` rules (the object converted once for every rule on
+    /// the resource), for the admission and the DELETE evaluations.
+    cel_scopes: [std::cell::OnceCell<crate::cel::Scope<'static>>; 2],
 }
 
 impl<'a> Subject<'a> {
@@ -185,6 +188,7 @@ impl<'a> Subject<'a> {
             limit: None,
             exceptions: &[],
             cluster: &[],
+            cel_scopes: Default::default(),
         }
     }
 
@@ -454,13 +458,25 @@ fn cel_rule(
         dry_run: false,
     };
     let id = Identity::of(old.filter(|_| mode.delete).unwrap_or(subject.object));
-    let scope = request_scope(&input, &id);
+    // Every validate.cel rule on this resource reads the same request: build its scope once.
+    let scope = subject
+        .cel_scopes
+        .get(usize::from(mode.delete))
+        .map(|cell| cell.get_or_init(|| request_scope(&input, &id)));
+    let fresh;
+    let scope = match scope {
+        Some(s) => s,
+        None => {
+            fresh = request_scope(&input, &id);
+            &fresh
+        }
+    };
     let run = |scope: &crate::cel::Scope<'_>| {
         cel.body
             .evaluate(scope, Dialect::Kubernetes, OnError::Fail, OnError::Fail)
     };
     let outcome = match (&cel.param_kind, &cel.param_ref) {
-        (None, _) => run(&scope),
+        (None, _) => run(scope),
         (Some(kind), pref) => {
             let all: Vec<&Value> = inputs.cluster.iter().map(|r| &r.object).collect();
             let found = pref
