@@ -21,6 +21,21 @@ fn verify(cache: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `images verify IMAGE --key NAME.pub --allow-insecure-registry HOST` (the tests' registries
+/// speak plain HTTP).
+fn verify_insecure(cache: &Path, image: &str, key_name: &str, host: &str) -> Output {
+    verify(
+        cache,
+        &[
+            image,
+            "--key",
+            &key(key_name),
+            "--allow-insecure-registry",
+            host,
+        ],
+    )
+}
+
 fn key(name: &str) -> String {
     keys().join(format!("{name}.pub")).display().to_string()
 }
@@ -563,16 +578,7 @@ fn a_registry_that_accepts_and_never_answers_is_cut_off() {
     let cache = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
     let image = format!("{host}/acme/app:v1");
-    let o = verify(
-        cache.path(),
-        &[
-            &image,
-            "--key",
-            &key("cosign"),
-            "--allow-insecure-registry",
-            &host,
-        ],
-    );
+    let o = verify_insecure(cache.path(), &image, "cosign", &host);
     says(&o, 2, "could not check");
     says(&o, 2, "no answer within 10 seconds");
     assert!(
@@ -606,16 +612,7 @@ fn an_oversized_answer_is_refused_not_read() {
     });
     let cache = tempfile::tempdir().unwrap();
     let image = format!("{host}/acme/app:v1");
-    let o = verify(
-        cache.path(),
-        &[
-            &image,
-            "--key",
-            &key("cosign"),
-            "--allow-insecure-registry",
-            &host,
-        ],
-    );
+    let o = verify_insecure(cache.path(), &image, "cosign", &host);
     says(&o, 2, "could not check");
     says(&o, 2, "larger than 4194304 bytes");
 }
