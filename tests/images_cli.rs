@@ -656,3 +656,31 @@ fn https_registries_are_verified_against_the_system_roots_or_ssl_cert_file() {
         .unwrap();
     says(&o, 0, &format!("verified ({d})"));
 }
+
+#[test]
+fn images_verify_reads_the_insecure_registries_of_tollgate_yaml() {
+    // The registry speaks plain HTTP; tollgate.yaml lists it, so no flag is needed.
+    let reg = Registry::start();
+    let d = reg.image("acme/app", "v1", "app");
+    reg.sign("acme/app", &d, "cosign", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tollgate.yaml"),
+        format!("images:\n  insecure_registries: [\"{}\"]\n", reg.host),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let o = tollgate()
+        .env("XDG_CACHE_HOME", cache.path())
+        .current_dir(dir.path())
+        .args([
+            "images",
+            "verify",
+            &format!("{}/acme/app:v1", reg.host),
+            "--key",
+            &key("cosign"),
+        ])
+        .output()
+        .unwrap();
+    says(&o, 0, &format!("verified ({d})"));
+}

@@ -37,9 +37,14 @@ struct VerifyArgs {
     /// Where the signatures are stored, if not beside the image (as COSIGN_REPOSITORY).
     #[arg(long, value_name = "REGISTRY/REPOSITORY")]
     signature_repository: Option<String>,
-    /// Registry host (with its port) to reach over plain HTTP (repeatable).
+    /// Registry host (with its port) to reach over plain HTTP (repeatable; tollgate.yaml's
+    /// `images.insecure_registries` are added).
     #[arg(long, value_name = "HOST")]
     allow_insecure_registry: Vec<String>,
+    /// The configuration file (default: tollgate.yaml found upwards from here), for its
+    /// `images.insecure_registries`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Answer from the cache only; what it does not hold is "not verified offline".
     #[arg(long)]
     offline: bool,
@@ -78,10 +83,10 @@ pub(crate) fn run(a: &ImagesArgs) -> Result<u8, Error> {
         .iter()
         .map(|r| ImageRef::parse(r).map_err(|e| usage(format!("{r}: not an image reference: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let verifier = Verifier::new(&crate::registry::access(
-        v.offline,
-        &v.allow_insecure_registry,
-    ));
+    let config = super::check::load_config(v.config.as_deref())?;
+    let mut insecure = v.allow_insecure_registry.clone();
+    insecure.extend(config.images.insecure_registries.iter().cloned());
+    let verifier = Verifier::new(&crate::registry::access(v.offline, &insecure));
     let req = Requirement {
         keys: &keys,
         annotations: &annotations,
