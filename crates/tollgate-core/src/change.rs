@@ -203,6 +203,8 @@ pub fn base_resources(
         changed.include_documents();
     }
     resources.extend(changed.resources);
+    // Objects first, documents after (stable), as a scan orders them.
+    resources.sort_by_key(|r| !r.is_kubernetes());
     differs.extend(changes.entries.iter().map(|(_, old, _)| changes.name(old)));
     Ok((resources, differs))
 }

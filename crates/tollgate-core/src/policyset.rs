@@ -362,11 +362,16 @@ impl PolicySet {
     }
 }
 
-/// The Kubernetes objects of `resources`: borrowed when there is nothing else (the usual
-/// case), copied once when non-Kubernetes documents are among them.
+/// The Kubernetes objects of `resources`: borrowed when the other documents follow them all
+/// (as a scan leaves them), copied once when they are mixed.
 fn kubernetes_objects(resources: &[Resource]) -> std::borrow::Cow<'_, [Resource]> {
-    if resources.iter().all(Resource::is_kubernetes) {
-        std::borrow::Cow::Borrowed(resources)
+    let objects = resources
+        .iter()
+        .position(|r| !r.is_kubernetes())
+        .unwrap_or(resources.len());
+    let (head, tail) = resources.split_at(objects);
+    if tail.iter().all(|r| !r.is_kubernetes()) {
+        std::borrow::Cow::Borrowed(head)
     } else {
         std::borrow::Cow::Owned(
             resources

@@ -676,8 +676,9 @@ fn identity(object: &serde_json::Value) -> Identity {
 
 impl Inventory {
     /// Makes the documents that are not Kubernetes objects inputs too (conftest's behaviour:
-    /// Rego policies see every document), no longer counted as skipped. Findings are sorted
-    /// by file and document later, so they join at the end.
+    /// Rego policies see every document), no longer counted as skipped. They join at the end
+    /// (findings are sorted by file and document later), so the objects stay a prefix the
+    /// policy set can lend the other engines without a copy.
     pub fn include_documents(&mut self) {
         if self.documents.is_empty() {
             return;

@@ -285,9 +285,6 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions) -> Result<Inventory, ScanErro
         to_load.push(Input::Stdin);
     }
     let mut inv = load(&to_load);
-    if !opts.kubernetes_only {
-        inv.include_documents();
-    }
     inv.errors.extend(errors);
     inv.skipped.extend(skipped);
 
@@ -304,6 +301,11 @@ pub fn scan(paths: &[PathBuf], opts: &ScanOptions) -> Result<Inventory, ScanErro
                 r.name.as_deref().unwrap_or("")
             ));
         }
+    }
+    // Last, so the documents follow every object (rendered ones included): the engines that
+    // judge objects only are then given the leading part, borrowed.
+    if !opts.kubernetes_only {
+        inv.include_documents();
     }
     inv.errors.sort_by(|a, b| a.file.cmp(&b.file));
     inv.skipped.sort();
