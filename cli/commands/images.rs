@@ -64,9 +64,8 @@ pub(crate) fn run(a: &ImagesArgs) -> Result<u8, Error> {
         .key
         .iter()
         .map(|path| {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| usage(format!("--key {}: cannot read: {e}", path.display())))?;
-            PublicKey::from_pem(&text, &path.display().to_string()).map_err(usage)
+            PublicKey::read(path, &path.display().to_string())
+                .map_err(|e| usage(format!("--key: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let annotations = v

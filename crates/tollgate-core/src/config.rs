@@ -278,11 +278,7 @@ fn signature_rule(
             "keys" => {
                 for (i, file) in cx.strings(v, &p)?.into_iter().enumerate() {
                     let at = format!("{p}[{i}]");
-                    let full = base.join(&file);
-                    let text = std::fs::read_to_string(&full).map_err(|e| {
-                        cx.err(&at, format!("cannot read key {}: {e}", full.display()))
-                    })?;
-                    let key = crate::signature::PublicKey::from_pem(&text, &file)
+                    let key = crate::signature::PublicKey::read(&base.join(&file), &file)
                         .map_err(|e| cx.err(&at, e))?;
                     rule.keys.push(key);
                 }

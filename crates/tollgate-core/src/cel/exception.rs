@@ -30,17 +30,6 @@ pub fn is_exception(r: &Resource) -> bool {
     r.api_version.starts_with("policies.kyverno.io/") && r.kind == "PolicyException"
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Reads one; its conditions are compiled now, so a mistake is an error at its line.
 pub fn parse(res: &Resource) -> Result<CelException, Vec<PolicyError>> {
     let name = res.name.clone().unwrap_or_default();
@@ -93,8 +82,8 @@ pub fn parse(res: &Resource) -> Result<CelException, Vec<PolicyError>> {
         },
         refs,
         conditions,
-        images: strings(spec.get("images")),
-        allowed_values: strings(spec.get("allowedValues")),
+        images: super::matching::strs(spec.get("images")),
+        allowed_values: super::matching::strs(spec.get("allowedValues")),
     })
 }
 

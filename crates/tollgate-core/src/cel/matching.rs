@@ -63,7 +63,8 @@ pub struct Attributes<'a> {
     pub is_namespace: bool,
 }
 
-fn strs(v: Option<&Value>) -> Vec<String> {
+/// The strings of a list field (others and non-strings left out).
+pub(crate) fn strs(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
         .map(|a| {
             a.iter()

@@ -124,8 +124,9 @@ pub struct Subject<'a> {
     /// `clusterResources`).
     cluster: &'a [crate::manifest::Resource],
     /// The CEL scope of `validate.cel` rules (the object converted once for every rule on
-    /// the resource), for the admission and the DELETE evaluations.
-    cel_scopes: [std::cell::OnceCell<crate::cel::Scope<'static>>; 2],
+    /// the resource), for the admission evaluation and the DELETE one.
+    cel_scope: std::cell::OnceCell<crate::cel::Scope<'static>>,
+    cel_scope_delete: std::cell::OnceCell<crate::cel::Scope<'static>>,
 }
 
 impl<'a> Subject<'a> {
@@ -188,7 +189,8 @@ impl<'a> Subject<'a> {
             limit: None,
             exceptions: &[],
             cluster: &[],
-            cel_scopes: Default::default(),
+            cel_scope: std::cell::OnceCell::new(),
+            cel_scope_delete: std::cell::OnceCell::new(),
         }
     }
 
@@ -459,18 +461,12 @@ fn cel_rule(
     };
     let id = Identity::of(old.filter(|_| mode.delete).unwrap_or(subject.object));
     // Every validate.cel rule on this resource reads the same request: build its scope once.
-    let scope = subject
-        .cel_scopes
-        .get(usize::from(mode.delete))
-        .map(|cell| cell.get_or_init(|| request_scope(&input, &id)));
-    let fresh;
-    let scope = match scope {
-        Some(s) => s,
-        None => {
-            fresh = request_scope(&input, &id);
-            &fresh
-        }
+    let cell = if mode.delete {
+        &subject.cel_scope_delete
+    } else {
+        &subject.cel_scope
     };
+    let scope = cell.get_or_init(|| request_scope(&input, &id));
     let run = |scope: &crate::cel::Scope<'_>| {
         cel.body
             .evaluate(scope, Dialect::Kubernetes, OnError::Fail, OnError::Fail)

@@ -116,21 +116,29 @@ pub fn normalize(image: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// The `images` variable of a workload: `containers`, `initContainers`, `ephemeralContainers`,
-/// each a map from container name to its image parts. `None` for kinds without a pod spec.
-pub fn images_of(object: &Value) -> Option<Value> {
-    let kind = object.get("kind")?.as_str()?;
-    let spec = match kind {
-        "Pod" => object.get("spec"),
-        "CronJob" => object.pointer("/spec/jobTemplate/spec/template/spec"),
+/// The pod spec of the kinds Kyverno reads images from, with its field path.
+pub(crate) fn pod_spec(object: &Value) -> Option<(&Value, &'static str)> {
+    let (pointer, path) = match object.get("kind")?.as_str()? {
+        "Pod" => ("/spec", "spec"),
+        "CronJob" => (
+            "/spec/jobTemplate/spec/template/spec",
+            "spec.jobTemplate.spec.template.spec",
+        ),
         "Deployment"
         | "StatefulSet"
         | "DaemonSet"
         | "Job"
         | "ReplicaSet"
-        | "ReplicationController" => object.pointer("/spec/template/spec"),
-        _ => None,
-    }?;
+        | "ReplicationController" => ("/spec/template/spec", "spec.template.spec"),
+        _ => return None,
+    };
+    Some((object.pointer(pointer)?, path))
+}
+
+/// The `images` variable of a workload: `containers`, `initContainers`, `ephemeralContainers`,
+/// each a map from container name to its image parts. `None` for kinds without a pod spec.
+pub fn images_of(object: &Value) -> Option<Value> {
+    let (spec, _) = pod_spec(object)?;
     let mut out = Map::new();
     for field in ["initContainers", "containers", "ephemeralContainers"] {
         let Some(Value::Array(cs)) = spec.get(field) else {

@@ -113,7 +113,8 @@ fn yaml_docs(path: &Path) -> Result<Vec<Value>, String> {
     Ok(docs)
 }
 
-fn strs(v: Option<&Value>) -> Vec<String> {
+/// The strings of a field that is a list of them or one string.
+pub(super) fn strs(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::Array(a)) => a
             .iter()

@@ -70,18 +70,6 @@ pub struct KeyEntry {
     pub path: String,
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        Some(Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
-    }
-}
-
 fn pairs(v: Option<&Value>) -> Vec<(String, String)> {
     v.and_then(Value::as_object)
         .map(|m| {
@@ -164,8 +152,8 @@ pub fn parse(raw: &Value) -> Result<VerifyImages, (String, String)> {
         .ok_or_else(|| ("verifyImages".to_owned(), "expected a list".to_owned()))?;
     for (i, e) in list.iter().enumerate() {
         let at = format!("verifyImages[{i}]");
-        let mut references = strings(e.get("imageReferences"));
-        references.extend(strings(e.get("image")));
+        let mut references = super::testrun::strs(e.get("imageReferences"));
+        references.extend(super::testrun::strs(e.get("image")));
         if references.is_empty() {
             return Err((at, "an entry needs imageReferences".into()));
         }
@@ -236,7 +224,7 @@ pub fn parse(raw: &Value) -> Result<VerifyImages, (String, String)> {
         }
         out.push(ImageVerification {
             references,
-            skip: strings(e.get("skipImageReferences")),
+            skip: super::testrun::strs(e.get("skipImageReferences")),
             attestors,
             verify_digest: flag("verifyDigest"),
             mutate_digest: flag("mutateDigest"),
@@ -308,17 +296,10 @@ struct Image<'v> {
 
 /// The images of the pod spec of `object`, containers first as Kyverno lists them.
 fn images(object: &Value) -> Vec<Image<'_>> {
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-    let (spec, prefix) = match kind {
-        "Pod" => (object.get("spec"), "spec"),
-        "CronJob" => (
-            object.pointer("/spec/jobTemplate/spec/template/spec"),
-            "spec.jobTemplate.spec.template.spec",
-        ),
-        _ => (object.pointer("/spec/template/spec"), "spec.template.spec"),
-    };
     let mut out = Vec::new();
-    let Some(spec) = spec else { return out };
+    let Some((spec, prefix)) = super::images::pod_spec(object) else {
+        return out;
+    };
     for group in ["initContainers", "containers", "ephemeralContainers"] {
         for (i, c) in spec
             .get(group)
@@ -384,7 +365,7 @@ pub fn judge(v: &VerifyImages, object: &Value) -> Verdict {
                 ));
             };
             match check_image(entry, verifier, &parsed) {
-                Ok(digest) => {
+                Checked::Verified(digest) => {
                     if parsed.digest.is_none() && entry.verify_digest && !entry.mutate_digest {
                         return Verdict::Fail(
                             format!("missing digest for {}", image.written),
@@ -393,10 +374,10 @@ pub fn judge(v: &VerifyImages, object: &Value) -> Verdict {
                     }
                     checked.push(format!("{}@{digest}", image.written));
                 }
-                Err(Err(e)) => {
+                Checked::Unanswered(e) => {
                     return Verdict::Error(format!("failed to verify image {}: {e}", image.written))
                 }
-                Err(Ok(reason)) => {
+                Checked::Failed(reason) => {
                     return Verdict::Fail(
                         format!("failed to verify image {}: {reason}", image.written),
                         image.field.clone(),
@@ -415,12 +396,17 @@ pub fn judge(v: &VerifyImages, object: &Value) -> Verdict {
     }
 }
 
-/// The digest verified, or why not: `Ok(reason)` a failure, `Err(reason)` no answer.
-fn check_image(
-    entry: &ImageVerification,
-    verifier: &Verifier,
-    image: &ImageRef,
-) -> Result<String, Result<String, String>> {
+/// What the attestors of one entry say of one image.
+enum Checked {
+    /// Every attestor set holds: the digest verified.
+    Verified(String),
+    /// A set does not: why (the rule fails).
+    Failed(String),
+    /// The registry or the cache could not answer (the rule is an error).
+    Unanswered(String),
+}
+
+fn check_image(entry: &ImageVerification, verifier: &Verifier, image: &ImageRef) -> Checked {
     let mut digest = image.digest.clone().unwrap_or_default();
     for set in &entry.attestors {
         let mut verified = 0usize;
@@ -443,14 +429,14 @@ fn check_image(
                 }
                 Outcome::Unverified { reason, .. } => last = format!("{}: {reason}", e.path),
                 Outcome::Offline(reason) => {
-                    return Err(Err(format!("not verified offline: {reason}")))
+                    return Checked::Unanswered(format!("not verified offline: {reason}"))
                 }
-                Outcome::Unchecked(reason) => return Err(Err(reason)),
+                Outcome::Unchecked(reason) => return Checked::Unanswered(reason),
             }
         }
         if verified < set.count {
-            return Err(Ok(last));
+            return Checked::Failed(last);
         }
     }
-    Ok(digest)
+    Checked::Verified(digest)
 }

@@ -70,6 +70,13 @@ impl PublicKey {
         })
     }
 
+    /// Reads the PEM public key in `path`, named `source` (the path as the user wrote it).
+    pub fn read(path: &std::path::Path, source: &str) -> Result<PublicKey, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read key {}: {e}", path.display()))?;
+        PublicKey::from_pem(&text, source)
+    }
+
     fn from_spki(der: &[u8]) -> Option<Algorithm> {
         use p256::pkcs8::DecodePublicKey;
         if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
