@@ -152,19 +152,6 @@ fn needs_cluster(ftx: &FunctionContext) -> Result<Value, ExecutionError> {
 /// Registers the libraries.
 pub(super) fn register(ctx: &mut cel::Context<'static>) {
     ctx.add_function("dyn", |v: Value| -> Result<Value, ExecutionError> { Ok(v) });
-    // `x.orValue(d)` on a value that is not optional is the value: Kyverno's policies rely
-    // on it (`container.securityContext.capabilities.add.orValue([])`) and Kyverno's CLI
-    // answers them so.
-    ctx.add_function(
-        "orValue",
-        |this: cel::extractors::This<Value>, other: Value| -> Result<Value, ExecutionError> {
-            let value = this.0.clone();
-            match cel::functions::optional_or_value(this, other) {
-                Err(ExecutionError::UnexpectedType { .. }) => Ok(value),
-                other => other,
-            }
-        },
-    );
     ctx.add_function("resource.Get", resource_get);
     ctx.add_function("resource.List", resource_list);
     ctx.add_function("image.GetMetadata", image_metadata);

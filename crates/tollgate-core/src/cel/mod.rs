@@ -11,6 +11,7 @@
 pub mod convert;
 pub mod engine;
 pub mod exception;
+mod interp;
 pub mod libs;
 pub mod matching;
 pub mod policies;
@@ -50,7 +51,7 @@ pub(crate) fn line_of(res: &crate::manifest::Resource, path: &str) -> u32 {
 #[derive(Clone)]
 pub struct Program {
     source: Arc<str>,
-    expr: Arc<cel::IdedExpr>,
+    node: Arc<interp::Node>,
 }
 
 impl std::fmt::Debug for Program {
@@ -77,7 +78,7 @@ pub fn compile(source: &str, decls: &Decls<'_>) -> Result<Program, String> {
     rewrite::check(&parsed, decls)?;
     Ok(Program {
         source: source.into(),
-        expr: Arc::new(rewrite::rewrite(parsed)),
+        node: Arc::new(interp::compile(&rewrite::rewrite(parsed))),
     })
 }
 
@@ -92,29 +93,31 @@ fn parse_message(e: &cel::ParseErrors) -> String {
 }
 
 /// The functions of the environment: the CEL standard library, the Kubernetes libraries and
-/// Kyverno's, registered once for the process.
+/// Kyverno's, registered once for the process (the evaluator answers the commonest itself).
 fn root() -> &'static cel::Context<'static> {
     static ROOT: OnceLock<cel::Context<'static>> = OnceLock::new();
     ROOT.get_or_init(|| {
         use kube_cel::KubeCelExt;
         let mut ctx = cel::Context::default().with_all();
-        rewrite::register(&mut ctx);
         libs::register(&mut ctx);
         ctx
     })
 }
 
 /// The variables of one evaluation, layered: what is known of the resource, then what each
-/// policy adds (its `variables`, its params). Each layer converts its values once.
+/// policy adds (its `variables`, its params). Values are shared, never copied, between
+/// layers and evaluations.
 pub struct Scope<'a> {
-    ctx: cel::Context<'a>,
+    vars: Vec<(String, Value)>,
+    parent: Option<&'a Scope<'a>>,
 }
 
 impl Scope<'static> {
-    /// The outermost layer, over the environment's functions.
+    /// The outermost layer.
     pub fn new() -> Self {
         Scope {
-            ctx: root().new_inner_scope(),
+            vars: Vec::new(),
+            parent: None,
         }
     }
 }
@@ -129,19 +132,30 @@ impl<'a> Scope<'a> {
     /// A layer above this one: its names hide this one's.
     pub fn child(&'a self) -> Scope<'a> {
         Scope {
-            ctx: self.ctx.new_inner_scope(),
+            vars: Vec::new(),
+            parent: Some(self),
         }
     }
 
     /// Binds `name` to a JSON value.
     pub fn set_json(&mut self, name: &str, value: &serde_json::Value) {
-        self.ctx
-            .add_variable_from_value(name, convert::to_cel(value));
+        self.set(name, convert::to_cel(value));
     }
 
-    /// Binds `name` to a CEL value.
+    /// Binds `name` to a CEL value (again: the new value replaces the old in this layer).
     pub fn set(&mut self, name: &str, value: Value) {
-        self.ctx.add_variable_from_value(name, value);
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((name.to_owned(), value)),
+        }
+    }
+
+    /// The value of `name`: this layer's, else the layers' below.
+    fn get(&self, name: &str) -> Option<&Value> {
+        match self.vars.iter().find(|(n, _)| n == name) {
+            Some((_, v)) => Some(v),
+            None => self.parent.and_then(|p| p.get(name)),
+        }
     }
 }
 
@@ -184,7 +198,7 @@ impl std::fmt::Display for EvalError {
 
 /// Evaluates a program in a scope.
 pub fn eval(program: &Program, scope: &Scope<'_>) -> Result<Value, EvalError> {
-    match crate::contained(|| cel::Value::resolve(&program.expr, &scope.ctx)) {
+    match crate::contained(|| interp::eval(&program.node, scope)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(EvalError(describe(&e))),
         Err(panic) => Err(EvalError(format!(

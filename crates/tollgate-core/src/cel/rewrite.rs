@@ -19,15 +19,15 @@ pub struct Decls<'a> {
 }
 
 /// The function that takes one comprehension step from the budget.
-const TICK: &str = "@tick";
+pub(super) const TICK: &str = "@tick";
 /// The step of `all` that keeps an element's error unless a later element is false.
-const ALL_STEP: &str = "@all_step";
+pub(super) const ALL_STEP: &str = "@all_step";
 /// The step of `exists` that keeps an element's error unless a later element is true.
-const EXISTS_STEP: &str = "@exists_step";
+pub(super) const EXISTS_STEP: &str = "@exists_step";
 /// The result of those two: the kept error, else the bool.
-const RESULT: &str = "@result_of";
+pub(super) const RESULT: &str = "@result_of";
 /// The key of the map that stands for an error held in an accumulator.
-const HELD: &str = "@held_error";
+pub(super) const HELD: &str = "@held_error";
 
 /// Functions of the environment, by name: the CEL standard library the interpreter has, the
 /// Kubernetes libraries, Kyverno's libraries and our own additions. Qualified names
@@ -201,89 +201,13 @@ const NAMESPACES: &[&str] = &[
     "globalContext",
 ];
 
-/// Registers the rewrite's own functions.
-pub(super) fn register(ctx: &mut cel::Context<'static>) {
-    ctx.add_function(
-        TICK,
-        |_: &cel::FunctionContext| -> Result<bool, cel::ExecutionError> {
-            super::spend(1).map_err(|m| cel::ExecutionError::function_error(BUDGET, m))?;
-            Ok(true)
-        },
-    );
-    ctx.add_function(ALL_STEP, |ftx: &cel::FunctionContext| step(ftx, false));
-    ctx.add_function(EXISTS_STEP, |ftx: &cel::FunctionContext| step(ftx, true));
-    ctx.add_function(
-        RESULT,
-        |v: cel::Value| -> Result<cel::Value, cel::ExecutionError> {
-            match held(&v) {
-                Some(e) => Err(e),
-                None => Ok(v),
-            }
-        },
-    );
-}
-
-/// The function name budget errors carry.
-const BUDGET: &str = "budget";
 /// The function name a held error is raised under at the end of its comprehension.
-const HELD_BY: &str = "comprehension";
+pub(super) const HELD_BY: &str = "comprehension";
 
-/// Whether an error is the budget running out.
-fn is_budget(e: &cel::ExecutionError) -> bool {
-    matches!(e, cel::ExecutionError::FunctionError { function, .. } if function == BUDGET)
-}
-
-/// An accumulator holding an error (a held error from an inner comprehension keeps its words).
-fn hold(e: &cel::ExecutionError) -> cel::Value {
-    let message = match e {
-        cel::ExecutionError::FunctionError { function, message } if function == HELD_BY => {
-            message.clone()
-        }
-        e => super::describe(e),
-    };
-    cel::Value::Map(cel::objects::Map {
-        map: std::sync::Arc::new(
-            [(
-                cel::objects::Key::from(HELD),
-                cel::Value::String(std::sync::Arc::new(message)),
-            )]
-            .into_iter()
-            .collect(),
-        ),
-    })
-}
-
-/// The error an accumulator holds.
-fn held(v: &cel::Value) -> Option<cel::ExecutionError> {
-    let cel::Value::Map(m) = v else { return None };
-    match m.map.get(&cel::objects::Key::from(HELD)) {
-        Some(cel::Value::String(s)) => {
-            Some(cel::ExecutionError::function_error(HELD_BY, s.as_str()))
-        }
-        _ => None,
-    }
-}
-
-/// One step of `all` (`decides` false) or `exists` (`decides` true): the deciding value
-/// wins over an error, held or new; otherwise an error is held until the end.
-fn step(ftx: &cel::FunctionContext, decides: bool) -> Result<cel::Value, cel::ExecutionError> {
-    let [accu, element] = ftx.args else {
-        return Err(ftx.error("expects two arguments"));
-    };
-    let accu = cel::Value::resolve(accu, ftx.ptx)?;
-    if accu == cel::Value::Bool(decides) {
-        return Ok(accu);
-    }
-    match cel::Value::resolve(element, ftx.ptx) {
-        Ok(cel::Value::Bool(b)) if b == decides => Ok(cel::Value::Bool(b)),
-        // Budget errors are never absorbed.
-        Err(e) if is_budget(&e) => Err(e),
-        Ok(cel::Value::Bool(_)) => Ok(accu),
-        Ok(_) if held(&accu).is_some() => Ok(accu),
-        Ok(_) => Ok(hold(&cel::ExecutionError::NoSuchOverload)),
-        Err(_) if held(&accu).is_some() => Ok(accu),
-        Err(e) => Ok(hold(&e)),
-    }
+/// Whether `ns.name(...)` names a function of a namespace (`base64.encode`), not a method of
+/// a value called `ns`.
+pub(super) fn is_qualified(ns: &str, name: &str) -> bool {
+    NAMESPACES.contains(&ns) && FUNCTIONS.contains(&format!("{ns}.{name}").as_str())
 }
 
 /// Checks every name and function of `e` against `decls` and the environment.
@@ -361,10 +285,9 @@ fn check_call<'e>(
         Some(IdedExpr {
             expr: Expr::Ident(ns),
             ..
-        }) if NAMESPACES.contains(&ns.as_str())
-            && !scope.contains(&ns.as_str())
+        }) if !scope.contains(&ns.as_str())
             && !decls.names.contains(&ns.as_str())
-            && known(&format!("{ns}.{}", c.func_name)) =>
+            && is_qualified(ns, &c.func_name) =>
         {
             // A qualified call: the namespace is not a value.
         }
