@@ -263,16 +263,17 @@ impl PolicySet {
     }
 
     /// One evaluation out of each engine's.
-    fn merge(&self, parts: Vec<engine::Evaluation>) -> engine::Evaluation {
+    fn merge(&self, mut parts: Vec<engine::Evaluation>) -> engine::Evaluation {
         let mut out = engine::Evaluation::default();
+        // The largest engine's vector is taken and grown once, so no finding moves twice.
+        let total = parts.iter().map(|p| p.findings.len()).sum::<usize>();
+        if let Some(big) = parts.iter_mut().max_by_key(|p| p.findings.len()) {
+            out.findings = std::mem::take(&mut big.findings);
+            out.findings
+                .reserve(total.saturating_sub(out.findings.len()));
+        }
         for part in parts {
-            if out.findings.is_empty() {
-                // Most runs have one engine with findings: take its vector instead of moving
-                // every finding.
-                out.findings = part.findings;
-            } else {
-                out.findings.extend(part.findings);
-            }
+            out.findings.extend(part.findings);
             out.suppressed.extend(part.suppressed);
             out.errors.extend(part.errors);
             out.audit_annotations.extend(part.audit_annotations);

@@ -264,6 +264,11 @@ struct Judged {
 
 fn evaluation(parts: Vec<Judged>) -> Evaluation {
     let mut out = Evaluation::default();
+    // One allocation each: a check of many objects moves hundreds of thousands of findings.
+    out.findings
+        .reserve(parts.iter().map(|j| j.findings.len()).sum());
+    out.suppressed
+        .reserve(parts.iter().map(|j| j.suppressed.len()).sum());
     for j in parts {
         out.findings.extend(j.findings);
         out.suppressed.extend(j.suppressed);
