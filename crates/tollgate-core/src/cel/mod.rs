@@ -3,8 +3,10 @@
 //! (parsed, checked against the names the dialect declares, rewritten where the interpreter
 //! differs from cel-go) and evaluated per resource on any thread, under a cost budget.
 //!
-//! The interpreter is the `cel` crate with the Kubernetes libraries of `kube-cel`; Kyverno's
-//! own libraries are in [`libs`]. docs/cel.md says what each dialect sees.
+//! The parser is the `cel` crate's; expressions run on `interp`, which calls the `cel`
+//! crate's registry (the Kubernetes libraries of `kube-cel`) for the functions it does not
+//! answer itself; Kyverno's own libraries are in [`libs`]. docs/cel.md says what each dialect
+//! sees.
 // Reads policies from repositories: no indexing or unchecked arithmetic.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 

@@ -1,9 +1,10 @@
 //! What happens to a parsed expression before it runs: every name and function is checked
 //! against the environment (cel-go's checker rejects unknown ones at compile time; the
-//! interpreter would only fail when the branch runs), and the tree is rewritten where the
-//! interpreter differs from cel-go or needs a hook: `a.?b` becomes `a[?'b']` (the
-//! interpreter's `?.` errors on a missing key instead of giving `optional.none()`), and every
-//! comprehension's loop condition first takes a step from the budget.
+//! evaluation would only fail when the branch runs), and the tree is rewritten where the `cel`
+//! crate's parse differs from cel-go or the evaluator needs a hook: `a.?b` becomes `a[?'b']`
+//! (one optional index answers both), `all`/`exists` steps keep an element's error unless
+//! another element decides, and every comprehension's loop condition first takes a step from
+//! the budget.
 
 use super::cel;
 use cel::common::ast::{operators, CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr};
