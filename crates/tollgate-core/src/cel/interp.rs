@@ -10,16 +10,17 @@
 //! registry (`None` from [`native`]), so an unusual operand gets the interpreter's answer.
 
 use super::cel::{self, ExecutionError as E};
-use super::rewrite::{ALL_STEP, EXISTS_STEP, HELD, HELD_BY, RESULT, TICK};
 use super::Value;
-use cel::common::ast::{operators, CallExpr, EntryExpr, Expr, IdedExpr};
-use cel::objects::{Key, Map, OptionalValue};
+use cel::common::ast::{operators, CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr};
+use cel::objects::{Key, KeyRef, Map, OptionalValue};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The function name budget errors carry.
 const BUDGET: &str = "budget";
+/// The function name the error an `all` or `exists` ends with is raised under.
+const HELD_BY: &str = "comprehension";
 
 /// An expression, compiled.
 pub(super) enum Node {
@@ -33,20 +34,17 @@ pub(super) enum Node {
         field: Arc<String>,
         test: bool,
     },
-    /// `a && b`, errors absorbed as CEL absorbs them.
-    And(Box<Node>, Box<Node>),
-    /// `a || b`.
-    Or(Box<Node>, Box<Node>),
+    /// `a && b` (`short` false) or `a || b` (`short` true): `short` on either side decides,
+    /// even over an error on the other, as CEL absorbs errors.
+    Logic {
+        short: bool,
+        a: Box<Node>,
+        b: Box<Node>,
+    },
     /// `c ? a : b`.
     Cond(Box<[Node; 3]>),
-    /// `@not_strictly_false(x)`: the loop condition of `all`/`exists`; an error is true.
+    /// `@not_strictly_false(x)`: a loop condition; an error is true.
     NotStrictlyFalse(Box<Node>),
-    /// One step of `all` (`decides` false) or `exists` (`decides` true), see the rewrite.
-    Step {
-        decides: bool,
-        accu: Box<Node>,
-        element: Box<Node>,
-    },
     /// A call: an operator or a function.
     Call(Box<Call>),
     /// `[a, ?b]`: elements and the indices of the optional ones.
@@ -77,10 +75,22 @@ pub(super) struct Comprehension {
     iter_var: String,
     accu_var: String,
     range: Node,
-    init: Node,
-    cond: Node,
-    step: Node,
-    result: Node,
+    body: Body,
+}
+
+/// What a comprehension does with its elements.
+enum Body {
+    /// `all` (`decides` false) or `exists` (`decides` true): the first element whose
+    /// predicate is `decides` decides, even when another element's errors (cel-go keeps an
+    /// error only when nothing decides).
+    Quantifier { decides: bool, predicate: Node },
+    /// Any other macro (`map`, `filter`, `exists_one`): the accumulator folded as written.
+    Fold {
+        init: Node,
+        cond: Node,
+        step: Node,
+        result: Node,
+    },
 }
 
 /// The operations answered natively.
@@ -113,8 +123,6 @@ enum Op {
     OptOf,
     OptOfNonZero,
     Dyn,
-    Tick,
-    ResultOf,
 }
 
 /// The native operation of a call, by name and whether it has a receiver.
@@ -147,8 +155,6 @@ fn op_of(name: &str, qualified: bool) -> Option<Op> {
         ("of", true) => Op::OptOf,
         ("ofNonZeroValue", true) => Op::OptOfNonZero,
         ("dyn", false) => Op::Dyn,
-        (TICK, false) => Op::Tick,
-        (RESULT, false) => Op::ResultOf,
         _ => return None,
     })
 }
@@ -189,14 +195,47 @@ pub(super) fn compile(e: &IdedExpr) -> Node {
             iter_var: c.iter_var.clone(),
             accu_var: c.accu_var.clone(),
             range: compile(&c.iter_range),
-            init: compile(&c.accu_init),
-            cond: compile(&c.loop_cond),
-            step: compile(&c.loop_step),
-            result: compile(&c.result),
+            body: match quantifier(c) {
+                Some((decides, predicate)) => Body::Quantifier {
+                    decides,
+                    predicate: compile(predicate),
+                },
+                None => Body::Fold {
+                    init: compile(&c.accu_init),
+                    cond: compile(&c.loop_cond),
+                    step: compile(&c.loop_step),
+                    result: compile(&c.result),
+                },
+            },
         })),
         Expr::Struct(_) => Node::Invalid("message construction is not supported"),
         Expr::Unspecified => Node::Invalid("an empty expression"),
     }
+}
+
+/// Whether a comprehension is the parser's `all` (`accu = true; accu && p; accu`) or
+/// `exists` (`accu = false; accu || p; accu`), with whether `p` decides it when true, and `p`.
+fn quantifier(c: &ComprehensionExpr) -> Option<(bool, &IdedExpr)> {
+    let Expr::Call(step) = &c.loop_step.expr else {
+        return None;
+    };
+    let decides = match step.func_name.as_str() {
+        operators::LOGICAL_AND => false,
+        operators::LOGICAL_OR => true,
+        _ => return None,
+    };
+    let [IdedExpr {
+        expr: Expr::Ident(accu),
+        ..
+    }, predicate] = step.args.as_slice()
+    else {
+        return None;
+    };
+    let starts_undecided =
+        matches!(compile(&c.accu_init), Node::Lit(Value::Bool(b)) if b != decides);
+    let gives_accu = matches!(&c.result.expr, Expr::Ident(r) if *r == c.accu_var);
+    (step.target.is_none() && *accu == c.accu_var && starts_undecided && gives_accu)
+        .then_some((decides, predicate))
 }
 
 fn ident(name: &str) -> IdedExpr {
@@ -208,29 +247,19 @@ fn ident(name: &str) -> IdedExpr {
 
 fn compile_call(c: &CallExpr) -> Node {
     let name = c.func_name.as_str();
-    let two = |a: &IdedExpr, b: &IdedExpr| (Box::new(compile(a)), Box::new(compile(b)));
     match (name, c.target.as_deref(), c.args.as_slice()) {
-        (operators::LOGICAL_AND, None, [a, b]) => {
-            let (a, b) = two(a, b);
-            return Node::And(a, b);
-        }
-        (operators::LOGICAL_OR, None, [a, b]) => {
-            let (a, b) = two(a, b);
-            return Node::Or(a, b);
+        (operators::LOGICAL_AND | operators::LOGICAL_OR, None, [a, b]) => {
+            return Node::Logic {
+                short: name == operators::LOGICAL_OR,
+                a: Box::new(compile(a)),
+                b: Box::new(compile(b)),
+            };
         }
         (operators::CONDITIONAL, None, [c, a, b]) => {
             return Node::Cond(Box::new([compile(c), compile(a), compile(b)]))
         }
         (operators::NOT_STRICTLY_FALSE, None, [x]) => {
             return Node::NotStrictlyFalse(Box::new(compile(x)))
-        }
-        (ALL_STEP | EXISTS_STEP, None, [accu, element]) => {
-            let (accu, element) = two(accu, element);
-            return Node::Step {
-                decides: name == EXISTS_STEP,
-                accu,
-                element,
-            };
         }
         _ => {}
     }
@@ -334,7 +363,7 @@ fn ev(node: &Node, env: &Env<'_>) -> Result<Value, E> {
             test,
         } => match ev(operand, env)? {
             Value::Map(m) => {
-                let key = cel::objects::KeyRef::String(field.as_str());
+                let key = KeyRef::String(field.as_str());
                 if *test {
                     Ok(Value::Bool(m.get(&key).is_some()))
                 } else {
@@ -346,25 +375,14 @@ fn ev(node: &Node, env: &Env<'_>) -> Result<Value, E> {
             // The interpreter answers false for a field of anything but a map.
             _ => Ok(Value::Bool(false)),
         },
-        Node::And(a, b) => {
+        Node::Logic { short, a, b } => {
             let left = try_bool(ev(a, env));
-            if left == Ok(false) {
-                return Ok(Value::Bool(false));
+            if left == Ok(*short) {
+                return Ok(Value::Bool(*short));
             }
             match (left, ev(b, env)?) {
-                (Ok(true), Value::Bool(r)) => Ok(Value::Bool(r)),
-                (Err(_), Value::Bool(false)) => Ok(Value::Bool(false)),
-                (left, _) => Err(left.err().unwrap_or(E::NoSuchOverload)),
-            }
-        }
-        Node::Or(a, b) => {
-            let left = try_bool(ev(a, env));
-            if left == Ok(true) {
-                return Ok(Value::Bool(true));
-            }
-            match (left, ev(b, env)?) {
-                (Ok(false), Value::Bool(r)) => Ok(Value::Bool(r)),
-                (Err(_), Value::Bool(true)) => Ok(Value::Bool(true)),
+                (Ok(_), Value::Bool(r)) => Ok(Value::Bool(r)),
+                (Err(_), Value::Bool(r)) if r == *short => Ok(Value::Bool(r)),
                 (left, _) => Err(left.err().unwrap_or(E::NoSuchOverload)),
             }
         }
@@ -377,11 +395,6 @@ fn ev(node: &Node, env: &Env<'_>) -> Result<Value, E> {
             }
         }
         Node::NotStrictlyFalse(x) => Ok(Value::Bool(try_bool(ev(x, env)).unwrap_or(true))),
-        Node::Step {
-            decides,
-            accu,
-            element,
-        } => step(*decides, ev(accu, env)?, || ev(element, env)),
         Node::Call(c) => call(c, env),
         Node::List(elements, optional) => {
             let mut out = Vec::with_capacity(elements.len());
@@ -425,6 +438,17 @@ fn ev(node: &Node, env: &Env<'_>) -> Result<Value, E> {
     }
 }
 
+/// A value as a map key to look up (maps are keyed by strings, ints, uints and bools).
+fn key_ref(v: &Value) -> Option<KeyRef<'_>> {
+    match v {
+        Value::String(s) => Some(KeyRef::String(s)),
+        Value::Int(i) => Some(KeyRef::Int(*i)),
+        Value::UInt(u) => Some(KeyRef::Uint(*u)),
+        Value::Bool(b) => Some(KeyRef::Bool(*b)),
+        _ => None,
+    }
+}
+
 fn key_of(v: Value) -> Result<Key, E> {
     match v {
         Value::String(s) => Ok(Key::String(s)),
@@ -436,21 +460,24 @@ fn key_of(v: Value) -> Result<Key, E> {
 }
 
 fn comprehension(c: &Comprehension, env: &Env<'_>) -> Result<Value, E> {
-    let accu = ev(&c.init, env)?;
-    match ev(&c.range, env)? {
-        // The list is shared: iterated in place.
-        Value::List(l) => run_loop(c, env, accu, l.iter().cloned()),
-        Value::Map(m) => run_loop(c, env, accu, m.map.keys().map(Value::from)),
-        _ => Err(E::NoSuchOverload),
-    }
-}
-
-fn run_loop(
-    c: &Comprehension,
-    env: &Env<'_>,
-    accu: Value,
-    items: impl Iterator<Item = Value>,
-) -> Result<Value, E> {
+    let accu = match &c.body {
+        Body::Fold { init, .. } => ev(init, env)?,
+        Body::Quantifier { decides, .. } => Value::Bool(!decides),
+    };
+    let range = ev(&c.range, env)?;
+    // A list is shared: iterated in place. A map ranges over its keys.
+    let (mut elements, mut keys);
+    let items: &mut dyn Iterator<Item = Value> = match &range {
+        Value::List(l) => {
+            elements = l.iter().cloned();
+            &mut elements
+        }
+        Value::Map(m) => {
+            keys = m.map.keys().map(Value::from);
+            &mut keys
+        }
+        _ => return Err(E::NoSuchOverload),
+    };
     let mut frame = Frame {
         accu_var: &c.accu_var,
         accu,
@@ -458,36 +485,51 @@ fn run_loop(
         item: None,
         parent: env,
     };
-    for item in items {
-        frame.item = Some(item);
-        if !try_bool(ev(&c.cond, &Env::Loop(&frame)))? {
-            break;
+    match &c.body {
+        Body::Quantifier { decides, predicate } => {
+            let mut first_error = None;
+            for item in items {
+                tick()?;
+                frame.item = Some(item);
+                match ev(predicate, &Env::Loop(&frame)) {
+                    Ok(Value::Bool(b)) if b == *decides => return Ok(Value::Bool(b)),
+                    Ok(Value::Bool(_)) => {}
+                    // Budget errors are never absorbed.
+                    Err(e) if is_budget(&e) => return Err(e),
+                    Ok(_) => {
+                        first_error.get_or_insert(E::NoSuchOverload);
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            match first_error {
+                // An inner comprehension's error keeps its words.
+                Some(e @ E::FunctionError { .. }) if held_by(&e) => Err(e),
+                Some(e) => Err(E::function_error(HELD_BY, super::describe(&e))),
+                None => Ok(Value::Bool(!decides)),
+            }
         }
-        frame.accu = ev(&c.step, &Env::Loop(&frame))?;
+        Body::Fold {
+            cond, step, result, ..
+        } => {
+            for item in items {
+                tick()?;
+                frame.item = Some(item);
+                if !try_bool(ev(cond, &Env::Loop(&frame)))? {
+                    break;
+                }
+                frame.accu = ev(step, &Env::Loop(&frame))?;
+            }
+            ev(result, &Env::Loop(&frame))
+        }
     }
-    ev(&c.result, &Env::Loop(&frame))
 }
 
-/// One step of `all`/`exists`: the deciding value wins over an error, held or new;
-/// otherwise an error is held in the accumulator until the end.
-fn step(
-    decides: bool,
-    accu: Value,
-    element: impl FnOnce() -> Result<Value, E>,
-) -> Result<Value, E> {
-    if accu == Value::Bool(decides) {
-        return Ok(accu);
-    }
-    let holding = held(&accu).is_some();
-    match element() {
-        Ok(Value::Bool(b)) if b == decides => Ok(Value::Bool(b)),
-        // Budget errors are never absorbed.
-        Err(e) if is_budget(&e) => Err(e),
-        Ok(Value::Bool(_)) => Ok(accu),
-        _ if holding => Ok(accu),
-        Ok(_) => Ok(hold(&E::NoSuchOverload)),
-        Err(e) => Ok(hold(&e)),
-    }
+/// One comprehension step taken from the budget.
+fn tick() -> Result<(), E> {
+    super::spend(1).map_err(|m| E::function_error(BUDGET, m))
 }
 
 /// Whether an error is the budget running out.
@@ -495,28 +537,9 @@ fn is_budget(e: &E) -> bool {
     matches!(e, E::FunctionError { function, .. } if function == BUDGET)
 }
 
-/// An accumulator holding an error (a held error from an inner comprehension keeps its words).
-fn hold(e: &E) -> Value {
-    let message = match e {
-        E::FunctionError { function, message } if function == HELD_BY => message.clone(),
-        e => super::describe(e),
-    };
-    Value::Map(Map {
-        map: Arc::new(
-            [(Key::from(HELD), Value::String(Arc::new(message)))]
-                .into_iter()
-                .collect(),
-        ),
-    })
-}
-
-/// The error an accumulator holds.
-fn held(v: &Value) -> Option<E> {
-    let Value::Map(m) = v else { return None };
-    match m.map.get(&Key::from(HELD)) {
-        Some(Value::String(s)) => Some(E::function_error(HELD_BY, s.as_str())),
-        _ => None,
-    }
+/// Whether an error is one an inner `all` or `exists` ended with.
+fn held_by(e: &E) -> bool {
+    matches!(e, E::FunctionError { function, .. } if function == HELD_BY)
 }
 
 fn call(c: &Call, env: &Env<'_>) -> Result<Value, E> {
@@ -589,20 +612,15 @@ fn index(container: &Value, key: &Value) -> Option<Result<Value, E>> {
             want: "int|uint".into(),
         }),
         (Value::Map(m), key) => {
-            let found = match key {
-                Value::String(s) => m.get(&cel::objects::KeyRef::String(s)),
-                Value::Int(i) => m.get(&cel::objects::KeyRef::Int(*i)),
-                Value::UInt(u) => m.get(&cel::objects::KeyRef::Uint(*u)),
-                Value::Bool(b) => m.get(&cel::objects::KeyRef::Bool(*b)),
-                _ => return Some(Err(E::NoSuchOverload)),
+            let Some(k) = key_ref(key) else {
+                return Some(Err(E::NoSuchOverload));
             };
-            found.cloned().ok_or_else(|| {
-                E::NoSuchKey(Arc::new(match key {
-                    Value::String(s) => s.to_string(),
-                    Value::Int(i) => i.to_string(),
-                    Value::UInt(u) => u.to_string(),
-                    Value::Bool(b) => b.to_string(),
-                    _ => String::new(),
+            m.get(&k).cloned().ok_or_else(|| {
+                E::NoSuchKey(Arc::new(match k {
+                    KeyRef::String(s) => s.to_owned(),
+                    KeyRef::Int(i) => i.to_string(),
+                    KeyRef::Uint(u) => u.to_string(),
+                    KeyRef::Bool(b) => b.to_string(),
                 }))
             })
         }
@@ -666,13 +684,7 @@ fn native(op: Op, vals: &[Value]) -> Option<Result<Value, E>> {
             })
         }
         (Op::In, [x, V::List(l)]) => boolean(l.iter().any(|e| e == x)),
-        (Op::In, [x, V::Map(m)]) => match x {
-            V::String(s) => boolean(m.get(&cel::objects::KeyRef::String(s)).is_some()),
-            V::Int(i) => boolean(m.get(&cel::objects::KeyRef::Int(*i)).is_some()),
-            V::UInt(u) => boolean(m.get(&cel::objects::KeyRef::Uint(*u)).is_some()),
-            V::Bool(b) => boolean(m.get(&cel::objects::KeyRef::Bool(*b)).is_some()),
-            _ => None,
-        },
+        (Op::In, [x, V::Map(m)]) => key_ref(x).and_then(|k| boolean(m.get(&k).is_some())),
         (Op::Add, [V::Int(a), V::Int(b)]) => Some(
             a.checked_add(*b)
                 .map(V::Int)
@@ -760,15 +772,6 @@ fn native(op: Op, vals: &[Value]) -> Option<Result<Value, E>> {
         (Op::OptOf, [x]) => Some(Ok(some(x.clone()))),
         (Op::OptOfNonZero, [x]) => Some(Ok(if x.is_zero() { none() } else { some(x.clone()) })),
         (Op::Dyn, [x]) => Some(Ok(x.clone())),
-        (Op::Tick, []) => Some(
-            super::spend(1)
-                .map(|()| V::Bool(true))
-                .map_err(|m| E::function_error(BUDGET, m)),
-        ),
-        (Op::ResultOf, [x]) => Some(match held(x) {
-            Some(e) => Err(e),
-            None => Ok(x.clone()),
-        }),
         _ => None,
     }
 }

@@ -1,10 +1,8 @@
 //! What happens to a parsed expression before it runs: every name and function is checked
 //! against the environment (cel-go's checker rejects unknown ones at compile time; the
-//! evaluation would only fail when the branch runs), and the tree is rewritten where the `cel`
-//! crate's parse differs from cel-go or the evaluator needs a hook: `a.?b` becomes `a[?'b']`
-//! (one optional index answers both), `all`/`exists` steps keep an element's error unless
-//! another element decides, and every comprehension's loop condition first takes a step from
-//! the budget.
+//! evaluation would only fail when the branch runs), and optional chains are rewritten to
+//! one form: `a.?b` becomes `a[?'b']` (the optional index, which answers none for a missing
+//! key), and a field or element of an optional is itself optional.
 
 use super::cel;
 use cel::common::ast::{operators, CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr};
@@ -18,17 +16,6 @@ pub struct Decls<'a> {
     /// does not (then any field is accepted).
     pub variables: Option<&'a [String]>,
 }
-
-/// The function that takes one comprehension step from the budget.
-pub(super) const TICK: &str = "@tick";
-/// The step of `all` that keeps an element's error unless a later element is false.
-pub(super) const ALL_STEP: &str = "@all_step";
-/// The step of `exists` that keeps an element's error unless a later element is true.
-pub(super) const EXISTS_STEP: &str = "@exists_step";
-/// The result of those two: the kept error, else the bool.
-pub(super) const RESULT: &str = "@result_of";
-/// The key of the map that stands for an error held in an accumulator.
-pub(super) const HELD: &str = "@held_error";
 
 /// Functions of the environment, by name: the CEL standard library the interpreter has, the
 /// Kubernetes libraries, Kyverno's libraries and our own additions. Qualified names
@@ -202,9 +189,6 @@ const NAMESPACES: &[&str] = &[
     "globalContext",
 ];
 
-/// The function name a held error is raised under at the end of its comprehension.
-pub(super) const HELD_BY: &str = "comprehension";
-
 /// Whether `ns.name(...)` names a function of a namespace (`base64.encode`), not a method of
 /// a value called `ns`.
 pub(super) fn is_qualified(ns: &str, name: &str) -> bool {
@@ -318,32 +302,6 @@ fn is_optional(e: &IdedExpr) -> bool {
     matches!(&e.expr, Expr::Call(c) if c.func_name == operators::OPT_INDEX)
 }
 
-/// Rewrites the step and result of an `all` (`accu && p`) or `exists` (`accu || p`).
-fn absorb_errors(c: &mut ComprehensionExpr) {
-    let Expr::Call(step) = &mut c.loop_step.expr else {
-        return;
-    };
-    let accu_first = matches!(step.args.first(), Some(IdedExpr { expr: Expr::Ident(a), .. }) if *a == c.accu_var);
-    if !accu_first || step.args.len() != 2 || step.target.is_some() {
-        return;
-    }
-    let name = match step.func_name.as_str() {
-        operators::LOGICAL_AND => ALL_STEP,
-        operators::LOGICAL_OR => EXISTS_STEP,
-        _ => return,
-    };
-    step.func_name = name.to_owned();
-    let result = std::mem::take(&mut c.result);
-    c.result = IdedExpr {
-        id: result.id,
-        expr: Expr::Call(CallExpr {
-            func_name: RESULT.to_owned(),
-            target: None,
-            args: vec![result],
-        }),
-    };
-}
-
 fn visit(e: &mut IdedExpr) {
     match &mut e.expr {
         Expr::Call(c) => {
@@ -362,7 +320,6 @@ fn visit(e: &mut IdedExpr) {
             }
         }
         Expr::Comprehension(c) => {
-            absorb_errors(c);
             let ComprehensionExpr {
                 iter_range,
                 accu_init,
@@ -371,41 +328,9 @@ fn visit(e: &mut IdedExpr) {
                 result,
                 ..
             } = c.as_mut();
-            for x in [
-                &mut *iter_range,
-                &mut *accu_init,
-                &mut *loop_cond,
-                &mut *loop_step,
-                &mut *result,
-            ] {
+            for x in [iter_range, accu_init, loop_cond, loop_step, result] {
                 visit(x);
             }
-            // `@tick() ? COND : false`: a spent budget stops the loop with an error.
-            let cond = std::mem::take(loop_cond);
-            *loop_cond = IdedExpr {
-                id: cond.id,
-                expr: Expr::Call(CallExpr {
-                    func_name: operators::CONDITIONAL.to_owned(),
-                    target: None,
-                    args: vec![
-                        IdedExpr {
-                            id: cond.id,
-                            expr: Expr::Call(CallExpr {
-                                func_name: TICK.to_owned(),
-                                target: None,
-                                args: Vec::new(),
-                            }),
-                        },
-                        cond,
-                        IdedExpr {
-                            id: 0,
-                            expr: Expr::Literal(cel::common::ast::LiteralValue::Boolean(
-                                false.into(),
-                            )),
-                        },
-                    ],
-                }),
-            };
         }
         Expr::Select(s) => {
             visit(&mut s.operand);
